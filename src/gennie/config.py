@@ -1,0 +1,624 @@
+"""Configuration models: the single source of truth for every option and its default.
+
+One pydantic model per stage (:class:`PreprocessConfig`, :class:`TrainConfig`,
+:class:`EvaluateConfig`, :class:`PredictConfig`). The CLI fills them from YAML and
+flags, the GUI edits them, the library consumes them, and every run folder saves the
+complete model as ``parameters.yaml`` so that ``gennie run`` can repeat the run.
+
+Paths: relative paths in a YAML file are taken relative to that file's folder, those
+given as flags or in Python relative to the working directory; the saved
+``parameters.yaml`` holds absolute paths.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gennie.errors import UserError
+
+SPLITS = ("train", "validation", "test", "blackbox")
+"""The dataset splits, in order. ``blackbox`` is optional (ratio 0 or no chromosomes)."""
+
+KNOWN_BRANCHES = ("seq", "fold", "cons")
+"""Branch names a configuration may mention; which ones are available is up to
+:mod:`gennie.encode`."""
+
+Activation = Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "exp", "linear"]
+PoolKind = Literal["max", "avg", "max_avg"]
+
+
+class _Strict(BaseModel):
+    """Base for all configuration models: unknown keys are errors, assignments validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+class ConvLayer(_Strict):
+    """1-D convolution over positions (channels = filters)."""
+
+    type: Literal["conv"] = "conv"
+    filters: int = Field(32, ge=1, le=4096, description="Number of convolution filters.")
+    kernel_size: int = Field(8, ge=1, le=1024, description="Filter width in positions.")
+    dilation: int = Field(1, ge=1, le=64, description="Spacing between filter taps.")
+    padding: Literal["valid", "same"] = Field(
+        "valid", description="'valid' shortens the sequence by (kernel_size-1)*dilation; "
+        "'same' keeps its length."
+    )
+    activation: Activation = Field("relu", description="Non-linearity after the convolution.")
+    batch_norm: bool = Field(False, description="Batch normalization after the activation.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after the layer.")
+
+
+class PoolLayer(_Strict):
+    """Local pooling over a window of positions (stride = window)."""
+
+    type: Literal["pool"] = "pool"
+    kind: PoolKind = Field("max", description="max, avg, or max_avg (both, concatenated).")
+    size: int = Field(2, ge=1, le=1024, description="Pooling window (and stride) in positions.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after pooling.")
+
+
+class GlobalPoolLayer(_Strict):
+    """Pooling over all positions: one value per channel ('does the motif occur?')."""
+
+    type: Literal["global_pool"] = "global_pool"
+    kind: PoolKind = Field("max", description="max, avg, or max_avg (both, concatenated).")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after pooling.")
+
+
+class RecurrentLayer(_Strict):
+    """LSTM or GRU over positions; returns the whole sequence unless it is followed by a
+    dense layer or ends the network, in which case it returns its final state."""
+
+    type: Literal["lstm", "gru"] = "lstm"
+    units: int = Field(32, ge=1, le=4096, description="Hidden units per direction.")
+    bidirectional: bool = Field(True, description="Read the sequence in both directions.")
+    batch_norm: bool = Field(False, description="Batch normalization after the layer.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after the layer.")
+
+
+class DenseLayer(_Strict):
+    """Fully connected layer (flattens its input first if needed)."""
+
+    type: Literal["dense"] = "dense"
+    units: int = Field(32, ge=1, le=65536, description="Number of units.")
+    activation: Activation = Field("relu", description="Non-linearity after the layer.")
+    batch_norm: bool = Field(False, description="Batch normalization after the activation.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after the layer.")
+
+
+BranchLayer = Annotated[
+    Union[ConvLayer, PoolLayer, GlobalPoolLayer], Field(discriminator="type")
+]
+CommonLayer = Annotated[
+    Union[ConvLayer, PoolLayer, GlobalPoolLayer, RecurrentLayer, DenseLayer],
+    Field(discriminator="type"),
+]
+
+
+class ArchitectureConfig(_Strict):
+    """A multi-branch network: layers per input branch, then a common part after the
+    branches are concatenated. A softmax output over the classes is always added."""
+
+    branches: dict[str, list[BranchLayer]] = Field(
+        default_factory=dict, description="Layers of each input branch, by branch name."
+    )
+    common: list[CommonLayer] = Field(
+        default_factory=list, description="Layers after the branches are concatenated."
+    )
+
+    @field_validator("branches")
+    @classmethod
+    def _known_branches(cls, value: dict[str, list]) -> dict[str, list]:
+        for name in value:
+            if name not in KNOWN_BRANCHES:
+                raise ValueError(f"unknown branch '{name}' (known: {', '.join(KNOWN_BRANCHES)})")
+        return value
+
+
+# --------------------------------------------------------------------------- stages
+
+
+class StageConfig(_Strict):
+    """Fields shared by every stage."""
+
+    stage: ClassVar[str]
+    out: Path = Field(
+        Path("gennie-runs"),
+        description="Output folder; each run gets its own sub-folder there and one row in "
+        "the folder's <stage>_parameters.tsv.",
+    )
+    name: str | None = Field(
+        None,
+        description="Name of the run folder (default: <stage>_<date>-<time>).",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    )
+    seed: int = Field(42, ge=0, description="One seed for splits, initialisation and shuffling.")
+
+
+def _parse_ratio(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(
+            f"'{text}' must have 3 or 4 parts train:validation:test[:blackbox], e.g. 7:1:1:1"
+        )
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"'{text}' must contain numbers only, e.g. 7:1:1:1") from None
+    if any(v < 0 for v in values):
+        raise ValueError(f"'{text}' has a negative part")
+    if values[0] <= 0 or values[1] <= 0 or values[2] <= 0:
+        raise ValueError(f"'{text}': train, validation and test parts must all be above 0")
+    while len(values) < 4:
+        values.append(0.0)
+    return tuple(values)  # type: ignore[return-value]
+
+
+class PreprocessConfig(StageConfig):
+    """Class files (BED or FASTA) → an encoded, split dataset folder."""
+
+    stage: ClassVar[str] = "preprocess"
+    classes: dict[str, Path] = Field(
+        default_factory=dict,
+        description="One file per class, by class name: BED (with --genome) or FASTA, "
+        "optionally gzipped. The order here is the class order of the model.",
+    )
+    genome: Path | None = Field(
+        None, description="Reference genome/transcriptome FASTA (plain or bgzip) for BED input."
+    )
+    branches: list[str] = Field(
+        default_factory=lambda: ["seq"], description="Input branches to encode: seq, fold, cons."
+    )
+    conservation: list[Path] = Field(
+        default_factory=list, description="Per-base signal tracks (bigWig/WIG) for the cons branch."
+    )
+    window: int = Field(150, ge=4, le=100_000, description="Length of every sample in bases.")
+    placement: Literal["center", "random"] = Field(
+        "center", description="Where the window sits on each interval or sequence."
+    )
+    strand: bool = Field(
+        True, description="Reverse-complement minus-strand BED intervals (else ignore strand)."
+    )
+    alphabet: Literal["dna", "rna"] = Field(
+        "dna", description="Letters of the sequences (U and T are read as the same base)."
+    )
+    unknown_bases: Literal["zero", "uniform"] = Field(
+        "zero",
+        description="Encoding of N and other IUPAC codes: all-zero vector, or 0.25 per base.",
+    )
+    reduce: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-class size reduction: an absolute count (e.g. 5000) or a ratio "
+        "in (0, 1) (e.g. 0.5). Random and seeded.",
+    )
+    split: Literal["random", "chromosome"] = Field(
+        "random", description="Random stratified split by ratio, or by chromosome lists."
+    )
+    ratio: str = Field(
+        "7:1:1:1", description="train:validation:test[:blackbox] proportions for a random split."
+    )
+    chromosomes: dict[Literal["train", "validation", "test", "blackbox"], list[str]] = Field(
+        default_factory=dict,
+        description="Chromosomes of each split for a chromosome split (blackbox optional).",
+    )
+    negatives: Literal["shuffle", "background"] | None = Field(
+        None,
+        description="Add a negative class: dinucleotide-shuffled copies of a class, or "
+        "GC-matched random genomic background (needs --genome).",
+    )
+    negatives_from: str | None = Field(
+        None, description="Class the negatives are made from / matched to (default: the first)."
+    )
+    negatives_name: str = Field("negative", description="Name of the added negative class.")
+    negatives_ratio: float = Field(
+        1.0, gt=0, le=100, description="Negatives per sample of the source class."
+    )
+    jobs: int = Field(0, ge=0, description="Processes for parallel work (0 = all cores).")
+    cache: bool = Field(
+        True,
+        description="Reuse mapped/encoded windows from an earlier run, so that changing only "
+        "reduction or split re-reads nothing.",
+    )
+    cache_dir: Path | None = Field(None, description="Cache folder (default: <out>/cache).")
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
+                raise ValueError(
+                    f"class name '{name}' may only contain letters, digits and . _ + -"
+                )
+        return value
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one branch is needed (e.g. seq)")
+        for name in value:
+            if name not in KNOWN_BRANCHES:
+                raise ValueError(f"unknown branch '{name}' (known: {', '.join(KNOWN_BRANCHES)})")
+        if len(set(value)) != len(value):
+            raise ValueError("a branch is listed twice")
+        return value
+
+    @field_validator("ratio", mode="before")
+    @classmethod
+    def _ratio_text(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            value = ":".join(str(v) for v in value)
+        if isinstance(value, str):
+            _parse_ratio(value)
+        return value
+
+    @field_validator("reduce")
+    @classmethod
+    def _reduce_values(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if amount <= 0:
+                raise ValueError(f"reduction of '{name}' must be above 0")
+            if amount >= 1 and not float(amount).is_integer():
+                raise ValueError(
+                    f"reduction of '{name}' ({amount}) must be a whole count or a ratio below 1"
+                )
+        return value
+
+    @field_validator("chromosomes")
+    @classmethod
+    def _chromosomes_disjoint(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for split, chroms in value.items():
+            for chrom in chroms:
+                if chrom in seen and seen[chrom] != split:
+                    raise ValueError(
+                        f"chromosome '{chrom}' is in both '{seen[chrom]}' and '{split}'; "
+                        "each chromosome may belong to one split only"
+                    )
+                seen[chrom] = split
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PreprocessConfig:
+        if self.split == "chromosome":
+            missing = [s for s in SPLITS[:3] if not self.chromosomes.get(s)]
+            if missing:
+                raise ValueError(
+                    "a chromosome split needs chromosome lists for "
+                    + ", ".join(missing)
+                    + " (e.g. --chromosomes test=chr1,chr2)"
+                )
+        for name in self.reduce:
+            if self.classes and name not in self.classes and name != self.negatives_name:
+                raise ValueError(f"reduction names class '{name}', which is not among the classes")
+        if self.negatives_from and self.classes and self.negatives_from not in self.classes:
+            raise ValueError(f"negatives_from names class '{self.negatives_from}', not a class")
+        if self.negatives and self.negatives_name in self.classes:
+            raise ValueError(f"negatives_name '{self.negatives_name}' is already a class name")
+        return self
+
+    @property
+    def ratios(self) -> tuple[float, float, float, float]:
+        """The split ratio as four numbers (train, validation, test, blackbox)."""
+        return _parse_ratio(self.ratio)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in model order, including an added negative class."""
+        names = list(self.classes)
+        if self.negatives:
+            names.append(self.negatives_name)
+        return names
+
+
+class TrainConfig(StageConfig):
+    """A dataset folder → a trained model bundle with its test evaluation."""
+
+    stage: ClassVar[str] = "train"
+    dataset: Path | None = Field(None, description="Dataset folder written by preprocess.")
+    branches: list[str] | None = Field(
+        None, description="Branches of the dataset to use (default: all of them)."
+    )
+    preset: str = Field(
+        "enngene", description="Named architecture to start from (used when no architecture "
+        "is given)."
+    )
+    architecture: ArchitectureConfig | None = Field(
+        None, description="Layers per branch and of the common part (default: the preset's)."
+    )
+    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
+        "adam", description="sgd uses Nesterov momentum 0.9."
+    )
+    lr: float = Field(1e-3, gt=0, le=10, description="(Peak) learning rate.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 / decoupled weight decay.")
+    lr_schedule: Literal["fixed", "decay", "one-cycle"] = Field(
+        "fixed",
+        description="fixed; decay (multiply by lr_decay every epoch); one-cycle (warm up to lr, "
+        "then anneal, over the maximum number of epochs).",
+    )
+    lr_decay: float = Field(0.95, gt=0, le=1, description="Per-epoch factor for lr_schedule=decay.")
+    batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
+    epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
+    early_stopping: bool = Field(
+        True, description="Stop when the monitored validation metric stops improving."
+    )
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.01, ge=0, description="Smallest change that counts as improvement.")
+    monitor: Literal["val_loss", "val_auroc"] = Field(
+        "val_loss", description="Validation metric for early stopping and the best checkpoint."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto picks CUDA, then Apple MPS, then CPU."
+    )
+    threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            PreprocessConfig._branch_names(value)
+        return value
+
+
+class _ModelInput(StageConfig):
+    model: Path | None = Field(
+        None, description="A train run folder (or its model/ bundle folder), or a TorchScript "
+        "/ONNX file with custom_model settings."
+    )
+    genome: Path | None = Field(
+        None, description="Reference FASTA for BED input (default: the one used in training)."
+    )
+    conservation: list[Path] = Field(
+        default_factory=list,
+        description="Signal tracks for a cons branch (default: the ones used in training).",
+    )
+    batch_size: int = Field(256, ge=1, le=65536, description="Samples per inference batch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+    custom_window: int | None = Field(
+        None, ge=4, description="Window of a custom (TorchScript/ONNX) model."
+    )
+    custom_classes: list[str] = Field(
+        default_factory=list, description="Class names of a custom model, in output order."
+    )
+    custom_branches: list[str] = Field(
+        default_factory=lambda: ["seq"],
+        description="Branches (inputs, in order) of a custom model.",
+    )
+    custom_alphabet: Literal["dna", "rna"] = Field(
+        "dna", description="Alphabet of a custom model."
+    )
+
+
+class EvaluateConfig(_ModelInput):
+    """A model + labelled data → metrics, curves and the confusion matrix."""
+
+    stage: ClassVar[str] = "evaluate"
+    blackbox: Path | None = Field(
+        None, description="A dataset folder whose blackbox split is evaluated."
+    )
+    blackbox_split: Literal["train", "validation", "test", "blackbox"] = Field(
+        "blackbox", description="Which split of the --blackbox dataset to evaluate."
+    )
+    input: Path | None = Field(
+        None,
+        description="BED with a class column, or FASTA with the class name in each header.",
+    )
+    classes: dict[str, Path] = Field(
+        default_factory=dict, description="Or: one BED/FASTA file per class, by class name."
+    )
+    class_column: int = Field(
+        4, ge=4, description="1-based column of a BED --input holding the class name."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvaluateConfig:
+        given = [n for n, v in (("blackbox", self.blackbox), ("input", self.input),
+                                ("classes", self.classes)) if v]
+        if len(given) > 1:
+            raise ValueError(f"give one data source, not {' and '.join(given)}")
+        return self
+
+
+class PredictConfig(_ModelInput):
+    """A model + new data → per-class probabilities for every input."""
+
+    stage: ClassVar[str] = "predict"
+    input: Path | None = Field(
+        None, description="BED, FASTA, or a text file with one sequence per line."
+    )
+    sequences: list[str] = Field(
+        default_factory=list, description="Sequences typed or pasted, one per entry."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PredictConfig:
+        if self.input and self.sequences:
+            raise ValueError("give either input or sequences, not both")
+        return self
+
+
+STAGES: dict[str, type[StageConfig]] = {
+    "preprocess": PreprocessConfig,
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "predict": PredictConfig,
+}
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2-style integers: '7:1:1:1' stays a string instead of a base-60 number."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, turning syntax errors into a :class:`UserError` with the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("file not found", file=path, hint="check the path of the YAML file")
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"invalid YAML: {problem}", file=path, line=line,
+                        hint="fix the YAML syntax (indentation, colons, quotes)") from None
+    except UnicodeDecodeError:
+        raise UserError("not a text file", file=path, hint="give a YAML file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError("the YAML file must hold a mapping of field: value", file=path)
+    return data
+
+
+def _path_fields(model: type[BaseModel]) -> set[str]:
+    def mentions_path(annotation: Any) -> bool:
+        if annotation is Path:
+            return True
+        return any(mentions_path(arg) for arg in get_args(annotation))
+
+    return {name for name, f in model.model_fields.items() if mentions_path(f.annotation)}
+
+
+def _absolute(value: Any, base: Path) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: _absolute(v, base) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_absolute(v, base) for v in value]
+    if isinstance(value, (str, Path)):
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    return value
+
+
+def _error_from_validation(
+    exc: ValidationError, model: type[BaseModel], file: Path | None
+) -> UserError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = err["msg"].removeprefix("Value error, ")
+    hint = None
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        msg = f"unknown field '{key}'"
+        close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "remove it; see 'gennie ... --help'"
+    elif err["type"] in ("missing",):
+        msg = "this field is required"
+    else:
+        value = err.get("input")
+        if not isinstance(value, (dict, list)) and value is not None and "input" in err:
+            msg = f"{msg} (got {value!r})"
+    if len(exc.errors()) > 1:
+        msg += f" (and {len(exc.errors()) - 1} more problem(s))"
+    return UserError(msg, file=file, field=field or None, hint=hint)
+
+
+def build_config(
+    stage: str,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base_dir: Path | None = None,
+) -> StageConfig:
+    """Build a stage's configuration from an optional YAML file plus overrides.
+
+    Args:
+        stage: One of ``preprocess``, ``train``, ``evaluate``, ``predict``.
+        config_file: YAML file; its relative paths are taken relative to its folder.
+        overrides: Field values that replace the file's (e.g. from CLI flags); their
+            relative paths are taken relative to ``base_dir``.
+        base_dir: Folder for relative override paths (default: the working directory).
+
+    Returns:
+        The validated configuration with absolute paths.
+
+    Raises:
+        UserError: Invalid YAML, an unknown field, a wrong type or an invalid value.
+    """
+    model = STAGES[stage]
+    paths = _path_fields(model)
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        config_file = Path(config_file)
+        raw = read_yaml(config_file)
+        file_stage = raw.pop("stage", stage)
+        raw.pop("gennie_version", None)
+        if file_stage != stage:
+            raise UserError(
+                f"this file configures the '{file_stage}' stage, not '{stage}'",
+                file=config_file, field="stage",
+                hint=f"use 'gennie {file_stage} --config ...' or 'gennie run FILE'",
+            )
+        folder = config_file.resolve().parent
+        data = {k: (_absolute(v, folder) if k in paths else v) for k, v in raw.items()}
+    from_file = set(data)
+    base = Path(base_dir) if base_dir else Path.cwd()
+    for key, value in (overrides or {}).items():
+        if key == "preset" and "architecture" in data:
+            data.pop("architecture")  # choosing a preset replaces the file's architecture
+        data[key] = _absolute(value, base) if key in paths else value
+        from_file.discard(key)
+    if "out" not in data:
+        data["out"] = _absolute(model.model_fields["out"].default, base)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        blame = config_file if (not loc or loc[0] in from_file) else None
+        raise _error_from_validation(exc, model, blame) from None
+
+
+def load_run_config(path: Path) -> StageConfig:
+    """Load a saved ``parameters.yaml`` (any stage) for ``gennie run``."""
+    raw = read_yaml(Path(path))
+    stage = raw.get("stage")
+    if stage not in STAGES:
+        raise UserError(
+            f"unknown or missing stage {stage!r}", file=path, field="stage",
+            hint=f"a parameters.yaml starts with 'stage: ' and one of {', '.join(STAGES)}",
+        )
+    return build_config(stage, Path(path))
+
+
+def config_to_dict(config: StageConfig) -> dict[str, Any]:
+    """The configuration as plain data, with ``stage`` first."""
+    from gennie import __version__
+
+    return {"stage": config.stage, "gennie_version": __version__,
+            **config.model_dump(mode="json")}
+
+
+def dump_config(config: StageConfig, path: Path) -> None:
+    """Write the complete configuration as YAML (``gennie run PATH`` repeats the run)."""
+    text = (
+        f"# gennie {config.stage} parameters; repeat this run with: gennie run {Path(path).name}\n"
+        + yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
+    )
+    Path(path).write_text(text)

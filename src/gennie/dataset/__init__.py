@@ -1,0 +1,1 @@
+"""Datasets: class files → windows → encoded branches → reduced, split dataset folder."""

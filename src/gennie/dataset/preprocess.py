@@ -1,0 +1,581 @@
+"""The preprocess stage: class files → windows → encoded branches → dataset folder.
+
+Steps, for each class file:
+
+1. read the intervals (BED) or records (FASTA) and validate them;
+2. place fixed-length windows (BED: real flanking sequence from the genome, shifted
+   inside chromosome ends, dropped on chromosomes shorter than the window; FASTA:
+   cut, or padded with N);
+3. encode the windows for every branch — steps 1–3 are cached on disk;
+4. optionally add a negative class (dinucleotide shuffles or GC-matched background);
+5. reduce class sizes, split into train/validation/test/blackbox;
+6. write the dataset folder (see :mod:`gennie.dataset.store`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from gennie import __version__
+from gennie.config import SPLITS, PreprocessConfig
+from gennie.dataset.split import UNASSIGNED, chromosome_split, random_split, reduce_indices
+from gennie.dataset.store import FORMAT_VERSION, METADATA_FILE, SAMPLES_FILE
+from gennie.dataset.windows import fit_sequence, fit_to_chromosomes, place_windows
+from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key
+from gennie.encode import BranchEncoder, WindowBatch, make_encoder
+from gennie.encode.alphabet import INVALID, UNKNOWN, base_codes, decode, reverse_complement
+from gennie.errors import UserError
+from gennie.io.bed import read_bed
+from gennie.io.fasta import Genome, read_fasta
+from gennie.io.files import require_file, sniff_format
+from gennie.runs import StageResult, run_folder
+
+log = logging.getLogger("gennie.preprocess")
+
+CHUNK = 50_000
+"""Windows mapped and encoded at a time, which bounds memory for millions of samples."""
+
+TABLE_COLUMNS = [
+    "source_file", "source_line", "name", "chrom", "start", "end", "strand",
+    "interval_start", "interval_end", "shifted", "padded",
+]
+
+
+@dataclass
+class ClassWindows:
+    """The usable windows of one class, as cached."""
+
+    name: str
+    entry: CacheEntry
+    table: pd.DataFrame
+    counts: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, Any] = field(default_factory=dict)
+
+
+class _RecordLabels:
+    """Lazy 'file, record N' descriptions for error messages."""
+
+    def __init__(self, file: Path, numbers: np.ndarray, kind: str) -> None:
+        self.file, self.numbers, self.kind = file, numbers, kind
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.file}, {self.kind} {int(self.numbers[i])}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_config(config: PreprocessConfig) -> dict[str, str]:
+    """Check everything that can be checked before any work starts.
+
+    Returns:
+        The format (``bed`` or ``fasta``) of each class file.
+
+    Raises:
+        UserError: The first problem found.
+    """
+    needed = 1 if config.negatives else 2
+    if len(config.classes) < needed:
+        raise UserError(
+            f"at least {needed} class file(s) are needed, got {len(config.classes)}",
+            field="classes", hint="give one --class NAME=FILE per class",
+        )
+    formats: dict[str, str] = {}
+    for name, path in config.classes.items():
+        require_file(path, f"classes.{name}", "class file")
+        fmt = sniff_format(path, field=f"classes.{name}")
+        if fmt == "sequences":
+            raise UserError("class files must be BED or FASTA", file=path,
+                            field=f"classes.{name}", hint="add '>' headers to make it FASTA")
+        formats[name] = fmt
+    if "bed" in formats.values() or config.negatives == "background":
+        require_file(config.genome, "genome", "genome FASTA")
+    if config.split == "chromosome":
+        fasta = [n for n, f in formats.items() if f == "fasta"]
+        if fasta:
+            raise UserError(
+                "a chromosome split needs BED input; FASTA records have no chromosome",
+                field="split", hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
+            )
+    for branch in config.branches:
+        encoder = make_encoder(branch, **_encoder_params(config, branch))
+        if encoder.needs_coordinates and "fasta" in formats.values():
+            raise UserError(f"the '{branch}' branch needs genomic coordinates (BED input)",
+                            field="branches")
+    return formats
+
+
+def _encoder_params(config: PreprocessConfig, branch: str) -> dict[str, Any]:
+    if branch == "seq":
+        return {"unknown_bases": config.unknown_bases}
+    return {"jobs": config.jobs or os.cpu_count() or 1,
+            "tracks": [str(p) for p in config.conservation]}
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _map_bed(
+    path: Path, entry: CacheEntry, config: PreprocessConfig, genome: Genome, rng_key: list[int]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Windows of a BED class: place, fit into chromosomes, fetch, encode base codes."""
+    field_name = "classes"
+    bed = read_bed(path, field=field_name)
+    lengths = np.empty(len(bed), dtype=np.int64)
+    for chrom, rows in bed.groupby("chrom", sort=False).groups.items():
+        first = int(bed.loc[rows[0], "line"])
+        lengths[rows] = genome.check_chromosome(chrom, file=path, line=first, field=field_name)
+    rng = np.random.default_rng(rng_key)
+    starts = place_windows(bed["start"].to_numpy(), bed["end"].to_numpy(), config.window,
+                           config.placement, rng)
+    fitted = fit_to_chromosomes(starts, lengths, config.window)
+    dropped_chroms = sorted(set(bed.loc[~fitted.keep, "chrom"]))
+    kept = bed[fitted.keep].reset_index(drop=True)
+    counts = {
+        "records": int(len(bed)),
+        "dropped_short_chromosome": int((~fitted.keep).sum()),
+        "shifted_at_chromosome_end": int(fitted.shifted.sum()),
+        "padded": 0,
+    }
+    if dropped_chroms:
+        log.warning("%s: %d intervals dropped: chromosome shorter than the window (%s)",
+                    path.name, counts["dropped_short_chromosome"], ", ".join(dropped_chroms))
+    if kept.empty:
+        raise UserError(
+            f"no usable intervals: every chromosome ({', '.join(dropped_chroms)}) is shorter "
+            f"than the window of {config.window}",
+            file=path, field="window", hint="choose a smaller --window",
+        )
+    window_starts = fitted.starts[fitted.keep]
+    strands = kept["strand"].to_numpy()
+    flip = (strands == "-") if config.strand else np.zeros(len(kept), dtype=bool)
+    codes = np.lib.format.open_memmap(entry.codes_path, mode="w+", dtype=np.uint8,
+                                      shape=(len(kept), config.window))
+    chroms = kept["chrom"].to_numpy()
+    for lo in tqdm(range(0, len(kept), CHUNK), desc=f"map {path.name}", unit="chunk",
+                   leave=False, disable=len(kept) <= CHUNK):
+        hi = min(lo + CHUNK, len(kept))
+        seqs = []
+        for i in range(lo, hi):
+            seq = genome.fetch(chroms[i], int(window_starts[i]), int(window_starts[i]) + config.window)
+            seqs.append(reverse_complement(seq) if flip[i] else seq)
+        block = base_codes("".join(seqs)).reshape(hi - lo, config.window)
+        block[block == INVALID] = UNKNOWN  # odd letters in a reference count as unknown
+        codes[lo:hi] = block
+    codes.flush()
+    del codes
+    table = pd.DataFrame({
+        "source_file": str(path),
+        "source_line": kept["line"].to_numpy(),
+        "name": kept["name"].to_numpy(),
+        "chrom": chroms,
+        "start": window_starts,
+        "end": window_starts + config.window,
+        "strand": strands,
+        "interval_start": kept["start"].to_numpy(),
+        "interval_end": kept["end"].to_numpy(),
+        "shifted": fitted.shifted[fitted.keep].astype(int),
+        "padded": 0,
+    })
+    return table, counts
+
+
+def _map_fasta(
+    path: Path, entry: CacheEntry, config: PreprocessConfig, rng_key: list[int]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Windows of a FASTA class: cut or N-pad each record, encode base codes."""
+    n = sum(1 for _ in read_fasta(path))
+    rng = np.random.default_rng(rng_key)
+    codes = np.lib.format.open_memmap(entry.codes_path, mode="w+", dtype=np.uint8,
+                                      shape=(n, config.window))
+    headers: list[str] = []
+    padded = np.zeros(n, dtype=np.int64)
+    batch: list[str] = []
+    batch_start = 0
+
+    def flush(batch: list[str], lo: int) -> None:
+        block = base_codes("".join(batch)).reshape(len(batch), config.window)
+        bad = np.argwhere(block == INVALID)
+        if bad.size:
+            row, col = (int(v) for v in bad[0])
+            letter = batch[row][col]
+            raise UserError(
+                f"record '{headers[lo + row]}': letter '{letter}' is not a nucleotide or "
+                "IUPAC code",
+                file=path, line=lo + row + 1, field="classes",
+                hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
+                "(the line is the record number)",
+            )
+        codes[lo : lo + len(batch)] = block
+
+    for record in tqdm(read_fasta(path), total=n, desc=f"read {path.name}", unit="seq",
+                       leave=False, disable=n <= CHUNK):
+        if not record.sequence:
+            raise UserError(f"record '{record.header}' has no sequence", file=path,
+                            line=record.number, field="classes",
+                            hint="remove empty records (the line is the record number)")
+        seq, added = fit_sequence(record.sequence, config.window, config.placement, rng)
+        headers.append(record.header)
+        padded[record.number - 1] = added
+        batch.append(seq)
+        if len(batch) == CHUNK:
+            flush(batch, batch_start)
+            batch_start += len(batch)
+            batch = []
+    if batch:
+        flush(batch, batch_start)
+    codes.flush()
+    del codes
+    counts = {
+        "records": n,
+        "dropped_short_chromosome": 0,
+        "shifted_at_chromosome_end": 0,
+        "padded": int((padded > 0).sum()),
+        "padded_bases": int(padded.sum()),
+    }
+    if counts["padded"]:
+        log.warning("%s: %d sequences shorter than the window were padded with N",
+                    path.name, counts["padded"])
+    table = pd.DataFrame({
+        "source_file": str(path),
+        "source_line": np.arange(1, n + 1),
+        "name": headers,
+        "chrom": "", "start": "", "end": "", "strand": "",
+        "interval_start": "", "interval_end": "",
+        "shifted": 0,
+        "padded": padded,
+    })
+    return table, counts
+
+
+def _encode_branches(
+    entry: CacheEntry, table: pd.DataFrame, encoders: dict[str, BranchEncoder], window: int
+) -> dict[str, Path]:
+    """Stored arrays of every branch for a cached class (computed once per parameters)."""
+    paths: dict[str, Path] = {}
+    for name, encoder in encoders.items():
+        if name == "seq":
+            paths[name] = entry.codes_path  # the seq encoding is the base codes themselves
+            continue
+        path = entry.branch_path(name, cache_key(encoder.params))
+        paths[name] = path
+        if path.is_file():
+            continue
+        codes = entry.codes()
+        n = codes.shape[0]
+        tmp = path.with_suffix(".partial.npy")
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=encoder.stored_dtype,
+                                        shape=(n, *encoder.stored_shape(window)))
+        for lo in tqdm(range(0, n, CHUNK), desc=f"encode {name}", leave=False):
+            hi = min(lo + CHUNK, n)
+            rows = table.iloc[lo:hi]
+            has_coords = bool(rows["chrom"].astype(str).str.len().gt(0).all())
+            out[lo:hi] = encoder.encode(WindowBatch(
+                sequences=[decode(codes[i]) for i in range(lo, hi)],
+                chroms=rows["chrom"].tolist() if has_coords else None,
+                starts=rows["start"].to_numpy(dtype=np.int64) if has_coords else None,
+                ends=rows["end"].to_numpy(dtype=np.int64) if has_coords else None,
+                strands=rows["strand"].tolist() if has_coords else None,
+            ))
+        out.flush()
+        del out
+        tmp.replace(path)
+    return paths
+
+
+class _GenomeHandle:
+    """Opens the genome only when something has to be read from it (a cache miss)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._genome: Genome | None = None
+
+    def get(self) -> Genome:
+        if self._genome is None:
+            if self.path is None:
+                raise UserError("BED input needs a reference genome", field="genome",
+                                hint="give --genome FASTA")
+            self._genome = Genome(self.path)
+            log.info("opened genome %s (%d sequences)", self.path, len(self._genome.chrom_lengths))
+        return self._genome
+
+    @property
+    def opened(self) -> bool:
+        return self._genome is not None
+
+
+def map_class(
+    name: str,
+    path: Path,
+    fmt: str,
+    config: PreprocessConfig,
+    cache: WindowCache,
+    genome: _GenomeHandle,
+) -> ClassWindows:
+    """Mapped, encoded windows of one class file, from the cache when possible."""
+    file_md5 = cache.checksum(path)
+    key_data: dict[str, Any] = {
+        "version": FORMAT_VERSION, "format": fmt, "file": file_md5,
+        "window": config.window, "placement": config.placement,
+    }
+    references: dict[str, Any] = {"file": str(path), "md5": file_md5, "format": fmt}
+    if config.placement == "random":
+        key_data["seed"] = config.seed
+    if fmt == "bed":
+        key_data["genome"] = cache.checksum(config.genome)
+        key_data["strand"] = config.strand
+    entry = cache.entry(cache_key(key_data))
+    rng_key = [config.seed, zlib.crc32(file_md5.encode())]
+    if entry.complete:
+        cache.hits += 1
+        log.info("class %s: windows from cache %s", name, entry.path.name)
+        table, counts = entry.table(), entry.info()["counts"]
+    else:
+        cache.misses += 1
+        entry.reset()
+        if fmt == "bed":
+            table, counts = _map_bed(path, entry, config, genome.get(), rng_key)
+        else:
+            table, counts = _map_fasta(path, entry, config, rng_key)
+        entry.finish(table, {"class_file": str(path), "key": key_data, "counts": counts})
+    return ClassWindows(name=name, entry=entry, table=table, counts=dict(counts),
+                        references=references)
+
+
+def make_negatives(
+    config: PreprocessConfig,
+    source: ClassWindows,
+    others: list[ClassWindows],
+    cache: WindowCache,
+    genome: _GenomeHandle,
+) -> ClassWindows:
+    """The added negative class: dinucleotide shuffles of, or GC-matched background for,
+    the source class (cached like a class file)."""
+    from gennie.dataset.negatives import (
+        gc_content,
+        gc_matched_background,
+        shuffled_negatives,
+    )
+
+    key_data = {"version": FORMAT_VERSION, "negatives": config.negatives,
+                "source": source.entry.path.name, "ratio": config.negatives_ratio,
+                "seed": config.seed}
+    if config.negatives == "background":
+        key_data["genome"] = cache.checksum(config.genome)
+    entry = cache.entry(cache_key(key_data))
+    if entry.complete:
+        cache.hits += 1
+        return ClassWindows(config.negatives_name, entry, entry.table(), entry.info()["counts"])
+    cache.misses += 1
+    entry.reset()
+    rng = np.random.default_rng([config.seed, 7])
+    codes = source.entry.codes()
+    sequences = [decode(codes[i]) for i in range(codes.shape[0])]
+    if config.negatives == "shuffle":
+        shuffled, origin = shuffled_negatives(sequences, rng, config.negatives_ratio)
+        src = source.table.iloc[origin].reset_index(drop=True)
+        table = src.assign(name="shuffle:" + src["name"].astype(str), shifted=0)
+        new = shuffled
+    else:
+        want = int(round(len(sequences) * config.negatives_ratio))
+        exclude: dict[str, list[tuple[int, int]]] = {}
+        for cls in [source, *others]:
+            bed_rows = cls.table[cls.table["chrom"].astype(str) != ""]
+            for chrom, s, e in zip(bed_rows["chrom"], bed_rows["start"], bed_rows["end"],
+                                   strict=True):
+                exclude.setdefault(str(chrom), []).append((int(s), int(e)))
+        windows = gc_matched_background(genome.get(), want, config.window,
+                                        gc_content(sequences), rng, exclude=exclude)
+        if len(windows) < want:
+            log.warning("background: found %d of %d GC-matched windows", len(windows), want)
+        if not windows:
+            raise UserError("could not sample any background windows from the genome",
+                            field="negatives", hint="use --negatives shuffle")
+        table = pd.DataFrame({
+            "source_file": str(config.genome), "source_line": 0,
+            "name": [f"background:{c}:{s}-{e}" for c, s, e, _ in windows],
+            "chrom": [w[0] for w in windows], "start": [w[1] for w in windows],
+            "end": [w[2] for w in windows], "strand": "+",
+            "interval_start": [w[1] for w in windows], "interval_end": [w[2] for w in windows],
+            "shifted": 0, "padded": 0,
+        })
+        new = [w[3] for w in windows]
+    block = base_codes("".join(new)).reshape(len(new), config.window)
+    block[block == INVALID] = UNKNOWN
+    np.save(entry.codes_path, block)
+    counts = {"records": len(new), "dropped_short_chromosome": 0,
+              "shifted_at_chromosome_end": 0, "padded": 0,
+              "generated_from": source.name, "method": config.negatives}
+    entry.finish(table[TABLE_COLUMNS], {"counts": counts, "key": key_data})
+    return ClassWindows(config.negatives_name, entry, table[TABLE_COLUMNS], counts)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def select_samples(config: PreprocessConfig, classes: list[ClassWindows]) -> list[dict[str, Any]]:
+    """Reduce each class and assign splits.
+
+    Returns:
+        Per class: ``indices`` (rows of its cached windows kept, ascending) and
+        ``splits`` (split code of each kept row).
+    """
+    selections = []
+    for number, cls in enumerate(classes):
+        n = len(cls.table)
+        amount = config.reduce.get(cls.name)
+        kept = reduce_indices(n, amount, np.random.default_rng([config.seed, 1, number]))
+        cls.counts["after_reduction"] = int(kept.size)
+        if config.split == "random":
+            codes = random_split(kept.size, config.ratios,
+                                 np.random.default_rng([config.seed, 2, number]))
+        else:
+            chroms = cls.table["chrom"].astype(str).to_numpy()[kept]
+            codes = chromosome_split(chroms, config.chromosomes)
+            unassigned = codes == UNASSIGNED
+            cls.counts["dropped_unlisted_chromosome"] = int(unassigned.sum())
+            if unassigned.any():
+                log.warning("class %s: %d samples on chromosomes in no split were dropped",
+                            cls.name, int(unassigned.sum()))
+            kept, codes = kept[~unassigned], codes[~unassigned]
+        cls.counts["splits"] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
+        for required in SPLITS[:3]:
+            if cls.counts["splits"][required] == 0:
+                raise UserError(
+                    f"class '{cls.name}' has no samples in the {required} split "
+                    f"({kept.size} samples after reduction)",
+                    field="chromosomes" if config.split == "chromosome" else "ratio",
+                    hint="give more samples, a milder reduction, or another split",
+                )
+        selections.append({"indices": kept, "splits": codes})
+    return selections
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_dataset(
+    run_dir: Path,
+    config: PreprocessConfig,
+    classes: list[ClassWindows],
+    selections: list[dict[str, Any]],
+    encoders: dict[str, BranchEncoder],
+    branch_paths: list[dict[str, Path]],
+) -> dict[str, Any]:
+    """Write arrays, the samples table and metadata; return the metadata."""
+    total = int(sum(sel["indices"].size for sel in selections))
+    (run_dir / "branches").mkdir()
+    outputs = {}
+    for name, encoder in encoders.items():
+        outputs[name] = np.lib.format.open_memmap(
+            run_dir / "branches" / f"{name}.npy", mode="w+", dtype=encoder.stored_dtype,
+            shape=(total, *encoder.stored_shape(config.window)))
+    labels = np.empty(total, dtype=np.int16)
+    splits = np.empty(total, dtype=np.uint8)
+    samples_path = run_dir / SAMPLES_FILE
+    offset = 0
+    for number, (cls, sel, paths) in enumerate(zip(classes, selections, branch_paths,
+                                                   strict=True)):
+        idx, codes = sel["indices"], sel["splits"]
+        for name in encoders:
+            source = np.load(paths[name], mmap_mode="r")
+            for lo in range(0, idx.size, CHUNK):
+                part = idx[lo : lo + CHUNK]
+                outputs[name][offset + lo : offset + lo + part.size] = source[part]
+        labels[offset : offset + idx.size] = number
+        splits[offset : offset + idx.size] = codes
+        rows = cls.table.iloc[idx][TABLE_COLUMNS].copy()
+        rows.insert(0, "index", np.arange(offset, offset + idx.size))
+        rows.insert(1, "class", cls.name)
+        rows.insert(2, "split", np.asarray(SPLITS)[codes])
+        rows.to_csv(samples_path, sep="\t", index=False, mode="a", header=(number == 0))
+        offset += idx.size
+    for array in outputs.values():
+        array.flush()
+    np.save(run_dir / "labels.npy", labels)
+    np.save(run_dir / "splits.npy", splits)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "gennie_version": __version__,
+        "classes": [cls.name for cls in classes],
+        "window": config.window,
+        "alphabet": config.alphabet,
+        "strand": config.strand,
+        "placement": config.placement,
+        "unknown_bases": config.unknown_bases,
+        "branches": {name: enc.description() for name, enc in encoders.items()},
+        "samples": total,
+        "splits": {s: int((splits == i).sum()) for i, s in enumerate(SPLITS)},
+        "counts": {cls.name: cls.counts for cls in classes},
+        "references": {
+            "classes": {cls.name: cls.references for cls in classes if cls.references},
+            "genome": ({"file": str(config.genome), "md5": None} if config.genome else None),
+        },
+    }
+    return metadata
+
+
+def preprocess(config: PreprocessConfig) -> StageResult:
+    """Run the preprocess stage (see the module docstring).
+
+    Args:
+        config: The preprocess configuration.
+
+    Returns:
+        The dataset's run folder and a summary (samples per class and split, counts).
+
+    Raises:
+        UserError: Any problem with the inputs; nothing is left half-written.
+    """
+    formats = check_config(config)
+    encoders = {b: make_encoder(b, **_encoder_params(config, b)) for b in config.branches}
+    with run_folder(config) as run:
+        temporary = None
+        if config.cache:
+            cache = WindowCache(config.cache_dir or Path(config.out) / "cache")
+        else:
+            temporary = tempfile.TemporaryDirectory(dir=run.dir, prefix=".work-")
+            cache = WindowCache(Path(temporary.name))
+        genome = _GenomeHandle(config.genome)
+        classes = [
+            map_class(name, Path(path), formats[name], config, cache, genome)
+            for name, path in tqdm(config.classes.items(), desc="classes", unit="class",
+                                   disable=len(config.classes) < 2)
+        ]
+        if config.negatives:
+            source = next(c for c in classes
+                          if c.name == (config.negatives_from or classes[0].name))
+            others = [c for c in classes if c is not source]
+            classes.append(make_negatives(config, source, others, cache, genome))
+        branch_paths = [_encode_branches(c.entry, c.table, encoders, config.window)
+                        for c in classes]
+        selections = select_samples(config, classes)
+        metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)
+        if config.genome and (genome.opened or "bed" in formats.values()
+                              or config.negatives == "background"):
+            metadata["references"]["genome"]["md5"] = cache.checksum(config.genome)
+        metadata["cache"] = {"hits": cache.hits, "misses": cache.misses,
+                             "genome_read": genome.opened}
+        (run.dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        if temporary is not None:
+            temporary.cleanup()
+        run.summary.update({
+            "samples": metadata["samples"],
+            "splits": metadata["splits"],
+            "class_splits": {c.name: c.counts.get("splits") for c in classes},
+            "cache_hits": cache.hits,
+        })
+        for cls in classes:
+            log.info("class %s: %s", cls.name, json.dumps(cls.counts))
+        return StageResult(run_dir=run.dir, summary=run.summary)

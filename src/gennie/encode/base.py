@@ -1,0 +1,101 @@
+"""The branch-encoder interface and registry.
+
+A branch encoder turns windows (sequences of the window length, strand already
+applied, plus their genomic coordinates when known) into
+
+- a compact *stored* array written to the dataset (e.g. one byte per base), and
+- the float network input of shape (n, channels, length), computed batch by batch
+  from the stored array at training and prediction time.
+
+New branches register a subclass in :data:`ENCODERS`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gennie.errors import UserError
+
+
+@dataclass
+class WindowBatch:
+    """Windows to encode.
+
+    Attributes:
+        sequences: n strings of the window length, strand already applied.
+        chroms, starts, ends, strands: genomic coordinates (0-based, half-open) of each
+            window, or None for FASTA input.
+        labels: a description of each window for error messages (e.g. "file, record 3").
+    """
+
+    sequences: list[str]
+    chroms: list[str] | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    strands: list[str] | None = None
+    labels: list[str] | None = None
+
+
+class BranchEncoder(ABC):
+    """Turns windows into one input branch.
+
+    Attributes:
+        name: Branch name (``seq``, ``fold``, ``cons``).
+        channels: Channels of the float network input.
+        needs_coordinates: True if the encoder reads genomic tracks (not FASTA-able).
+    """
+
+    name: ClassVar[str]
+    channels: ClassVar[int]
+    needs_coordinates: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def encode(self, batch: WindowBatch) -> np.ndarray:
+        """Stored form of the windows: shape=(n, ...) with n = len(batch.sequences)."""
+
+    @abstractmethod
+    def to_input(self, stored: np.ndarray) -> np.ndarray:
+        """Network input from stored rows: shape=(n, channels, length), float32."""
+
+    def stored_shape(self, window: int) -> tuple[int, ...]:
+        """Shape of one stored sample."""
+        return (window,)
+
+    stored_dtype: ClassVar[np.dtype] = np.dtype(np.uint8)
+
+    def description(self) -> dict[str, Any]:
+        """What the metadata and model bundle record about this branch."""
+        return {"channels": self.channels, "dtype": str(self.stored_dtype), **self.params}
+
+
+ENCODERS: dict[str, type[BranchEncoder]] = {}
+
+
+def register(cls: type[BranchEncoder]) -> type[BranchEncoder]:
+    """Class decorator adding an encoder to :data:`ENCODERS`."""
+    ENCODERS[cls.name] = cls
+    return cls
+
+
+def make_encoder(name: str, **params: Any) -> BranchEncoder:
+    """Create the encoder of a branch.
+
+    Raises:
+        UserError: No encoder for that branch in this version.
+    """
+    # Importing the modules registers their encoders.
+    import gennie.encode.sequence  # noqa: F401
+
+    if name not in ENCODERS:
+        raise UserError(
+            f"the '{name}' branch is not available in this version of gennie",
+            field="branches", hint=f"available branches: {', '.join(ENCODERS)}",
+        )
+    return ENCODERS[name](**params)

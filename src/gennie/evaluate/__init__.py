@@ -1,0 +1,1 @@
+"""Evaluation of a trained classifier: metrics, curves and plots on held-out data."""

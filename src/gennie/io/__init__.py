@@ -1,0 +1,1 @@
+"""Reading the user's files: BED intervals, FASTA records, reference genomes."""
