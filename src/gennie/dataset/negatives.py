@@ -30,6 +30,18 @@ __all__ = [
 #: Fraction of N (or other non-ACGTU letters) above which a background window is rejected.
 MAX_N_FRACTION = 0.10
 
+#: Background sampling reads nearby windows with one fetch when they are at most
+#: _MERGE_GAP apart, and never reads more than about _MAX_SPAN bases at once.
+_MERGE_GAP = 32_768
+_MAX_SPAN = 1 << 20
+#: Most positions drawn and measured at once.
+_MAX_BATCH = 100_000
+
+_IS_STRONG = np.zeros(256, dtype=np.uint8)
+_IS_STRONG[list(b"GCgc")] = 1
+_IS_ACGTU = np.zeros(256, dtype=np.uint8)
+_IS_ACGTU[list(b"ACGTUacgtu")] = 1
+
 
 class GenomeLike(Protocol):
     """What :func:`gc_matched_background` needs from a genome.
@@ -216,14 +228,14 @@ def gc_matched_background(
 ) -> list[tuple[str, int, int, str]]:
     """Draw random genomic windows whose GC-content histogram matches a target.
 
-    ``target_gc`` is binned into ``bins`` equal-width GC bins on [0, 1] (the last bin
-    includes 1.0) and scaled to ``n`` windows (largest remainder, so each bin's quota
-    is within one of its exact share and the quotas sum to ``n``). Window starts are
-    drawn uniformly over all valid positions of the genome, i.e. chromosomes are
-    chosen in proportion to ``length - window + 1``; chromosomes shorter than
-    ``window`` are skipped. A drawn window is rejected if it overlaps an excluded
-    interval, repeats an accepted window, has more than 10 % letters other than
-    A/C/G/T/U, or falls into a bin that is already full.
+    ``target_gc`` is binned into ``bins`` equal-width GC bins on [0, 1] (as
+    ``np.histogram(target_gc, bins, range=(0, 1))`` bins it) and scaled to ``n``
+    windows (largest remainder, so each bin's quota is within one of its exact share
+    and the quotas sum to ``n``). Window starts are drawn uniformly over all valid
+    positions of the genome, i.e. chromosomes are chosen in proportion to
+    ``length - window + 1``; chromosomes shorter than ``window`` are skipped. A drawn
+    window is rejected if it overlaps an excluded interval, repeats an accepted window,
+    has more than 10 % letters other than A/C/G/T/U, or falls into a full bin.
 
     Args:
         genome: Object with ``chrom_lengths`` and ``fetch(chrom, start, end)``.
@@ -279,41 +291,105 @@ def gc_matched_background(
     remaining = int(quota.sum())
     draws = 0
     while remaining and draws < max_draws:
-        # Draw positions in batches (vectorised), but never more than max_draws in all.
-        batch = min(max(4 * remaining, 64), max_draws - draws)
+        # Draw and measure positions in vectorised batches, never more than max_draws.
+        batch = min(max(4 * remaining, 1024), _MAX_BATCH, max_draws - draws)
         draws += batch
         chrom_idx = rng.choice(len(chroms), size=batch, p=chrom_p)
-        offsets = rng.random(batch)
-        starts = np.floor(offsets * n_starts[chrom_idx]).astype(np.int64)
-        for ci, start in zip(chrom_idx.tolist(), starts.tolist(), strict=True):
-            chrom = chroms[ci]
-            end = start + window
-            if (ci, start) in seen:
-                continue
-            if blocked and blocked[chrom].overlaps(start, end):
-                continue
-            sequence = genome.fetch(chrom, start, end)
-            upper = sequence.upper()
-            strong = upper.count("G") + upper.count("C")
-            acgtu = strong + upper.count("A") + upper.count("T") + upper.count("U")
-            if window - acgtu > MAX_N_FRACTION * window:
-                continue
-            gc = strong / acgtu if acgtu else 0.0
-            b = int(_gc_bin(np.array([gc]), bins)[0])
-            if quota[b] == 0:
+        starts = np.floor(rng.random(batch) * n_starts[chrom_idx]).astype(np.int64)
+        strong, acgtu = _window_counts(genome, chroms, chrom_idx, starts, window)
+        usable = window - acgtu <= MAX_N_FRACTION * window
+        if blocked:
+            for ci, chrom in enumerate(chroms):
+                on_chrom = chrom_idx == ci
+                usable[on_chrom] &= ~blocked[chrom].overlaps_many(
+                    starts[on_chrom], starts[on_chrom] + window
+                )
+        gc_bin = _gc_bin(strong / np.maximum(acgtu, 1), bins)
+        # Accept in draw order, not chromosome order, so no chromosome is favoured
+        # when a bin fills up within a batch.
+        for k in np.flatnonzero(usable & (quota[gc_bin] > 0)).tolist():
+            b = gc_bin[k]
+            key = (int(chrom_idx[k]), int(starts[k]))
+            if quota[b] == 0 or key in seen:
                 continue
             quota[b] -= 1
             remaining -= 1
-            seen.add((ci, start))
-            accepted.append((chrom, start, end, sequence))
+            seen.add(key)
+            chrom, start = chroms[key[0]], key[1]
+            accepted.append(
+                (chrom, start, start + window, genome.fetch(chrom, start, start + window))
+            )
             if not remaining:
                 break
     return accepted
 
 
+def _window_counts(
+    genome: GenomeLike,
+    chroms: list[str],
+    chrom_idx: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count G/C and A/C/G/T/U letters in many windows with few ``fetch`` calls.
+
+    Windows on the same chromosome that lie close together are read with one fetch
+    (random windows of a small genome overlap a lot; BGZF decompresses a whole block
+    per fetch anyway), and counted from cumulative sums.
+
+    Args:
+        genome: Object with ``fetch(chrom, start, end)``.
+        chroms: Chromosome names indexed by ``chrom_idx``.
+        chrom_idx: ``shape=(k,)`` chromosome index of each window.
+        starts: ``shape=(k,)`` 0-based window starts.
+        window: Window length.
+
+    Returns:
+        ``(strong, acgtu)``: int64 arrays of shape ``(k,)`` with the number of G/C and
+        of A/C/G/T/U letters (any case) in each window.
+    """
+    strong = np.zeros(len(starts), dtype=np.int64)
+    acgtu = np.zeros(len(starts), dtype=np.int64)
+    if len(starts) == 0:
+        return strong, acgtu
+    order = np.lexsort((starts, chrom_idx))
+    c, s = chrom_idx[order], starts[order]
+    # A new fetch begins at a chromosome change, a gap wider than _MERGE_GAP, or a
+    # _MAX_SPAN boundary (which caps the memory one fetch takes).
+    new_group = np.ones(len(s), dtype=bool)
+    new_group[1:] = (
+        (c[1:] != c[:-1])
+        | (s[1:] - s[:-1] > _MERGE_GAP)
+        | (s[1:] // _MAX_SPAN != s[:-1] // _MAX_SPAN)
+    )
+    bounds = [*np.flatnonzero(new_group).tolist(), len(s)]
+    for g0, g1 in zip(bounds[:-1], bounds[1:], strict=False):
+        first, last = int(s[g0]), int(s[g1 - 1])
+        text = genome.fetch(chroms[int(c[g0])], first, last + window)
+        codes = np.frombuffer(text.encode("ascii", errors="replace"), dtype=np.uint8)
+        cum_strong = np.concatenate(([0], np.cumsum(_IS_STRONG[codes], dtype=np.int64)))
+        cum_acgtu = np.concatenate(([0], np.cumsum(_IS_ACGTU[codes], dtype=np.int64)))
+        offsets = s[g0:g1] - first
+        idx = order[g0:g1]
+        strong[idx] = cum_strong[offsets + window] - cum_strong[offsets]
+        acgtu[idx] = cum_acgtu[offsets + window] - cum_acgtu[offsets]
+    return strong, acgtu
+
+
 def _gc_bin(gc: np.ndarray, bins: int) -> np.ndarray:
-    """Bin index of each GC fraction: equal-width bins on [0, 1], 1.0 in the last bin."""
-    return np.minimum((gc * bins).astype(np.int64), bins - 1)
+    """Bin index of each GC fraction, exactly as ``np.histogram(gc, bins, range=(0, 1))``.
+
+    Args:
+        gc: GC fractions in [0, 1].
+        bins: Number of equal-width bins.
+
+    Returns:
+        int64 bin indices; a value on an inner edge goes to the upper bin, 1.0 to the
+        last. Comparing with the edges (not ``floor(gc * bins)``) keeps fractions such
+        as 0.35 in the same bin ``np.histogram`` puts them in despite rounding.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.minimum(np.searchsorted(edges, gc, side="right") - 1, bins - 1).astype(np.int64)
 
 
 def _bin_quotas(bin_index: np.ndarray, bins: int, n: int) -> np.ndarray:
@@ -356,5 +432,22 @@ class _IntervalIndex:
 
     def overlaps(self, start: int, end: int) -> bool:
         """Whether [start, end) shares at least one base with any indexed interval."""
-        k = int(np.searchsorted(self._starts, end, side="left"))
-        return k > 0 and int(self._max_end[k - 1]) > start
+        return bool(self.overlaps_many(np.array([start]), np.array([end]))[0])
+
+    def overlaps_many(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`overlaps`.
+
+        Args:
+            starts: ``shape=(k,)`` query starts.
+            ends: ``shape=(k,)`` query ends (half-open).
+
+        Returns:
+            ``shape=(k,)`` bool, True where the query overlaps an indexed interval.
+        """
+        # Intervals starting before the query's end; the furthest of them must reach
+        # past the query's start.
+        k = np.searchsorted(self._starts, ends, side="left")
+        if len(self._starts) == 0:
+            return np.zeros(len(k), dtype=bool)
+        reach = self._max_end[np.maximum(k - 1, 0)]
+        return (k > 0) & (reach > starts)

@@ -514,6 +514,7 @@ def write_dataset(
         "strand": config.strand,
         "placement": config.placement,
         "unknown_bases": config.unknown_bases,
+        "seed": config.seed,
         "branches": {name: enc.description() for name, enc in encoders.items()},
         "samples": total,
         "splits": {s: int((splits == i).sum()) for i, s in enumerate(SPLITS)},

@@ -256,3 +256,44 @@ def _read_curve(fpr: np.ndarray, tpr: np.ndarray, x: np.ndarray, side: str) -> n
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(width > 0, (x - x0) / width, 0.0 if side == "left" else 1.0)
     return y0 + np.clip(t, 0.0, 1.0) * (y1 - y0)
+
+
+def pr_curves(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    """One-vs-rest precision-recall curves per class, plus the micro-average curve.
+
+    Classes without positive samples have no curve. Points inside a vertical run of
+    the curve are dropped (scikit-learn's ``drop_intermediate``): the step plot is
+    unchanged and the table stays small on large test sets.
+
+    Args:
+        probs: Predicted class probabilities, shape ``(n, k)``.
+        labels: True class indices, shape ``(n,)``, integers in ``[0, k)``.
+        class_names: The ``k`` class names, in column order of ``probs``.
+
+    Returns:
+        Long table with columns ``class`` (a class name or ``"micro"``), ``recall``,
+        ``precision`` and ``threshold``, ordered by increasing threshold (decreasing
+        recall) within a curve; the last point of each curve (recall 0, precision 1)
+        has threshold NaN. Draw it as a step plot (``drawstyle="steps-post"``).
+    """
+    probs, labels = _check_inputs(probs, labels, class_names)
+    k = probs.shape[1]
+    one_hot = _one_hot(labels, k)
+
+    def curve(name: str, y_true: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+        precision, recall, threshold = precision_recall_curve(
+            y_true, scores, drop_intermediate=True
+        )
+        # scikit-learn gives one threshold fewer than points: the final (0, 1) point.
+        threshold = np.append(threshold, np.nan)
+        return pd.DataFrame(
+            {"class": name, "recall": recall, "precision": precision, "threshold": threshold}
+        )
+
+    frames = [
+        curve(name, one_hot[:, c], probs[:, c])
+        for c, name in enumerate(class_names)
+        if one_hot[:, c].any()
+    ]
+    frames.append(curve("micro", one_hot.ravel(), probs.ravel()))
+    return pd.concat(frames, ignore_index=True)

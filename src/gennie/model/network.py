@@ -76,13 +76,22 @@ class _Builder:
         field: Configuration field blamed in errors.
         x: Dummy input of the section, ``(1, C, L)`` or ``(1, F)``.
         why_flat: Why ``x`` is already 2-D, if it is.
+        flat_hint: What to do about a sequence layer after that, if not the default.
     """
 
-    def __init__(self, section: str, field: str, x: torch.Tensor, why_flat: str | None) -> None:
+    def __init__(
+        self,
+        section: str,
+        field: str,
+        x: torch.Tensor,
+        why_flat: str | None = None,
+        flat_hint: str | None = None,
+    ) -> None:
         self.section = section
         self.field = field
         self.x = x
         self.why_flat = why_flat
+        self.flat_hint = flat_hint
 
     def add(self, index: int, layer: AnyLayer, next_layer: AnyLayer | None) -> nn.Module:
         """Build one block for ``layer`` (position ``index`` in its list) and advance."""
@@ -93,8 +102,8 @@ class _Builder:
                 f"{where} needs a sequence, but its input is already flat "
                 f"({x.shape[1]} features) because of {self.why_flat}",
                 field=self.field,
-                hint="put conv, pool, global_pool, lstm and gru layers before global "
-                "pooling and dense layers, or remove this layer",
+                hint=self.flat_hint or "put conv, pool, global_pool, lstm and gru layers "
+                "before global pooling and dense layers, or remove this layer",
             )
         if isinstance(layer, ConvLayer):
             span = layer.dilation * (layer.kernel_size - 1) + 1
@@ -121,6 +130,7 @@ class _Builder:
         self.x = _probe(block, x)
         if self.x.dim() == 2 and x.dim() == 3:
             self.why_flat = f"layer {index + 1} of the {self.section} ({layer.type})"
+            self.flat_hint = None
         return block
 
 
@@ -176,7 +186,7 @@ class MultiBranchNetwork(nn.Module):
             layers = self.architecture.branches.get(name, [])
             builder = _Builder(
                 f"branch '{name}'", f"architecture.branches.{name}",
-                torch.zeros(1, channels, length), None,
+                torch.zeros(1, channels, length),
             )
             self.branches[name] = nn.Sequential(*(
                 builder.add(i, layer, layers[i + 1] if i + 1 < len(layers) else None)
@@ -192,17 +202,18 @@ class MultiBranchNetwork(nn.Module):
         flat = any(x.dim() != 3 for x in ends) or len(lengths) > 1
         self.concat = Concatenate(flatten=flat)
         merged = _probe(self.concat, ends)
-        reason = None
-        if flat:
-            if why_flat:
-                reason = "; ".join(why_flat.values())
-            else:
-                reason = "the branches ending with different lengths (" + ", ".join(
-                    f"{n}: {x.shape[-1]}" for n, x in zip(self.branch_names, ends)
-                ) + "), which are flattened before concatenation"
+        reason = hint = None
+        if flat and why_flat:
+            reason = "; ".join(why_flat.values())
+        elif flat:
+            reason = "the branches ending with different lengths (" + ", ".join(
+                f"{n}: {x.shape[-1]}" for n, x in zip(self.branch_names, ends, strict=True)
+            ) + "), which are flattened before concatenation"
+            hint = ("give every branch the same convolution padding and pooling so that they "
+                    "end at the same length, or start the common part with a dense layer")
 
         common = self.architecture.common
-        builder = _Builder("common part", "architecture.common", merged, reason)
+        builder = _Builder("common part", "architecture.common", merged, reason, hint)
         self.common = nn.Sequential(*(
             builder.add(i, layer, common[i + 1] if i + 1 < len(common) else None)
             for i, layer in enumerate(common)
@@ -231,7 +242,7 @@ class MultiBranchNetwork(nn.Module):
                 f"expected {len(self.branch_names)} inputs ({', '.join(self.branch_names)}), "
                 f"got {len(xs)}"
             )
-        outs = [branch(x) for branch, x in zip(self.branches.values(), xs)]
+        outs = [branch(x) for branch, x in zip(self.branches.values(), xs, strict=True)]
         x = self.common(self.concat(outs))
         if self.flatten is not None:
             x = self.flatten(x)

@@ -1,0 +1,390 @@
+"""The ``gennie`` command line: a thin layer over the Python API.
+
+Each stage takes ``--config FILE.yaml`` plus flags that override single fields (the
+flags are the configuration fields; defaults live in :mod:`gennie.config`), runs the
+stage, prints its run folder, and with ``--json`` prints exactly one JSON object on
+stdout. A user error prints one message and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gennie import __version__
+from gennie.config import STAGES, PreprocessConfig, build_config, load_run_config
+from gennie.errors import UserError
+
+app = typer.Typer(
+    name="gennie",
+    help="Build, train, evaluate and interpret neural networks on genomic data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML configuration; flags override its fields.")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder for run folders.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Run folder name.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> dict[str, Any]:
+    """Parse repeated NAME=VALUE flags."""
+    result: dict[str, Any] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise UserError(f"'{item}' is not NAME=VALUE", field=flag.lstrip("-"),
+                            hint=f"write e.g. {flag} bound=peaks.bed")
+        result[name.strip()] = (
+            [v.strip() for v in value.split(",") if v.strip()] if split_values else value.strip()
+        )
+    return result
+
+
+def _list(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _overrides(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"'{text}' is not a number", field="reduce",
+                        hint="write a count (5000) or a ratio (0.5)") from None
+    return value
+
+
+def _execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
+    """Run a stage, print the run folder (or JSON), map user errors to exit code 2."""
+    _setup_logging()
+    real_stdout = sys.stdout
+    try:
+        # In --json mode everything else (progress bars, library chatter) goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            result = work()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        if as_json:
+            real_stdout.write(json.dumps(exc.to_dict()) + "\n")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("cancelled", err=True)
+        raise typer.Exit(130) from None
+    summary = result.summary
+    if as_json:
+        payload: dict[str, Any] = {"run_dir": str(result.run_dir), "stage": stage}
+        payload.update(summary)
+        real_stdout.write(json.dumps(payload, default=str) + "\n")
+        return
+    metrics = summary.get("metrics")
+    if metrics:
+        typer.echo(
+            f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+            f"AUROC {_fmt(metrics['auroc'])}  AUPRC {_fmt(metrics['auprc'])}", err=True
+        )
+    typer.echo(str(result.run_dir))
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _setup_logging() -> None:
+    log = logging.getLogger("gennie")
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def _build(stage: str, config: Path | None, overrides: dict[str, Any]):
+    return build_config(stage, config, overrides)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@app.command()
+def preprocess(
+    config: ConfigOpt = None,
+    classes: Annotated[list[str] | None, typer.Option(
+        "--class", help="NAME=FILE, one per class (BED or FASTA, .gz ok). Repeat.")] = None,
+    genome: Annotated[Path | None, typer.Option(help="Reference FASTA for BED input.")] = None,
+    branches: Annotated[str | None, typer.Option(help="Branches, e.g. seq or seq,fold,cons.")] = None,
+    conservation: Annotated[list[Path] | None, typer.Option(
+        help="Signal track for the cons branch (bigWig/WIG). Repeat for several.")] = None,
+    window: Annotated[int | None, typer.Option(help="Window length in bases.")] = None,
+    placement: Annotated[str | None, typer.Option(help="center or random.")] = None,
+    strand: Annotated[bool | None, typer.Option(
+        "--strand/--no-strand", help="Reverse-complement minus-strand intervals.")] = None,
+    alphabet: Annotated[str | None, typer.Option(help="dna or rna.")] = None,
+    unknown_bases: Annotated[str | None, typer.Option(
+        help="Encoding of N/IUPAC codes: zero or uniform.")] = None,
+    reduce: Annotated[list[str] | None, typer.Option(
+        help="NAME=COUNT or NAME=RATIO class-size reduction. Repeat.")] = None,
+    split: Annotated[str | None, typer.Option(help="random or chromosome.")] = None,
+    ratio: Annotated[str | None, typer.Option(
+        help="train:validation:test[:blackbox], e.g. 7:1:1:1.")] = None,
+    chromosomes: Annotated[list[str] | None, typer.Option(
+        help="SPLIT=chr1,chr2 for a chromosome split. Repeat per split.")] = None,
+    negatives: Annotated[str | None, typer.Option(
+        help="Add a negative class: shuffle or background.")] = None,
+    negatives_from: Annotated[str | None, typer.Option(help="Source class for negatives.")] = None,
+    negatives_name: Annotated[str | None, typer.Option(help="Name of the negative class.")] = None,
+    negatives_ratio: Annotated[float | None, typer.Option(
+        help="Negatives per source sample.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Processes (0 = all cores).")] = None,
+    cache: Annotated[bool | None, typer.Option(
+        "--cache/--no-cache", help="Reuse mapped windows of earlier runs.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Class files (BED or FASTA) → an encoded, split dataset folder."""
+    from gennie.dataset.preprocess import preprocess as run_stage
+
+    def work():
+        overrides = _overrides(
+            classes=_pairs(classes, "--class"), genome=genome, branches=_list(branches),
+            conservation=conservation, window=window, placement=placement, strand=strand,
+            alphabet=alphabet, unknown_bases=unknown_bases,
+            reduce={k: _number(v) for k, v in _pairs(reduce, "--reduce").items()},
+            split=split, ratio=ratio, chromosomes=_pairs(chromosomes, "--chromosomes", True),
+            negatives=negatives, negatives_from=negatives_from, negatives_name=negatives_name,
+            negatives_ratio=negatives_ratio, jobs=jobs, cache=cache, cache_dir=cache_dir,
+            seed=seed, out=out, name=name,
+        )
+        return run_stage(_build("preprocess", config, overrides))
+
+    _execute("preprocess", work, as_json)
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder from preprocess.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Architecture preset (see 'gennie presets').")] = None,
+    branches: Annotated[str | None, typer.Option(help="Branches to use, e.g. seq.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd, rmsprop, adam or adamw.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Weight decay.")] = None,
+    lr_schedule: Annotated[str | None, typer.Option(help="fixed, decay or one-cycle.")] = None,
+    lr_decay: Annotated[float | None, typer.Option(help="Per-epoch factor for decay.")] = None,
+    early_stopping: Annotated[bool | None, typer.Option(
+        "--early-stopping/--no-early-stopping", help="Stop when validation stalls.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience.")] = None,
+    min_delta: Annotated[float | None, typer.Option(help="Early-stopping min delta.")] = None,
+    monitor: Annotated[str | None, typer.Option(help="val_loss or val_auroc.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (0 = default).")] = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A dataset folder → a trained model, its test evaluation and plots."""
+    from gennie.train.training import train as run_stage
+
+    def work():
+        overrides = _overrides(
+            dataset=dataset, preset=preset, branches=_list(branches), epochs=epochs,
+            batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+            lr_schedule=lr_schedule, lr_decay=lr_decay, early_stopping=early_stopping,
+            patience=patience, min_delta=min_delta, monitor=monitor, device=device,
+            threads=threads, seed=seed, out=out, name=name,
+        )
+        return run_stage(_build("train", config, overrides))
+
+    _execute("train", work, as_json)
+
+
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", help="Train run folder (or TorchScript .pt / ONNX file).")]
+GenomeOpt = Annotated[Path | None, typer.Option(
+    "--genome", help="Reference FASTA for BED input (default: the training one).")]
+ConsOpt = Annotated[list[Path] | None, typer.Option(
+    "--conservation", help="Signal tracks for a cons branch.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Inference batch size.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+CustomWindowOpt = Annotated[int | None, typer.Option(
+    "--custom-window", help="Window of a custom model.")]
+CustomClassesOpt = Annotated[str | None, typer.Option(
+    "--custom-classes", help="Class names of a custom model, comma-separated.")]
+CustomBranchesOpt = Annotated[str | None, typer.Option(
+    "--custom-branches", help="Branches of a custom model, comma-separated.")]
+
+
+@app.command()
+def evaluate(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    blackbox: Annotated[Path | None, typer.Option(
+        help="Dataset folder whose blackbox split is evaluated.")] = None,
+    blackbox_split: Annotated[str | None, typer.Option(
+        help="Split of the --blackbox dataset (default blackbox).")] = None,
+    input: Annotated[Path | None, typer.Option(
+        "--input", help="BED with a class column, or FASTA with the class in headers.")] = None,
+    classes: Annotated[list[str] | None, typer.Option(
+        "--class", help="NAME=FILE: one labelled file per class. Repeat.")] = None,
+    class_column: Annotated[int | None, typer.Option(
+        help="1-based BED column with the class (default 4, the name).")] = None,
+    genome: GenomeOpt = None,
+    conservation: ConsOpt = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = None,
+    custom_window: CustomWindowOpt = None,
+    custom_classes: CustomClassesOpt = None,
+    custom_branches: CustomBranchesOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A model + labelled data → metrics, ROC/PR curves, confusion matrix."""
+    from gennie.evaluate.evaluation import evaluate as run_stage
+
+    def work():
+        overrides = _overrides(
+            model=model, blackbox=blackbox, blackbox_split=blackbox_split, input=input,
+            classes=_pairs(classes, "--class"), class_column=class_column, genome=genome,
+            conservation=conservation, batch_size=batch_size, device=device,
+            custom_window=custom_window, custom_classes=_list(custom_classes),
+            custom_branches=_list(custom_branches), out=out, name=name,
+        )
+        return run_stage(_build("evaluate", config, overrides))
+
+    _execute("evaluate", work, as_json)
+
+
+@app.command()
+def predict(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    input: Annotated[Path | None, typer.Option(
+        "--input", help="BED, FASTA, or a text file with one sequence per line.")] = None,
+    sequence: Annotated[list[str] | None, typer.Option(
+        "--sequence", help="A sequence to score. Repeat.")] = None,
+    genome: GenomeOpt = None,
+    conservation: ConsOpt = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = None,
+    custom_window: CustomWindowOpt = None,
+    custom_classes: CustomClassesOpt = None,
+    custom_branches: CustomBranchesOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A model + new data → class probabilities per input (predictions.tsv)."""
+    from gennie.predict.prediction import predict as run_stage
+
+    def work():
+        overrides = _overrides(
+            model=model, input=input, sequences=sequence, genome=genome,
+            conservation=conservation, batch_size=batch_size, device=device,
+            custom_window=custom_window, custom_classes=_list(custom_classes),
+            custom_branches=_list(custom_branches), out=out, name=name,
+        )
+        return run_stage(_build("predict", config, overrides))
+
+    _execute("predict", work, as_json)
+
+
+def run_config(config) -> Any:
+    """Run any stage from its configuration (the dispatch behind ``gennie run``)."""
+    if config.stage == "preprocess":
+        from gennie.dataset.preprocess import preprocess as stage
+    elif config.stage == "train":
+        from gennie.train.training import train as stage
+    elif config.stage == "evaluate":
+        from gennie.evaluate.evaluation import evaluate as stage
+    else:
+        from gennie.predict.prediction import predict as stage
+    return stage(config)
+
+
+@app.command("run")
+def run_parameters(
+    parameters: Annotated[Path, typer.Argument(help="A run's parameters.yaml.")],
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Repeat a run from its parameters.yaml (same seed, same results), in a new folder."""
+
+    def work():
+        config = load_run_config(parameters)
+        config = config.model_copy(update={"name": name})
+        if out is not None:
+            config = config.model_copy(update={"out": out.resolve()})
+        return run_config(config)
+
+    _execute("run", work, as_json)
+
+
+@app.command()
+def presets() -> None:
+    """List the architecture presets."""
+    from gennie.model.presets import PRESET_DESCRIPTIONS
+
+    for preset_name, text in PRESET_DESCRIPTIONS.items():
+        typer.echo(f"{preset_name:20s} {text}")
+
+
+@app.command()
+def quickstart(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("gennie-quickstart"),
+    example: Annotated[str, typer.Option(
+        help="rbp (real PUM2 CLIP sites, FASTA) or bed (generated genome, BED).")] = "rbp",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Preprocess → train → evaluate → predict on the bundled example data."""
+    from gennie.quickstart import run_quickstart
+
+    _execute("quickstart", lambda: run_quickstart(out, example, epochs), as_json)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gennie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """gennie: neural networks for genomic intervals and sequences."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main", "run_config", "STAGES", "PreprocessConfig"]

@@ -1,0 +1,109 @@
+"""The model bundle: everything evaluate and predict need, and nothing executable.
+
+A bundle folder holds ``weights.safetensors`` (tensors only) and ``bundle.yaml`` (the
+architecture, classes, branch inputs and the preprocessing spec). Loading rebuilds the
+network from the YAML and copies the tensors in; no pickle, no code from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from gennie import __version__
+from gennie.config import ArchitectureConfig
+from gennie.errors import UserError
+
+WEIGHTS_FILE = "weights.safetensors"
+BUNDLE_FILE = "bundle.yaml"
+BUNDLE_DIR = "model"
+
+
+@dataclass
+class BundleSpec:
+    """What a trained model expects and produces.
+
+    Attributes:
+        classes: Class names in output order.
+        branches: Branch names in the order the network takes its inputs.
+        inputs: Per branch: ``channels`` and ``length`` of the network input.
+        architecture: The layer configuration (rebuilds the network).
+        preprocessing: Window, alphabet, strand, placement, unknown-base encoding,
+            branch encodings and reference files (with checksums) used in training.
+    """
+
+    classes: list[str]
+    branches: list[str]
+    inputs: dict[str, dict[str, int]]
+    architecture: dict[str, Any]
+    preprocessing: dict[str, Any]
+    gennie_version: str = __version__
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> int:
+        return int(self.preprocessing["window"])
+
+    def input_shapes(self) -> dict[str, tuple[int, int]]:
+        return {b: (self.inputs[b]["channels"], self.inputs[b]["length"]) for b in self.branches}
+
+
+def save_bundle(folder: Path, network: torch.nn.Module, spec: BundleSpec) -> Path:
+    """Write ``weights.safetensors`` and ``bundle.yaml`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"gennie_version": __version__})
+    (folder / BUNDLE_FILE).write_text(yaml.safe_dump(asdict(spec), sort_keys=False))
+    return folder
+
+
+def find_bundle(path: Path, field: str = "model") -> Path:
+    """The bundle folder for a train run folder or a bundle folder itself."""
+    path = Path(path)
+    for candidate in (path, path / BUNDLE_DIR):
+        if (candidate / BUNDLE_FILE).is_file() and (candidate / WEIGHTS_FILE).is_file():
+            return candidate
+    if not path.exists():
+        raise UserError("model not found", file=path, field=field,
+                        hint="give the run folder that 'gennie train' printed")
+    raise UserError(
+        f"not a gennie model: no {BUNDLE_DIR}/{BUNDLE_FILE} with {WEIGHTS_FILE}",
+        file=path, field=field,
+        hint="give a train run folder, or a TorchScript/ONNX file with --custom-* settings",
+    )
+
+
+def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, BundleSpec]:
+    """Rebuild a trained network from its bundle (weights only, no code executed).
+
+    Args:
+        path: A train run folder or its ``model/`` folder.
+
+    Returns:
+        The network in eval mode and its :class:`BundleSpec`.
+    """
+    from gennie.model.network import build_network
+
+    folder = find_bundle(path, field)
+    try:
+        raw = yaml.safe_load((folder / BUNDLE_FILE).read_text())
+        spec = BundleSpec(**raw)
+        architecture = ArchitectureConfig.model_validate(spec.architecture)
+    except (yaml.YAMLError, TypeError, ValueError) as exc:
+        raise UserError(f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE,
+                        field=field) from None
+    network = build_network(architecture, spec.input_shapes(), len(spec.classes))
+    try:
+        state = load_file(str(folder / WEIGHTS_FILE))
+        network.load_state_dict(state, strict=True)
+    except (RuntimeError, OSError) as exc:
+        raise UserError(f"the weights do not fit the architecture ({exc})",
+                        file=folder / WEIGHTS_FILE, field=field) from None
+    network.eval()
+    return network, spec

@@ -1,0 +1,127 @@
+"""Models for evaluate and predict: a gennie bundle, or a custom TorchScript/ONNX file.
+
+A custom model (as ENNGene accepted any pre-trained model) takes one float32 input per
+branch, shape (n, channels, window), in the order of ``custom_branches``, and returns
+(n, classes) logits or probabilities (told apart by whether rows are non-negative and
+sum to 1). Its window, class names and branches come from the configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gennie.config import _ModelInput
+from gennie.errors import UserError
+from gennie.model.bundle import BundleSpec, load_bundle
+
+CHANNELS = {"seq": 4, "fold": 3, "cons": 1}
+
+
+@dataclass
+class LoadedModel:
+    """A callable model plus what it expects.
+
+    Attributes:
+        forward: ``forward(*xs) -> (n, classes)`` tensor.
+        spec: Classes, branches, inputs and preprocessing.
+        outputs_are_probabilities: Whether ``forward`` returns probabilities.
+        kind: ``bundle``, ``torchscript`` or ``onnx``.
+    """
+
+    forward: Callable[..., torch.Tensor]
+    spec: BundleSpec
+    outputs_are_probabilities: bool
+    kind: str
+    network: torch.nn.Module | None = None
+
+
+def _custom_spec(config: _ModelInput) -> BundleSpec:
+    if not config.custom_window or len(config.custom_classes) < 2:
+        raise UserError(
+            "a custom model needs its window and class names",
+            field="custom_window" if not config.custom_window else "custom_classes",
+            hint="give --custom-window N and --custom-classes A,B",
+        )
+    branches = list(config.custom_branches)
+    return BundleSpec(
+        classes=list(config.custom_classes),
+        branches=branches,
+        inputs={b: {"channels": CHANNELS[b], "length": config.custom_window} for b in branches},
+        architecture={},
+        preprocessing={
+            "window": config.custom_window, "alphabet": config.custom_alphabet,
+            "strand": True, "placement": "center", "unknown_bases": "zero", "seed": config.seed,
+            "branches": {b: ({"unknown_bases": "zero"} if b == "seq" else {}) for b in branches},
+            "references": {"genome": None},
+        },
+    )
+
+
+def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -> bool:
+    """Run a dummy batch: checks the output shape; tells logits from probabilities."""
+    xs = [torch.rand(2, c, length) for c, length in spec.input_shapes().values()]
+    try:
+        out = forward(*xs)
+    except Exception as exc:  # any failure here means the model does not fit the settings
+        raise UserError(f"the model does not accept inputs of the given shapes ({exc})",
+                        file=path, field="model",
+                        hint="check --custom-window and --custom-branches") from None
+    if out.ndim != 2 or out.shape[1] != len(spec.classes):
+        raise UserError(
+            f"the model returns shape {tuple(out.shape)}, expected (n, {len(spec.classes)})",
+            file=path, field="custom_classes", hint="give one class name per model output",
+        )
+    out = out.detach().float()
+    return bool((out >= 0).all() and torch.allclose(out.sum(1), torch.ones(2), atol=1e-4))
+
+
+def load_model(config: _ModelInput) -> LoadedModel:
+    """Load the model named by ``config.model``.
+
+    Raises:
+        UserError: No model given, not found, damaged, or a custom model's settings
+            do not fit it.
+    """
+    if config.model is None:
+        raise UserError("no model given", field="model",
+                        hint="give --model with the folder that 'gennie train' printed")
+    path = Path(config.model)
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit"):
+        spec = _custom_spec(config)
+        try:
+            # TorchScript archives hold TorchScript, not pickled Python objects.
+            module = torch.jit.load(str(path), map_location="cpu")
+        except (RuntimeError, ValueError) as exc:
+            raise UserError(f"not a TorchScript model ({exc})", file=path, field="model",
+                            hint="export with torch.jit.script/trace and torch.jit.save") from None
+        module.eval()
+        return LoadedModel(module, spec, _probe(module, spec, path), "torchscript", module)
+    if path.is_file() and suffix == ".onnx":
+        spec = _custom_spec(config)
+        try:
+            import onnxruntime
+        except ImportError:
+            raise UserError("ONNX models need the onnxruntime package", file=path, field="model",
+                            hint="pip install onnxruntime") from None
+        try:
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise UserError(f"not a valid ONNX model ({exc})", file=path, field="model") from None
+        names = [i.name for i in session.get_inputs()]
+
+        def forward(*xs: torch.Tensor) -> torch.Tensor:
+            feeds = {n: x.cpu().numpy().astype(np.float32) for n, x in zip(names, xs, strict=True)}
+            return torch.from_numpy(session.run(None, feeds)[0])
+
+        if len(names) != len(spec.branches):
+            raise UserError(f"the ONNX model has {len(names)} inputs but {len(spec.branches)} "
+                            "branches were given", file=path, field="custom_branches")
+        return LoadedModel(forward, spec, _probe(forward, spec, path), "onnx")
+    network, spec = load_bundle(path)
+    return LoadedModel(network, spec, False, "bundle", network)

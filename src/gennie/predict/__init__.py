@@ -1,0 +1,1 @@
+"""Prediction: class probabilities for new data."""

@@ -1,0 +1,1 @@
+"""Training: Lightning module, data loading, callbacks and the train stage."""

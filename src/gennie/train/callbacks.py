@@ -1,0 +1,93 @@
+"""Callbacks: the per-epoch metrics table and best-validation weights.
+
+The best weights are kept in memory and written once, as safetensors, by the train
+stage: no pickled checkpoint ever lands on disk, and the test evaluation and the saved
+model use the very same (best-validation) weights — ENNGene evaluated last-epoch
+weights while saving the best ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+EPOCH_COLUMNS = [
+    "epoch", "train_loss", "train_accuracy", "train_auroc",
+    "val_loss", "val_accuracy", "val_auroc", "lr", "seconds",
+]
+
+
+def _value(metrics: dict, key: str) -> float | str:
+    value = metrics.get(key)
+    if value is None:
+        return ""
+    value = float(value)
+    return "" if math.isnan(value) else round(value, 6)
+
+
+class EpochTable(pl.Callback):
+    """Appends one row per epoch to a TSV as training runs (the GUI charts it live).
+
+    Args:
+        path: The TSV to write (``metrics.tsv`` in the run folder).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._started = time.time()
+        with open(self.path, "w", newline="") as handle:
+            csv.writer(handle, delimiter="\t").writerow(EPOCH_COLUMNS)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.time()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else ""
+        row = [trainer.current_epoch + 1] + [_value(metrics, k) for k in EPOCH_COLUMNS[1:7]]
+        row += [round(float(lr), 8) if lr != "" else "", round(time.time() - self._started, 2)]
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle, delimiter="\t").writerow(row)
+
+
+class BestWeights(pl.Callback):
+    """Remembers the weights of the best validation epoch and restores them at the end.
+
+    Args:
+        monitor: ``val_loss`` (lower is better) or ``val_auroc`` (higher is better).
+    """
+
+    def __init__(self, monitor: str = "val_loss") -> None:
+        self.monitor = monitor
+        self.sign = -1.0 if monitor.endswith("loss") else 1.0
+        self.best_score = -math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None or math.isnan(float(value)):
+            return
+        score = self.sign * float(value)
+        if score > self.best_score:
+            self.best_score = score
+            self.best_epoch = trainer.current_epoch + 1
+            self.best_state = copy.deepcopy(
+                {k: v.detach().cpu() for k, v in pl_module.state_dict().items()}
+            )
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.best_state is not None:
+            pl_module.load_state_dict(self.best_state)
+
+    @property
+    def best_value(self) -> float | None:
+        return None if self.best_epoch is None else self.sign * self.best_score

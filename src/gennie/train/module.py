@@ -1,0 +1,85 @@
+"""The Lightning module: categorical cross-entropy, metrics, optimizers and schedules."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC
+
+from gennie.config import TrainConfig
+
+
+class Classifier(pl.LightningModule):
+    """Wraps a network that maps branch tensors to class logits.
+
+    Args:
+        network: ``forward(*xs) -> logits`` of shape (n, classes).
+        num_classes: Number of classes.
+        config: Optimizer, learning-rate schedule and epochs.
+        steps_per_epoch: Batches per training epoch (for the one-cycle schedule).
+    """
+
+    def __init__(
+        self, network: torch.nn.Module, num_classes: int, config: TrainConfig,
+        steps_per_epoch: int,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.config = config
+        self.steps_per_epoch = steps_per_epoch
+        for split in ("train", "val"):
+            setattr(self, f"{split}_accuracy", MulticlassAccuracy(num_classes, average="micro"))
+            setattr(self, f"{split}_auroc", MulticlassAUROC(num_classes, average="macro"))
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.network(*xs)
+
+    def _step(self, batch: tuple, split: str) -> torch.Tensor:
+        xs, y = batch
+        logits = self(*xs)
+        loss = F.cross_entropy(logits, y)
+        probs = logits.detach().softmax(dim=1)
+        accuracy = getattr(self, f"{split}_accuracy")
+        auroc = getattr(self, f"{split}_auroc")
+        accuracy.update(probs, y)
+        auroc.update(probs, y)
+        on_step = split == "train"
+        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=y.shape[0])
+        self.log(f"{split}_accuracy", accuracy, on_step=False, on_epoch=True,
+                 prog_bar=not on_step, batch_size=y.shape[0])
+        self.log(f"{split}_auroc", auroc, on_step=False, on_epoch=True, prog_bar=not on_step,
+                 batch_size=y.shape[0])
+        return loss
+
+    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        cfg = self.config
+        params = self.network.parameters()
+        if cfg.optimizer == "sgd":
+            optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
+                                        weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.lr_schedule == "decay":
+            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        if cfg.lr_schedule == "one-cycle":
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=cfg.lr, epochs=cfg.epochs,
+                steps_per_epoch=max(1, self.steps_per_epoch),
+            )
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer
