@@ -60,7 +60,8 @@ SLOT_JITTER = 10
 END_MARGIN = 300
 GAP_MARGIN = 250
 #: Hand-placed sites: (chrom, start, end, strand, bound); a negative start or a
-#: non-positive end counts from the chromosome end (-30, 0 = the last 30 bases). Near-end ones make a centred window run off the chromosome (so it must be
+#: non-positive end counts from the chromosome end (-30, 0 = the last 30 bases).
+#: Near-end sites make a centred window run off the chromosome (so it must be
 #: shifted); the chrM one is dropped by any window longer than 300 bp.
 SPECIAL_SITES = [
     ("chr1", 3, 35, "+", True),

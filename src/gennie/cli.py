@@ -45,8 +45,11 @@ def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> d
     for item in values or []:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
-            raise UserError(f"'{item}' is not NAME=VALUE", field=flag.lstrip("-"),
-                            hint=f"write e.g. {flag} bound=peaks.bed")
+            raise UserError(
+                f"'{item}' is not NAME=VALUE",
+                field=flag.lstrip("-"),
+                hint=f"write e.g. {flag} bound=peaks.bed",
+            )
         result[name.strip()] = (
             [v.strip() for v in value.split(",") if v.strip()] if split_values else value.strip()
         )
@@ -65,8 +68,11 @@ def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UserError(f"'{text}' is not a number", field="reduce",
-                        hint="write a count (5000) or a ratio (0.5)") from None
+        raise UserError(
+            f"'{text}' is not a number",
+            field="reduce",
+            hint="write a count (5000) or a ratio (0.5)",
+        ) from None
     return value
 
 
@@ -96,7 +102,8 @@ def _execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
     if metrics:
         typer.echo(
             f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
-            f"AUROC {_fmt(metrics['auroc'])}  AUPRC {_fmt(metrics['auprc'])}", err=True
+            f"AUROC {_fmt(metrics['auroc'])}  AUPRC {_fmt(metrics['auprc'])}",
+            err=True,
         )
     typer.echo(str(result.run_dir))
 
@@ -107,8 +114,10 @@ def _fmt(value: float | None) -> str:
 
 def _setup_logging() -> None:
     log = logging.getLogger("gennie")
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in log.handlers):
+    if not any(
+        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+        for h in log.handlers
+    ):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler.setLevel(logging.WARNING)
@@ -126,35 +135,53 @@ def _build(stage: str, config: Path | None, overrides: dict[str, Any]):
 @app.command()
 def preprocess(
     config: ConfigOpt = None,
-    classes: Annotated[list[str] | None, typer.Option(
-        "--class", help="NAME=FILE, one per class (BED or FASTA, .gz ok). Repeat.")] = None,
+    classes: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="NAME=FILE, one per class (BED or FASTA, .gz ok). Repeat."),
+    ] = None,
     genome: Annotated[Path | None, typer.Option(help="Reference FASTA for BED input.")] = None,
-    branches: Annotated[str | None, typer.Option(help="Branches, e.g. seq or seq,fold,cons.")] = None,
-    conservation: Annotated[list[Path] | None, typer.Option(
-        help="Signal track for the cons branch (bigWig/WIG). Repeat for several.")] = None,
+    branches: Annotated[
+        str | None, typer.Option(help="Branches, e.g. seq or seq,fold,cons.")
+    ] = None,
+    conservation: Annotated[
+        list[Path] | None,
+        typer.Option(help="Signal track for the cons branch (bigWig/WIG). Repeat for several."),
+    ] = None,
     window: Annotated[int | None, typer.Option(help="Window length in bases.")] = None,
     placement: Annotated[str | None, typer.Option(help="center or random.")] = None,
-    strand: Annotated[bool | None, typer.Option(
-        "--strand/--no-strand", help="Reverse-complement minus-strand intervals.")] = None,
+    strand: Annotated[
+        bool | None,
+        typer.Option("--strand/--no-strand", help="Reverse-complement minus-strand intervals."),
+    ] = None,
     alphabet: Annotated[str | None, typer.Option(help="dna or rna.")] = None,
-    unknown_bases: Annotated[str | None, typer.Option(
-        help="Encoding of N/IUPAC codes: zero or uniform.")] = None,
-    reduce: Annotated[list[str] | None, typer.Option(
-        help="NAME=COUNT or NAME=RATIO class-size reduction. Repeat.")] = None,
+    unknown_bases: Annotated[
+        str | None, typer.Option(help="Encoding of N/IUPAC codes: zero or uniform.")
+    ] = None,
+    reduce: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=COUNT or NAME=RATIO class-size reduction. Repeat."),
+    ] = None,
     split: Annotated[str | None, typer.Option(help="random or chromosome.")] = None,
-    ratio: Annotated[str | None, typer.Option(
-        help="train:validation:test[:blackbox], e.g. 7:1:1:1.")] = None,
-    chromosomes: Annotated[list[str] | None, typer.Option(
-        help="SPLIT=chr1,chr2 for a chromosome split. Repeat per split.")] = None,
-    negatives: Annotated[str | None, typer.Option(
-        help="Add a negative class: shuffle or background.")] = None,
+    ratio: Annotated[
+        str | None, typer.Option(help="train:validation:test[:blackbox], e.g. 7:1:1:1.")
+    ] = None,
+    chromosomes: Annotated[
+        list[str] | None,
+        typer.Option(help="SPLIT=chr1,chr2 for a chromosome split. Repeat per split."),
+    ] = None,
+    negatives: Annotated[
+        str | None, typer.Option(help="Add a negative class: shuffle or background.")
+    ] = None,
     negatives_from: Annotated[str | None, typer.Option(help="Source class for negatives.")] = None,
     negatives_name: Annotated[str | None, typer.Option(help="Name of the negative class.")] = None,
-    negatives_ratio: Annotated[float | None, typer.Option(
-        help="Negatives per source sample.")] = None,
+    negatives_ratio: Annotated[
+        float | None, typer.Option(help="Negatives per source sample.")
+    ] = None,
     jobs: Annotated[int | None, typer.Option(help="Processes (0 = all cores).")] = None,
-    cache: Annotated[bool | None, typer.Option(
-        "--cache/--no-cache", help="Reuse mapped windows of earlier runs.")] = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option("--cache/--no-cache", help="Reuse mapped windows of earlier runs."),
+    ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
@@ -166,14 +193,29 @@ def preprocess(
 
     def work():
         overrides = _overrides(
-            classes=_pairs(classes, "--class"), genome=genome, branches=_list(branches),
-            conservation=conservation, window=window, placement=placement, strand=strand,
-            alphabet=alphabet, unknown_bases=unknown_bases,
+            classes=_pairs(classes, "--class"),
+            genome=genome,
+            branches=_list(branches),
+            conservation=conservation,
+            window=window,
+            placement=placement,
+            strand=strand,
+            alphabet=alphabet,
+            unknown_bases=unknown_bases,
             reduce={k: _number(v) for k, v in _pairs(reduce, "--reduce").items()},
-            split=split, ratio=ratio, chromosomes=_pairs(chromosomes, "--chromosomes", True),
-            negatives=negatives, negatives_from=negatives_from, negatives_name=negatives_name,
-            negatives_ratio=negatives_ratio, jobs=jobs, cache=cache, cache_dir=cache_dir,
-            seed=seed, out=out, name=name,
+            split=split,
+            ratio=ratio,
+            chromosomes=_pairs(chromosomes, "--chromosomes", True),
+            negatives=negatives,
+            negatives_from=negatives_from,
+            negatives_name=negatives_name,
+            negatives_ratio=negatives_ratio,
+            jobs=jobs,
+            cache=cache,
+            cache_dir=cache_dir,
+            seed=seed,
+            out=out,
+            name=name,
         )
         return run_stage(_build("preprocess", config, overrides))
 
@@ -184,8 +226,9 @@ def preprocess(
 def train(
     config: ConfigOpt = None,
     dataset: Annotated[Path | None, typer.Option(help="Dataset folder from preprocess.")] = None,
-    preset: Annotated[str | None, typer.Option(
-        help="Architecture preset (see 'gennie presets').")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Architecture preset (see 'gennie presets').")
+    ] = None,
     branches: Annotated[str | None, typer.Option(help="Branches to use, e.g. seq.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
@@ -194,8 +237,10 @@ def train(
     weight_decay: Annotated[float | None, typer.Option(help="Weight decay.")] = None,
     lr_schedule: Annotated[str | None, typer.Option(help="fixed, decay or one-cycle.")] = None,
     lr_decay: Annotated[float | None, typer.Option(help="Per-epoch factor for decay.")] = None,
-    early_stopping: Annotated[bool | None, typer.Option(
-        "--early-stopping/--no-early-stopping", help="Stop when validation stalls.")] = None,
+    early_stopping: Annotated[
+        bool | None,
+        typer.Option("--early-stopping/--no-early-stopping", help="Stop when validation stalls."),
+    ] = None,
     patience: Annotated[int | None, typer.Option(help="Early-stopping patience.")] = None,
     min_delta: Annotated[float | None, typer.Option(help="Early-stopping min delta.")] = None,
     monitor: Annotated[str | None, typer.Option(help="val_loss or val_auroc.")] = None,
@@ -211,47 +256,79 @@ def train(
 
     def work():
         overrides = _overrides(
-            dataset=dataset, preset=preset, branches=_list(branches), epochs=epochs,
-            batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-            lr_schedule=lr_schedule, lr_decay=lr_decay, early_stopping=early_stopping,
-            patience=patience, min_delta=min_delta, monitor=monitor, device=device,
-            threads=threads, seed=seed, out=out, name=name,
+            dataset=dataset,
+            preset=preset,
+            branches=_list(branches),
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            lr_decay=lr_decay,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
+            monitor=monitor,
+            device=device,
+            threads=threads,
+            seed=seed,
+            out=out,
+            name=name,
         )
         return run_stage(_build("train", config, overrides))
 
     _execute("train", work, as_json)
 
 
-ModelOpt = Annotated[Path | None, typer.Option(
-    "--model", help="Train run folder (or TorchScript .pt / ONNX file).")]
-GenomeOpt = Annotated[Path | None, typer.Option(
-    "--genome", help="Reference FASTA for BED input (default: the training one).")]
-ConsOpt = Annotated[list[Path] | None, typer.Option(
-    "--conservation", help="Signal tracks for a cons branch.")]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="Train run folder (or TorchScript .pt / ONNX file).")
+]
+GenomeOpt = Annotated[
+    Path | None,
+    typer.Option("--genome", help="Reference FASTA for BED input (default: the training one)."),
+]
+ConsOpt = Annotated[
+    list[Path] | None, typer.Option("--conservation", help="Signal tracks for a cons branch.")
+]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Inference batch size.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
-CustomWindowOpt = Annotated[int | None, typer.Option(
-    "--custom-window", help="Window of a custom model.")]
-CustomClassesOpt = Annotated[str | None, typer.Option(
-    "--custom-classes", help="Class names of a custom model, comma-separated.")]
-CustomBranchesOpt = Annotated[str | None, typer.Option(
-    "--custom-branches", help="Branches of a custom model, comma-separated.")]
+CustomWindowOpt = Annotated[
+    int | None, typer.Option("--custom-window", help="Window of a custom model.")
+]
+CustomClassesOpt = Annotated[
+    str | None,
+    typer.Option("--custom-classes", help="Class names of a custom model, comma-separated."),
+]
+CustomBranchesOpt = Annotated[
+    str | None,
+    typer.Option("--custom-branches", help="Branches of a custom model, comma-separated."),
+]
 
 
 @app.command()
 def evaluate(
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    blackbox: Annotated[Path | None, typer.Option(
-        help="Dataset folder whose blackbox split is evaluated.")] = None,
-    blackbox_split: Annotated[str | None, typer.Option(
-        help="Split of the --blackbox dataset (default blackbox).")] = None,
-    input: Annotated[Path | None, typer.Option(
-        "--input", help="BED with a class column, or FASTA with the class in headers.")] = None,
-    classes: Annotated[list[str] | None, typer.Option(
-        "--class", help="NAME=FILE: one labelled file per class. Repeat.")] = None,
-    class_column: Annotated[int | None, typer.Option(
-        help="1-based BED column with the class (default 4, the name).")] = None,
+    blackbox: Annotated[
+        Path | None, typer.Option(help="Dataset folder whose blackbox split is evaluated.")
+    ] = None,
+    blackbox_split: Annotated[
+        str | None, typer.Option(help="Split of the --blackbox dataset (default blackbox).")
+    ] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="BED with a class column, or FASTA with the class in headers."
+        ),
+    ] = None,
+    classes: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="NAME=FILE: one labelled file per class. Repeat."),
+    ] = None,
+    class_column: Annotated[
+        int | None, typer.Option(help="1-based BED column with the class (default 4, the name).")
+    ] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     batch_size: BatchOpt = None,
@@ -268,11 +345,21 @@ def evaluate(
 
     def work():
         overrides = _overrides(
-            model=model, blackbox=blackbox, blackbox_split=blackbox_split, input=input,
-            classes=_pairs(classes, "--class"), class_column=class_column, genome=genome,
-            conservation=conservation, batch_size=batch_size, device=device,
-            custom_window=custom_window, custom_classes=_list(custom_classes),
-            custom_branches=_list(custom_branches), out=out, name=name,
+            model=model,
+            blackbox=blackbox,
+            blackbox_split=blackbox_split,
+            input=input,
+            classes=_pairs(classes, "--class"),
+            class_column=class_column,
+            genome=genome,
+            conservation=conservation,
+            batch_size=batch_size,
+            device=device,
+            custom_window=custom_window,
+            custom_classes=_list(custom_classes),
+            custom_branches=_list(custom_branches),
+            out=out,
+            name=name,
         )
         return run_stage(_build("evaluate", config, overrides))
 
@@ -283,10 +370,13 @@ def evaluate(
 def predict(
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    input: Annotated[Path | None, typer.Option(
-        "--input", help="BED, FASTA, or a text file with one sequence per line.")] = None,
-    sequence: Annotated[list[str] | None, typer.Option(
-        "--sequence", help="A sequence to score. Repeat.")] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", help="BED, FASTA, or a text file with one sequence per line."),
+    ] = None,
+    sequence: Annotated[
+        list[str] | None, typer.Option("--sequence", help="A sequence to score. Repeat.")
+    ] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     batch_size: BatchOpt = None,
@@ -303,10 +393,18 @@ def predict(
 
     def work():
         overrides = _overrides(
-            model=model, input=input, sequences=sequence, genome=genome,
-            conservation=conservation, batch_size=batch_size, device=device,
-            custom_window=custom_window, custom_classes=_list(custom_classes),
-            custom_branches=_list(custom_branches), out=out, name=name,
+            model=model,
+            input=input,
+            sequences=sequence,
+            genome=genome,
+            conservation=conservation,
+            batch_size=batch_size,
+            device=device,
+            custom_window=custom_window,
+            custom_classes=_list(custom_classes),
+            custom_branches=_list(custom_branches),
+            out=out,
+            name=name,
         )
         return run_stage(_build("predict", config, overrides))
 
@@ -357,8 +455,9 @@ def presets() -> None:
 @app.command()
 def quickstart(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("gennie-quickstart"),
-    example: Annotated[str, typer.Option(
-        help="rbp (real PUM2 CLIP sites, FASTA) or bed (generated genome, BED).")] = "rbp",
+    example: Annotated[
+        str, typer.Option(help="rbp (real PUM2 CLIP sites, FASTA) or bed (generated genome, BED).")
+    ] = "rbp",
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
@@ -376,8 +475,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """gennie: neural networks for genomic intervals and sequences."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -50,8 +50,9 @@ class ConvLayer(_Strict):
     kernel_size: int = Field(8, ge=1, le=1024, description="Filter width in positions.")
     dilation: int = Field(1, ge=1, le=64, description="Spacing between filter taps.")
     padding: Literal["valid", "same"] = Field(
-        "valid", description="'valid' shortens the sequence by (kernel_size-1)*dilation; "
-        "'same' keeps its length."
+        "valid",
+        description="'valid' shortens the sequence by (kernel_size-1)*dilation; "
+        "'same' keeps its length.",
     )
     activation: Activation = Field("relu", description="Non-linearity after the convolution.")
     batch_norm: bool = Field(False, description="Batch normalization after the activation.")
@@ -96,11 +97,9 @@ class DenseLayer(_Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout rate after the layer.")
 
 
-BranchLayer = Annotated[
-    Union[ConvLayer, PoolLayer, GlobalPoolLayer], Field(discriminator="type")
-]
+BranchLayer = Annotated[ConvLayer | PoolLayer | GlobalPoolLayer, Field(discriminator="type")]
 CommonLayer = Annotated[
-    Union[ConvLayer, PoolLayer, GlobalPoolLayer, RecurrentLayer, DenseLayer],
+    ConvLayer | PoolLayer | GlobalPoolLayer | RecurrentLayer | DenseLayer,
     Field(discriminator="type"),
 ]
 
@@ -330,8 +329,8 @@ class TrainConfig(StageConfig):
         None, description="Branches of the dataset to use (default: all of them)."
     )
     preset: str = Field(
-        "enngene", description="Named architecture to start from (used when no architecture "
-        "is given)."
+        "enngene",
+        description="Named architecture to start from (used when no architecture is given).",
     )
     architecture: ArchitectureConfig | None = Field(
         None, description="Layers per branch and of the common part (default: the preset's)."
@@ -369,11 +368,23 @@ class TrainConfig(StageConfig):
             PreprocessConfig._branch_names(value)
         return value
 
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        from gennie.model.presets import PRESETS  # plain data; does not import torch
+
+        if value not in PRESETS:
+            close = difflib.get_close_matches(value, PRESETS, n=1)
+            guess = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"unknown preset '{value}'{guess}; presets: {', '.join(PRESETS)}")
+        return value
+
 
 class _ModelInput(StageConfig):
     model: Path | None = Field(
-        None, description="A train run folder (or its model/ bundle folder), or a TorchScript "
-        "/ONNX file with custom_model settings."
+        None,
+        description="A train run folder (or its model/ bundle folder), or a TorchScript "
+        "/ONNX file with custom_model settings.",
     )
     genome: Path | None = Field(
         None, description="Reference FASTA for BED input (default: the one used in training)."
@@ -394,9 +405,7 @@ class _ModelInput(StageConfig):
         default_factory=lambda: ["seq"],
         description="Branches (inputs, in order) of a custom model.",
     )
-    custom_alphabet: Literal["dna", "rna"] = Field(
-        "dna", description="Alphabet of a custom model."
-    )
+    custom_alphabet: Literal["dna", "rna"] = Field("dna", description="Alphabet of a custom model.")
 
 
 class EvaluateConfig(_ModelInput):
@@ -422,8 +431,15 @@ class EvaluateConfig(_ModelInput):
 
     @model_validator(mode="after")
     def _one_source(self) -> EvaluateConfig:
-        given = [n for n, v in (("blackbox", self.blackbox), ("input", self.input),
-                                ("classes", self.classes)) if v]
+        given = [
+            n
+            for n, v in (
+                ("blackbox", self.blackbox),
+                ("input", self.input),
+                ("classes", self.classes),
+            )
+            if v
+        ]
         if len(given) > 1:
             raise ValueError(f"give one data source, not {' and '.join(given)}")
         return self
@@ -484,8 +500,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise UserError(f"invalid YAML: {problem}", file=path, line=line,
-                        hint="fix the YAML syntax (indentation, colons, quotes)") from None
+        raise UserError(
+            f"invalid YAML: {problem}",
+            file=path,
+            line=line,
+            hint="fix the YAML syntax (indentation, colons, quotes)",
+        ) from None
     except UnicodeDecodeError:
         raise UserError("not a text file", file=path, hint="give a YAML file") from None
     if data is None:
@@ -573,7 +593,8 @@ def build_config(
         if file_stage != stage:
             raise UserError(
                 f"this file configures the '{file_stage}' stage, not '{stage}'",
-                file=config_file, field="stage",
+                file=config_file,
+                field="stage",
                 hint=f"use 'gennie {file_stage} --config ...' or 'gennie run FILE'",
             )
         folder = config_file.resolve().parent
@@ -601,7 +622,9 @@ def load_run_config(path: Path) -> StageConfig:
     stage = raw.get("stage")
     if stage not in STAGES:
         raise UserError(
-            f"unknown or missing stage {stage!r}", file=path, field="stage",
+            f"unknown or missing stage {stage!r}",
+            file=path,
+            field="stage",
             hint=f"a parameters.yaml starts with 'stage: ' and one of {', '.join(STAGES)}",
         )
     return build_config(stage, Path(path))
@@ -611,8 +634,7 @@ def config_to_dict(config: StageConfig) -> dict[str, Any]:
     """The configuration as plain data, with ``stage`` first."""
     from gennie import __version__
 
-    return {"stage": config.stage, "gennie_version": __version__,
-            **config.model_dump(mode="json")}
+    return {"stage": config.stage, "gennie_version": __version__, **config.model_dump(mode="json")}
 
 
 def dump_config(config: StageConfig, path: Path) -> None:

@@ -44,12 +44,18 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
     if example == "rbp":
         files = rbp_example()
         pre = PreprocessConfig(
-            classes={"positive": files["train"]["positive"],
-                     "negative": files["train"]["negative"]},
-            window=150, ratio="8:1:1", out=out,
+            classes={
+                "positive": files["train"]["positive"],
+                "negative": files["train"]["negative"],
+            },
+            window=150,
+            ratio="8:1:1",
+            out=out,
         )
-        test_classes = {"positive": files["test"]["positive"],
-                        "negative": files["test"]["negative"]}
+        test_classes = {
+            "positive": files["test"]["positive"],
+            "negative": files["test"]["negative"],
+        }
     else:
         files = bed_example()
         data = out / "example-data"
@@ -57,24 +63,30 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
         genome = data / "genome.fa.gz"
         if not genome.exists():  # indexes are written next to the genome: not in the package
             shutil.copy(files["genome"], genome)
-        pre = PreprocessConfig(classes=files["classes"], genome=genome, window=100,
-                               ratio="7:1:1:1", out=out)
+        pre = PreprocessConfig(
+            classes=files["classes"], genome=genome, window=100, ratio="7:1:1:1", out=out
+        )
     _say(f"1/4 preprocess: {', '.join(f'{k}={v.name}' for k, v in pre.classes.items())}")
     dataset = preprocess(pre)
     _say(f"    dataset: {dataset.run_dir}  {dataset.summary['splits']}")
     _say(f"2/4 train: preset enngene, up to {epochs} epochs with early stopping")
     model = train(TrainConfig(dataset=dataset.run_dir, epochs=epochs, patience=5, out=out))
-    _say(f"    model: {model.run_dir}  (best epoch {model.summary['best_epoch']}, "
-         f"test AUROC {model.summary['metrics']['auroc']:.3f})")
+    _say(
+        f"    model: {model.run_dir}  (best epoch {model.summary['best_epoch']}, "
+        f"test AUROC {model.summary['metrics']['auroc']:.3f})"
+    )
     if example == "rbp":
         ev_config = EvaluateConfig(model=model.run_dir, classes=test_classes, out=out)
         pr_config = PredictConfig(model=model.run_dir, input=test_classes["positive"], out=out)
     else:
         ev_config = EvaluateConfig(model=model.run_dir, blackbox=dataset.run_dir, out=out)
-        pr_config = PredictConfig(model=model.run_dir, input=files["classes"]["bound"],
-                                  genome=pre.genome, out=out)
-    _say("3/4 evaluate on " + ("the left-out test files" if example == "rbp"
-                               else "the blackbox split"))
+        pr_config = PredictConfig(
+            model=model.run_dir, input=files["classes"]["bound"], genome=pre.genome, out=out
+        )
+    _say(
+        "3/4 evaluate on "
+        + ("the left-out test files" if example == "rbp" else "the blackbox split")
+    )
     evaluation = evaluate(ev_config)
     metrics = evaluation.summary["metrics"]
     _say(f"    evaluation: {evaluation.run_dir}")
@@ -84,14 +96,19 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
     _say("")
     _say(f"Done. Evaluation AUROC {metrics['auroc']:.3f}, accuracy {metrics['accuracy']:.3f}.")
     _say(f"  training curves   {model.run_dir / 'training_curves.png'}")
-    _say(f"  ROC / PR curves   {evaluation.run_dir / 'roc_curve.png'}, "
-         f"{evaluation.run_dir / 'pr_curve.png'}")
+    _say(
+        f"  ROC / PR curves   {evaluation.run_dir / 'roc_curve.png'}, "
+        f"{evaluation.run_dir / 'pr_curve.png'}"
+    )
     _say(f"  architecture      {model.run_dir / 'architecture.png'}")
     _say(f"  re-run any stage  gennie run {model.run_dir / 'parameters.yaml'}")
-    return StageResult(run_dir=out, summary={
-        "metrics": metrics,
-        "dataset": str(dataset.run_dir),
-        "model": str(model.run_dir),
-        "evaluation": str(evaluation.run_dir),
-        "predictions": prediction.summary["predictions_file"],
-    })
+    return StageResult(
+        run_dir=out,
+        summary={
+            "metrics": metrics,
+            "dataset": str(dataset.run_dir),
+            "model": str(model.run_dir),
+            "evaluation": str(evaluation.run_dir),
+            "predictions": prediction.summary["predictions_file"],
+        },
+    )

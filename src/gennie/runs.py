@@ -73,18 +73,33 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError("folder not found", file=run_dir, field=field,
-                        hint=f"give the run folder that 'gennie {stage}' printed")
+        raise UserError(
+            "folder not found",
+            file=run_dir,
+            field=field,
+            hint=f"give the run folder that 'gennie {stage}' printed",
+        )
     status = read_status(run_dir)
     if not status:
-        raise UserError(f"not a gennie {stage} run folder (no {RUN_FILE})", file=run_dir,
-                        field=field, hint=f"give the run folder that 'gennie {stage}' printed")
+        raise UserError(
+            f"not a gennie {stage} run folder (no {RUN_FILE})",
+            file=run_dir,
+            field=field,
+            hint=f"give the run folder that 'gennie {stage}' printed",
+        )
     if status.get("stage") != stage:
-        raise UserError(f"this is a {status.get('stage')} run folder, not a {stage} one",
-                        file=run_dir, field=field)
+        raise UserError(
+            f"this is a {status.get('stage')} run folder, not a {stage} one",
+            file=run_dir,
+            field=field,
+        )
     if status.get("status") != "complete":
-        raise UserError(f"this {stage} run did not finish (status: {status.get('status')})",
-                        file=run_dir, field=field, hint=f"run 'gennie {stage}' again")
+        raise UserError(
+            f"this {stage} run did not finish (status: {status.get('status')})",
+            file=run_dir,
+            field=field,
+            hint=f"run 'gennie {stage}' again",
+        )
     return run_dir
 
 
@@ -101,14 +116,17 @@ def _new_run_dir(config: StageConfig) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the output folder ({exc.strerror})", file=out,
-                        field="out") from None
+        raise UserError(
+            f"cannot create the output folder ({exc.strerror})", file=out, field="out"
+        ) from None
     if config.name:
         run_dir = out / config.name
         if run_dir.exists():
             if read_status(run_dir).get("status") == "complete":
                 raise UserError(
-                    "a finished run with this name exists already", file=run_dir, field="name",
+                    "a finished run with this name exists already",
+                    file=run_dir,
+                    field="name",
                     hint="choose another --name, or delete that folder",
                 )
             shutil.rmtree(run_dir)  # a failed or killed run: start again cleanly
@@ -155,16 +173,25 @@ def run_folder(config: StageConfig) -> Iterator[Run]:
     except BaseException as exc:
         log.error("run failed:\n%s", traceback.format_exc())
         status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
-        _write_status(run, status, error=f"{type(exc).__name__}: {exc}",
-                      finished=datetime.now().isoformat(timespec="seconds"))
+        _write_status(
+            run,
+            status,
+            error=f"{type(exc).__name__}: {exc}",
+            finished=datetime.now().isoformat(timespec="seconds"),
+        )
         log.removeHandler(handler)
         handler.close()
         raise
     else:
         seconds = round(time.time() - started, 1)
         run.summary.setdefault("seconds", seconds)
-        _write_status(run, "complete", finished=datetime.now().isoformat(timespec="seconds"),
-                      seconds=seconds, summary=run.summary)
+        _write_status(
+            run,
+            "complete",
+            finished=datetime.now().isoformat(timespec="seconds"),
+            seconds=seconds,
+            summary=run.summary,
+        )
         append_parameters_row(run)
         log.info("finished in %.1f s", seconds)
         log.removeHandler(handler)

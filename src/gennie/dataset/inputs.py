@@ -53,8 +53,9 @@ class ModelInputs:
 
     def inputs(self, indices: np.ndarray) -> list[np.ndarray]:
         """Float network inputs of some rows, one array per branch."""
-        return [enc.to_input(np.asarray(self.arrays[b][indices]))
-                for b, enc in self.encoders.items()]
+        return [
+            enc.to_input(np.asarray(self.arrays[b][indices])) for b, enc in self.encoders.items()
+        ]
 
 
 class InputMapper:
@@ -69,14 +70,21 @@ class InputMapper:
         self.spec = spec
         pre = spec.preprocessing
         trained_genome = (pre.get("references") or {}).get("genome") or {}
-        self.genome = Path(genome) if genome else (
-            Path(trained_genome["file"]) if trained_genome.get("file") else None
+        self.genome = (
+            Path(genome)
+            if genome
+            else (Path(trained_genome["file"]) if trained_genome.get("file") else None)
         )
         self.config = PreprocessConfig(
-            window=spec.window, placement=pre.get("placement", "center"),
-            strand=bool(pre.get("strand", True)), alphabet=pre.get("alphabet", "dna"),
-            unknown_bases=pre.get("unknown_bases", "zero"), seed=int(pre.get("seed") or 0),
-            branches=list(spec.branches), genome=self.genome, cache=False,
+            window=spec.window,
+            placement=pre.get("placement", "center"),
+            strand=bool(pre.get("strand", True)),
+            alphabet=pre.get("alphabet", "dna"),
+            unknown_bases=pre.get("unknown_bases", "zero"),
+            seed=int(pre.get("seed") or 0),
+            branches=list(spec.branches),
+            genome=self.genome,
+            cache=False,
         )
         self.encoders = spec_encoders(spec)
         self._work = tempfile.TemporaryDirectory(prefix="gennie-inputs-")
@@ -98,18 +106,28 @@ class InputMapper:
         require_file(path, field, "input file")
         fmt = sniff_format(path, field)
         if fmt == "sequences":
-            sequences = [line.strip() for line in Path(path).read_text().splitlines()
-                         if line.strip() and not line.startswith("#")]
+            sequences = [
+                line.strip()
+                for line in Path(path).read_text().splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
             return self.from_sequences(sequences, field=field, file=path)
         if fmt == "bed" and self.genome is None:
-            raise UserError("BED input needs a reference genome", file=path, field="genome",
-                            hint="give --genome FASTA")
+            raise UserError(
+                "BED input needs a reference genome",
+                file=path,
+                field="genome",
+                hint="give --genome FASTA",
+            )
         if fmt == "bed":
             require_file(self.genome, "genome", "genome FASTA")
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates and fmt != "bed":
-                raise UserError(f"the model's '{branch}' branch needs BED input (coordinates)",
-                                file=path, field=field)
+                raise UserError(
+                    f"the model's '{branch}' branch needs BED input (coordinates)",
+                    file=path,
+                    field=field,
+                )
         try:
             mapped = map_class("input", Path(path), fmt, self.config, self._cache, self._genome)
         except UserError as exc:
@@ -137,19 +155,22 @@ class InputMapper:
             if bad is not None:
                 raise UserError(
                     f"sequence {number}: letter '{seq[bad]}' at position {bad + 1} is not a "
-                    "nucleotide or IUPAC code", file=file, line=number if file else None,
+                    "nucleotide or IUPAC code",
+                    file=file,
+                    line=number if file else None,
                     field=field,
                 )
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates:
-                raise UserError(f"the model's '{branch}' branch needs BED input, not sequences",
-                                field=field)
+                raise UserError(
+                    f"the model's '{branch}' branch needs BED input, not sequences", field=field
+                )
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
         mapped = map_class("sequences", fasta, "fasta", self.config, self._cache, self._genome)
         paths = _encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
-        table = mapped.table.assign(source_file=str(file) if file else "", name=sequences,
-                                    format="sequence")
-        return ModelInputs(table[TABLE_COLUMNS + ["format"]], arrays, self.encoders,
-                           pd.DataFrame())
+        table = mapped.table.assign(
+            source_file=str(file) if file else "", name=sequences, format="sequence"
+        )
+        return ModelInputs(table[TABLE_COLUMNS + ["format"]], arrays, self.encoders, pd.DataFrame())

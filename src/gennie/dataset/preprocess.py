@@ -47,8 +47,17 @@ CHUNK = 50_000
 """Windows mapped and encoded at a time, which bounds memory for millions of samples."""
 
 TABLE_COLUMNS = [
-    "source_file", "source_line", "name", "chrom", "start", "end", "strand",
-    "interval_start", "interval_end", "shifted", "padded",
+    "source_file",
+    "source_line",
+    "name",
+    "chrom",
+    "start",
+    "end",
+    "strand",
+    "interval_start",
+    "interval_end",
+    "shifted",
+    "padded",
 ]
 
 
@@ -89,15 +98,20 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
     if len(config.classes) < needed:
         raise UserError(
             f"at least {needed} class file(s) are needed, got {len(config.classes)}",
-            field="classes", hint="give one --class NAME=FILE per class",
+            field="classes",
+            hint="give one --class NAME=FILE per class",
         )
     formats: dict[str, str] = {}
     for name, path in config.classes.items():
         require_file(path, f"classes.{name}", "class file")
         fmt = sniff_format(path, field=f"classes.{name}")
         if fmt == "sequences":
-            raise UserError("class files must be BED or FASTA", file=path,
-                            field=f"classes.{name}", hint="add '>' headers to make it FASTA")
+            raise UserError(
+                "class files must be BED or FASTA",
+                file=path,
+                field=f"classes.{name}",
+                hint="add '>' headers to make it FASTA",
+            )
         formats[name] = fmt
     if "bed" in formats.values() or config.negatives == "background":
         require_file(config.genome, "genome", "genome FASTA")
@@ -106,21 +120,25 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
         if fasta:
             raise UserError(
                 "a chromosome split needs BED input; FASTA records have no chromosome",
-                field="split", hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
+                field="split",
+                hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
             )
     for branch in config.branches:
         encoder = make_encoder(branch, **_encoder_params(config, branch))
         if encoder.needs_coordinates and "fasta" in formats.values():
-            raise UserError(f"the '{branch}' branch needs genomic coordinates (BED input)",
-                            field="branches")
+            raise UserError(
+                f"the '{branch}' branch needs genomic coordinates (BED input)", field="branches"
+            )
     return formats
 
 
 def _encoder_params(config: PreprocessConfig, branch: str) -> dict[str, Any]:
     if branch == "seq":
         return {"unknown_bases": config.unknown_bases}
-    return {"jobs": config.jobs or os.cpu_count() or 1,
-            "tracks": [str(p) for p in config.conservation]}
+    return {
+        "jobs": config.jobs or os.cpu_count() or 1,
+        "tracks": [str(p) for p in config.conservation],
+    }
 
 
 # --------------------------------------------------------------------------- mapping
@@ -137,8 +155,9 @@ def _map_bed(
         first = int(bed.loc[rows[0], "line"])
         lengths[rows] = genome.check_chromosome(chrom, file=path, line=first, field=field_name)
     rng = np.random.default_rng(rng_key)
-    starts = place_windows(bed["start"].to_numpy(), bed["end"].to_numpy(), config.window,
-                           config.placement, rng)
+    starts = place_windows(
+        bed["start"].to_numpy(), bed["end"].to_numpy(), config.window, config.placement, rng
+    )
     fitted = fit_to_chromosomes(starts, lengths, config.window)
     dropped_chroms = sorted(set(bed.loc[~fitted.keep, "chrom"]))
     kept = bed[fitted.keep].reset_index(drop=True)
@@ -149,45 +168,61 @@ def _map_bed(
         "padded": 0,
     }
     if dropped_chroms:
-        log.warning("%s: %d intervals dropped: chromosome shorter than the window (%s)",
-                    path.name, counts["dropped_short_chromosome"], ", ".join(dropped_chroms))
+        log.warning(
+            "%s: %d intervals dropped: chromosome shorter than the window (%s)",
+            path.name,
+            counts["dropped_short_chromosome"],
+            ", ".join(dropped_chroms),
+        )
     if kept.empty:
         raise UserError(
             f"no usable intervals: every chromosome ({', '.join(dropped_chroms)}) is shorter "
             f"than the window of {config.window}",
-            file=path, field="window", hint="choose a smaller --window",
+            file=path,
+            field="window",
+            hint="choose a smaller --window",
         )
     window_starts = fitted.starts[fitted.keep]
     strands = kept["strand"].to_numpy()
     flip = (strands == "-") if config.strand else np.zeros(len(kept), dtype=bool)
-    codes = np.lib.format.open_memmap(entry.codes_path, mode="w+", dtype=np.uint8,
-                                      shape=(len(kept), config.window))
+    codes = np.lib.format.open_memmap(
+        entry.codes_path, mode="w+", dtype=np.uint8, shape=(len(kept), config.window)
+    )
     chroms = kept["chrom"].to_numpy()
-    for lo in tqdm(range(0, len(kept), CHUNK), desc=f"map {path.name}", unit="chunk",
-                   leave=False, disable=len(kept) <= CHUNK):
+    for lo in tqdm(
+        range(0, len(kept), CHUNK),
+        desc=f"map {path.name}",
+        unit="chunk",
+        leave=False,
+        disable=len(kept) <= CHUNK,
+    ):
         hi = min(lo + CHUNK, len(kept))
         seqs = []
         for i in range(lo, hi):
-            seq = genome.fetch(chroms[i], int(window_starts[i]), int(window_starts[i]) + config.window)
+            seq = genome.fetch(
+                chroms[i], int(window_starts[i]), int(window_starts[i]) + config.window
+            )
             seqs.append(reverse_complement(seq) if flip[i] else seq)
         block = base_codes("".join(seqs)).reshape(hi - lo, config.window)
         block[block == INVALID] = UNKNOWN  # odd letters in a reference count as unknown
         codes[lo:hi] = block
     codes.flush()
     del codes
-    table = pd.DataFrame({
-        "source_file": str(path),
-        "source_line": kept["line"].to_numpy(),
-        "name": kept["name"].to_numpy(),
-        "chrom": chroms,
-        "start": window_starts,
-        "end": window_starts + config.window,
-        "strand": strands,
-        "interval_start": kept["start"].to_numpy(),
-        "interval_end": kept["end"].to_numpy(),
-        "shifted": fitted.shifted[fitted.keep].astype(int),
-        "padded": 0,
-    })
+    table = pd.DataFrame(
+        {
+            "source_file": str(path),
+            "source_line": kept["line"].to_numpy(),
+            "name": kept["name"].to_numpy(),
+            "chrom": chroms,
+            "start": window_starts,
+            "end": window_starts + config.window,
+            "strand": strands,
+            "interval_start": kept["start"].to_numpy(),
+            "interval_end": kept["end"].to_numpy(),
+            "shifted": fitted.shifted[fitted.keep].astype(int),
+            "padded": 0,
+        }
+    )
     return table, counts
 
 
@@ -197,14 +232,15 @@ def _map_fasta(
     """Windows of a FASTA class: cut or N-pad each record, encode base codes."""
     n = sum(1 for _ in read_fasta(path))
     rng = np.random.default_rng(rng_key)
-    codes = np.lib.format.open_memmap(entry.codes_path, mode="w+", dtype=np.uint8,
-                                      shape=(n, config.window))
+    codes = np.lib.format.open_memmap(
+        entry.codes_path, mode="w+", dtype=np.uint8, shape=(n, config.window)
+    )
     headers: list[str] = []
     padded = np.zeros(n, dtype=np.int64)
     batch: list[str] = []
     batch_start = 0
 
-    def flush(batch: list[str], lo: int) -> None:
+    def flush(batch: list[str], lo: int, codes: np.ndarray) -> None:
         block = base_codes("".join(batch)).reshape(len(batch), config.window)
         bad = np.argwhere(block == INVALID)
         if bad.size:
@@ -213,28 +249,40 @@ def _map_fasta(
             raise UserError(
                 f"record '{headers[lo + row]}': letter '{letter}' is not a nucleotide or "
                 "IUPAC code",
-                file=path, line=lo + row + 1, field="classes",
+                file=path,
+                line=lo + row + 1,
+                field="classes",
                 hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
                 "(the line is the record number)",
             )
         codes[lo : lo + len(batch)] = block
 
-    for record in tqdm(read_fasta(path), total=n, desc=f"read {path.name}", unit="seq",
-                       leave=False, disable=n <= CHUNK):
+    for record in tqdm(
+        read_fasta(path),
+        total=n,
+        desc=f"read {path.name}",
+        unit="seq",
+        leave=False,
+        disable=n <= CHUNK,
+    ):
         if not record.sequence:
-            raise UserError(f"record '{record.header}' has no sequence", file=path,
-                            line=record.number, field="classes",
-                            hint="remove empty records (the line is the record number)")
+            raise UserError(
+                f"record '{record.header}' has no sequence",
+                file=path,
+                line=record.number,
+                field="classes",
+                hint="remove empty records (the line is the record number)",
+            )
         seq, added = fit_sequence(record.sequence, config.window, config.placement, rng)
         headers.append(record.header)
         padded[record.number - 1] = added
         batch.append(seq)
         if len(batch) == CHUNK:
-            flush(batch, batch_start)
+            flush(batch, batch_start, codes)
             batch_start += len(batch)
             batch = []
     if batch:
-        flush(batch, batch_start)
+        flush(batch, batch_start, codes)
     codes.flush()
     del codes
     counts = {
@@ -245,17 +293,26 @@ def _map_fasta(
         "padded_bases": int(padded.sum()),
     }
     if counts["padded"]:
-        log.warning("%s: %d sequences shorter than the window were padded with N",
-                    path.name, counts["padded"])
-    table = pd.DataFrame({
-        "source_file": str(path),
-        "source_line": np.arange(1, n + 1),
-        "name": headers,
-        "chrom": "", "start": "", "end": "", "strand": "",
-        "interval_start": "", "interval_end": "",
-        "shifted": 0,
-        "padded": padded,
-    })
+        log.warning(
+            "%s: %d sequences shorter than the window were padded with N",
+            path.name,
+            counts["padded"],
+        )
+    table = pd.DataFrame(
+        {
+            "source_file": str(path),
+            "source_line": np.arange(1, n + 1),
+            "name": headers,
+            "chrom": "",
+            "start": "",
+            "end": "",
+            "strand": "",
+            "interval_start": "",
+            "interval_end": "",
+            "shifted": 0,
+            "padded": padded,
+        }
+    )
     return table, counts
 
 
@@ -275,19 +332,22 @@ def _encode_branches(
         codes = entry.codes()
         n = codes.shape[0]
         tmp = path.with_suffix(".partial.npy")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=encoder.stored_dtype,
-                                        shape=(n, *encoder.stored_shape(window)))
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=encoder.stored_dtype, shape=(n, *encoder.stored_shape(window))
+        )
         for lo in tqdm(range(0, n, CHUNK), desc=f"encode {name}", leave=False):
             hi = min(lo + CHUNK, n)
             rows = table.iloc[lo:hi]
             has_coords = bool(rows["chrom"].astype(str).str.len().gt(0).all())
-            out[lo:hi] = encoder.encode(WindowBatch(
-                sequences=[decode(codes[i]) for i in range(lo, hi)],
-                chroms=rows["chrom"].tolist() if has_coords else None,
-                starts=rows["start"].to_numpy(dtype=np.int64) if has_coords else None,
-                ends=rows["end"].to_numpy(dtype=np.int64) if has_coords else None,
-                strands=rows["strand"].tolist() if has_coords else None,
-            ))
+            out[lo:hi] = encoder.encode(
+                WindowBatch(
+                    sequences=[decode(codes[i]) for i in range(lo, hi)],
+                    chroms=rows["chrom"].tolist() if has_coords else None,
+                    starts=rows["start"].to_numpy(dtype=np.int64) if has_coords else None,
+                    ends=rows["end"].to_numpy(dtype=np.int64) if has_coords else None,
+                    strands=rows["strand"].tolist() if has_coords else None,
+                )
+            )
         out.flush()
         del out
         tmp.replace(path)
@@ -304,8 +364,9 @@ class _GenomeHandle:
     def get(self) -> Genome:
         if self._genome is None:
             if self.path is None:
-                raise UserError("BED input needs a reference genome", field="genome",
-                                hint="give --genome FASTA")
+                raise UserError(
+                    "BED input needs a reference genome", field="genome", hint="give --genome FASTA"
+                )
             self._genome = Genome(self.path)
             log.info("opened genome %s (%d sequences)", self.path, len(self._genome.chrom_lengths))
         return self._genome
@@ -326,8 +387,11 @@ def map_class(
     """Mapped, encoded windows of one class file, from the cache when possible."""
     file_md5 = cache.checksum(path)
     key_data: dict[str, Any] = {
-        "version": FORMAT_VERSION, "format": fmt, "file": file_md5,
-        "window": config.window, "placement": config.placement,
+        "version": FORMAT_VERSION,
+        "format": fmt,
+        "file": file_md5,
+        "window": config.window,
+        "placement": config.placement,
     }
     references: dict[str, Any] = {"file": str(path), "md5": file_md5, "format": fmt}
     if config.placement == "random":
@@ -349,8 +413,9 @@ def map_class(
         else:
             table, counts = _map_fasta(path, entry, config, rng_key)
         entry.finish(table, {"class_file": str(path), "key": key_data, "counts": counts})
-    return ClassWindows(name=name, entry=entry, table=table, counts=dict(counts),
-                        references=references)
+    return ClassWindows(
+        name=name, entry=entry, table=table, counts=dict(counts), references=references
+    )
 
 
 def make_negatives(
@@ -368,9 +433,13 @@ def make_negatives(
         shuffled_negatives,
     )
 
-    key_data = {"version": FORMAT_VERSION, "negatives": config.negatives,
-                "source": source.entry.path.name, "ratio": config.negatives_ratio,
-                "seed": config.seed}
+    key_data = {
+        "version": FORMAT_VERSION,
+        "negatives": config.negatives,
+        "source": source.entry.path.name,
+        "ratio": config.negatives_ratio,
+        "seed": config.seed,
+    }
     if config.negatives == "background":
         key_data["genome"] = cache.checksum(config.genome)
     entry = cache.entry(cache_key(key_data))
@@ -392,31 +461,48 @@ def make_negatives(
         exclude: dict[str, list[tuple[int, int]]] = {}
         for cls in [source, *others]:
             bed_rows = cls.table[cls.table["chrom"].astype(str) != ""]
-            for chrom, s, e in zip(bed_rows["chrom"], bed_rows["start"], bed_rows["end"],
-                                   strict=True):
+            for chrom, s, e in zip(
+                bed_rows["chrom"], bed_rows["start"], bed_rows["end"], strict=True
+            ):
                 exclude.setdefault(str(chrom), []).append((int(s), int(e)))
-        windows = gc_matched_background(genome.get(), want, config.window,
-                                        gc_content(sequences), rng, exclude=exclude)
+        windows = gc_matched_background(
+            genome.get(), want, config.window, gc_content(sequences), rng, exclude=exclude
+        )
         if len(windows) < want:
             log.warning("background: found %d of %d GC-matched windows", len(windows), want)
         if not windows:
-            raise UserError("could not sample any background windows from the genome",
-                            field="negatives", hint="use --negatives shuffle")
-        table = pd.DataFrame({
-            "source_file": str(config.genome), "source_line": 0,
-            "name": [f"background:{c}:{s}-{e}" for c, s, e, _ in windows],
-            "chrom": [w[0] for w in windows], "start": [w[1] for w in windows],
-            "end": [w[2] for w in windows], "strand": "+",
-            "interval_start": [w[1] for w in windows], "interval_end": [w[2] for w in windows],
-            "shifted": 0, "padded": 0,
-        })
+            raise UserError(
+                "could not sample any background windows from the genome",
+                field="negatives",
+                hint="use --negatives shuffle",
+            )
+        table = pd.DataFrame(
+            {
+                "source_file": str(config.genome),
+                "source_line": 0,
+                "name": [f"background:{c}:{s}-{e}" for c, s, e, _ in windows],
+                "chrom": [w[0] for w in windows],
+                "start": [w[1] for w in windows],
+                "end": [w[2] for w in windows],
+                "strand": "+",
+                "interval_start": [w[1] for w in windows],
+                "interval_end": [w[2] for w in windows],
+                "shifted": 0,
+                "padded": 0,
+            }
+        )
         new = [w[3] for w in windows]
     block = base_codes("".join(new)).reshape(len(new), config.window)
     block[block == INVALID] = UNKNOWN
     np.save(entry.codes_path, block)
-    counts = {"records": len(new), "dropped_short_chromosome": 0,
-              "shifted_at_chromosome_end": 0, "padded": 0,
-              "generated_from": source.name, "method": config.negatives}
+    counts = {
+        "records": len(new),
+        "dropped_short_chromosome": 0,
+        "shifted_at_chromosome_end": 0,
+        "padded": 0,
+        "generated_from": source.name,
+        "method": config.negatives,
+    }
     entry.finish(table[TABLE_COLUMNS], {"counts": counts, "key": key_data})
     return ClassWindows(config.negatives_name, entry, table[TABLE_COLUMNS], counts)
 
@@ -438,16 +524,20 @@ def select_samples(config: PreprocessConfig, classes: list[ClassWindows]) -> lis
         kept = reduce_indices(n, amount, np.random.default_rng([config.seed, 1, number]))
         cls.counts["after_reduction"] = int(kept.size)
         if config.split == "random":
-            codes = random_split(kept.size, config.ratios,
-                                 np.random.default_rng([config.seed, 2, number]))
+            codes = random_split(
+                kept.size, config.ratios, np.random.default_rng([config.seed, 2, number])
+            )
         else:
             chroms = cls.table["chrom"].astype(str).to_numpy()[kept]
             codes = chromosome_split(chroms, config.chromosomes)
             unassigned = codes == UNASSIGNED
             cls.counts["dropped_unlisted_chromosome"] = int(unassigned.sum())
             if unassigned.any():
-                log.warning("class %s: %d samples on chromosomes in no split were dropped",
-                            cls.name, int(unassigned.sum()))
+                log.warning(
+                    "class %s: %d samples on chromosomes in no split were dropped",
+                    cls.name,
+                    int(unassigned.sum()),
+                )
             kept, codes = kept[~unassigned], codes[~unassigned]
         cls.counts["splits"] = {s: int((codes == i).sum()) for i, s in enumerate(SPLITS)}
         for required in SPLITS[:3]:
@@ -479,14 +569,16 @@ def write_dataset(
     outputs = {}
     for name, encoder in encoders.items():
         outputs[name] = np.lib.format.open_memmap(
-            run_dir / "branches" / f"{name}.npy", mode="w+", dtype=encoder.stored_dtype,
-            shape=(total, *encoder.stored_shape(config.window)))
+            run_dir / "branches" / f"{name}.npy",
+            mode="w+",
+            dtype=encoder.stored_dtype,
+            shape=(total, *encoder.stored_shape(config.window)),
+        )
     labels = np.empty(total, dtype=np.int16)
     splits = np.empty(total, dtype=np.uint8)
     samples_path = run_dir / SAMPLES_FILE
     offset = 0
-    for number, (cls, sel, paths) in enumerate(zip(classes, selections, branch_paths,
-                                                   strict=True)):
+    for number, (cls, sel, paths) in enumerate(zip(classes, selections, branch_paths, strict=True)):
         idx, codes = sel["indices"], sel["splits"]
         for name in encoders:
             source = np.load(paths[name], mmap_mode="r")
@@ -551,32 +643,44 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         genome = _GenomeHandle(config.genome)
         classes = [
             map_class(name, Path(path), formats[name], config, cache, genome)
-            for name, path in tqdm(config.classes.items(), desc="classes", unit="class",
-                                   disable=len(config.classes) < 2)
+            for name, path in tqdm(
+                config.classes.items(),
+                desc="classes",
+                unit="class",
+                disable=len(config.classes) < 2,
+            )
         ]
         if config.negatives:
-            source = next(c for c in classes
-                          if c.name == (config.negatives_from or classes[0].name))
+            source = next(
+                c for c in classes if c.name == (config.negatives_from or classes[0].name)
+            )
             others = [c for c in classes if c is not source]
             classes.append(make_negatives(config, source, others, cache, genome))
-        branch_paths = [_encode_branches(c.entry, c.table, encoders, config.window)
-                        for c in classes]
+        branch_paths = [
+            _encode_branches(c.entry, c.table, encoders, config.window) for c in classes
+        ]
         selections = select_samples(config, classes)
         metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)
-        if config.genome and (genome.opened or "bed" in formats.values()
-                              or config.negatives == "background"):
+        if config.genome and (
+            genome.opened or "bed" in formats.values() or config.negatives == "background"
+        ):
             metadata["references"]["genome"]["md5"] = cache.checksum(config.genome)
-        metadata["cache"] = {"hits": cache.hits, "misses": cache.misses,
-                             "genome_read": genome.opened}
+        metadata["cache"] = {
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "genome_read": genome.opened,
+        }
         (run.dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         if temporary is not None:
             temporary.cleanup()
-        run.summary.update({
-            "samples": metadata["samples"],
-            "splits": metadata["splits"],
-            "class_splits": {c.name: c.counts.get("splits") for c in classes},
-            "cache_hits": cache.hits,
-        })
+        run.summary.update(
+            {
+                "samples": metadata["samples"],
+                "splits": metadata["splits"],
+                "class_splits": {c.name: c.counts.get("splits") for c in classes},
+                "cache_hits": cache.hits,
+            }
+        )
         for cls in classes:
             log.info("class %s: %s", cls.name, json.dumps(cls.counts))
         return StageResult(run_dir=run.dir, summary=run.summary)

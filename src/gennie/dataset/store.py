@@ -49,11 +49,16 @@ class Dataset:
         try:
             self.metadata: dict[str, Any] = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"cannot read the dataset metadata ({exc})", file=meta_path,
-                            field=field) from None
+            raise UserError(
+                f"cannot read the dataset metadata ({exc})", file=meta_path, field=field
+            ) from None
         if self.metadata.get("format_version") != FORMAT_VERSION:
-            raise UserError("this dataset was written by an incompatible gennie version",
-                            file=meta_path, field=field, hint="run preprocess again")
+            raise UserError(
+                "this dataset was written by an incompatible gennie version",
+                file=meta_path,
+                field=field,
+                hint="run preprocess again",
+            )
         self.labels = np.load(self.path / "labels.npy")
         self.splits = np.load(self.path / "splits.npy")
         self._arrays: dict[str, np.ndarray] = {}
@@ -91,11 +96,11 @@ class Dataset:
             if branch not in self.metadata["branches"]:
                 raise UserError(
                     f"the dataset has no '{branch}' branch (it has: {', '.join(self.branches)})",
-                    file=self.path, field="branches",
+                    file=self.path,
+                    field="branches",
                     hint="choose branches the dataset was preprocessed with",
                 )
-            self._arrays[branch] = np.load(self.path / "branches" / f"{branch}.npy",
-                                           mmap_mode="r")
+            self._arrays[branch] = np.load(self.path / "branches" / f"{branch}.npy", mmap_mode="r")
         return self._arrays[branch]
 
     def indices(self, split: str) -> np.ndarray:

@@ -87,8 +87,12 @@ class CacheEntry:
         (self.path / _COMPLETE).write_text("")
 
     def table(self) -> pd.DataFrame:
-        return pd.read_csv(self.path / "table.tsv", sep="\t", keep_default_na=False,
-                           dtype={"chrom": str, "strand": str, "name": str})
+        return pd.read_csv(
+            self.path / "table.tsv",
+            sep="\t",
+            keep_default_na=False,
+            dtype={"chrom": str, "strand": str, "name": str},
+        )
 
     def info(self) -> dict[str, Any]:
         return json.loads((self.path / "info.json").read_text())

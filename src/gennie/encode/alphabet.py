@@ -22,9 +22,7 @@ for _code, _letters in enumerate(("Aa", "Cc", "Gg", "TtUu")):
 for _letter in "NRYSWKMBDHVnryswkmbdhv":
     _CODES[ord(_letter)] = UNKNOWN
 
-_COMPLEMENT = str.maketrans(
-    "ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "TGCAANYRSWMKVHDBtgcaanyrswmkvhdb"
-)
+_COMPLEMENT = str.maketrans("ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "TGCAANYRSWMKVHDBtgcaanyrswmkvhdb")
 
 
 def base_codes(sequence: str) -> np.ndarray:

@@ -96,6 +96,7 @@ def make_encoder(name: str, **params: Any) -> BranchEncoder:
     if name not in ENCODERS:
         raise UserError(
             f"the '{name}' branch is not available in this version of gennie",
-            field="branches", hint=f"available branches: {', '.join(ENCODERS)}",
+            field="branches",
+            hint=f"available branches: {', '.join(ENCODERS)}",
         )
     return ENCODERS[name](**params)

@@ -13,7 +13,9 @@ from gennie.io.files import open_text
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "line"]
 
 
-def read_bed(path: Path, *, field: str = "classes", label_column: int | None = None) -> pd.DataFrame:
+def read_bed(
+    path: Path, *, field: str = "classes", label_column: int | None = None
+) -> pd.DataFrame:
     """Read a BED file into a table of intervals.
 
     ``track``, ``browser``, ``#`` and empty lines are skipped. Columns may be separated
@@ -43,7 +45,9 @@ def read_bed(path: Path, *, field: str = "classes", label_column: int | None = N
             if len(cols) < 3:
                 raise UserError(
                     f"a BED line needs at least 3 columns (chrom, start, end), found {len(cols)}",
-                    file=path, line=number, field=field,
+                    file=path,
+                    line=number,
+                    field=field,
                     hint="separate columns with tabs; check the file is BED",
                 )
             chrom = cols[0].strip()
@@ -52,12 +56,16 @@ def read_bed(path: Path, *, field: str = "classes", label_column: int | None = N
             except ValueError:
                 raise UserError(
                     f"start and end must be whole numbers, found '{cols[1]}' and '{cols[2]}'",
-                    file=path, line=number, field=field,
+                    file=path,
+                    line=number,
+                    field=field,
                 ) from None
             if start < 0 or end < start:
                 raise UserError(
                     f"invalid interval {start}-{end}: need 0 <= start <= end",
-                    file=path, line=number, field=field,
+                    file=path,
+                    line=number,
+                    field=field,
                 )
             name = cols[3] if len(cols) > 3 else f"{chrom}:{start}-{end}"
             score = cols[4] if len(cols) > 4 else "."
@@ -65,20 +73,28 @@ def read_bed(path: Path, *, field: str = "classes", label_column: int | None = N
             if strand not in ("+", "-", "."):
                 raise UserError(
                     f"strand (column 6) must be +, - or ., found '{strand}'",
-                    file=path, line=number, field=field,
+                    file=path,
+                    line=number,
+                    field=field,
                 )
             if label_column is not None:
                 if len(cols) < label_column:
                     raise UserError(
                         f"no class in column {label_column} (the line has {len(cols)} columns)",
-                        file=path, line=number, field="class_column",
+                        file=path,
+                        line=number,
+                        field="class_column",
                         hint="put the class name in that column or set class_column",
                     )
                 labels.append(cols[label_column - 1].strip())
             rows.append((chrom, start, end, name, score, strand, number))
     if not rows:
-        raise UserError("no intervals in the file", file=path, field=field,
-                        hint="the file is empty or has only header lines")
+        raise UserError(
+            "no intervals in the file",
+            file=path,
+            field=field,
+            hint="the file is empty or has only header lines",
+        )
     table = pd.DataFrame(rows, columns=BED_COLUMNS)
     table["start"] = table["start"].astype(np.int64)
     table["end"] = table["end"].astype(np.int64)

@@ -42,8 +42,12 @@ def read_fasta(path: Path, *, field: str = "classes") -> Iterator[FastaRecord]:
     except OSError as exc:
         raise UserError(f"cannot read FASTA ({exc})", file=path, field=field) from None
     if count == 0:
-        raise UserError("no FASTA records in the file", file=path, field=field,
-                        hint="records start with a '>' header line")
+        raise UserError(
+            "no FASTA records in the file",
+            file=path,
+            field=field,
+            hint="records start with a '>' header line",
+        )
 
 
 class Genome:
@@ -67,7 +71,8 @@ class Genome:
         if not fai.exists() and not os.access(folder, os.W_OK):
             raise UserError(
                 "the genome has no index (.fai) and its folder is not writable",
-                file=self.path, field=field,
+                file=self.path,
+                field=field,
                 hint=f"run 'samtools faidx {self.path.name}' where you can write, or copy it",
             )
         try:
@@ -75,10 +80,13 @@ class Genome:
         except (OSError, ValueError) as exc:
             hint = "check that this is a FASTA file"
             if is_gzipped(self.path):
-                hint = ("gzip-compressed FASTA must be bgzip-compressed for random access: "
-                        f"run 'gunzip {self.path.name} && bgzip {self.path.stem}'")
-            raise UserError(f"cannot index the genome FASTA ({exc})", file=self.path,
-                            field=field, hint=hint) from None
+                hint = (
+                    "gzip-compressed FASTA must be bgzip-compressed for random access: "
+                    f"run 'gunzip {self.path.name} && bgzip {self.path.stem}'"
+                )
+            raise UserError(
+                f"cannot index the genome FASTA ({exc})", file=self.path, field=field, hint=hint
+            ) from None
         self.chrom_lengths: dict[str, int] = dict(
             zip(self._fasta.references, self._fasta.lengths, strict=True)
         )
@@ -113,6 +121,11 @@ class Genome:
                 hint = f"the genome names it '{chrom[3:]}' (without 'chr'); rename one of them"
             elif "chr" + chrom in self.chrom_lengths:
                 hint = f"the genome names it 'chr{chrom}'; rename one of them"
-            raise UserError(f"chromosome '{chrom}' is not in the genome {self.path.name}",
-                            file=file, line=line, field=field, hint=hint)
+            raise UserError(
+                f"chromosome '{chrom}' is not in the genome {self.path.name}",
+                file=file,
+                line=line,
+                field=field,
+                hint=hint,
+            )
         return length

@@ -35,13 +35,19 @@ def require_file(path: Path | None, field: str, what: str = "file") -> Path:
     if path.is_dir():
         raise UserError(f"this is a folder, not a {what}", file=path, field=field)
     if not path.is_file():
-        raise UserError(f"{what} not found", file=path, field=field,
-                        hint="check the path (relative paths are taken from the working folder)")
+        raise UserError(
+            f"{what} not found",
+            file=path,
+            field=field,
+            hint="check the path (relative paths are taken from the working folder)",
+        )
     try:
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise UserError(f"cannot read the {what} ({exc.strerror})", file=path, field=field) from None
+        raise UserError(
+            f"cannot read the {what} ({exc.strerror})", file=path, field=field
+        ) from None
     return path
 
 
@@ -68,16 +74,20 @@ def sniff_format(path: Path, field: str = "input") -> Format:
                 if line.startswith(">"):
                     return "fasta"
                 fields = line.split("\t") if "\t" in line else line.split()
-                if len(fields) >= 3 and fields[1].lstrip("-").isdigit() and fields[2].lstrip(
-                    "-"
-                ).isdigit():
+                if (
+                    len(fields) >= 3
+                    and fields[1].lstrip("-").isdigit()
+                    and fields[2].lstrip("-").isdigit()
+                ):
                     return "bed"
                 if len(fields) == 1 and fields[0].isalpha():
                     return "sequences"
                 raise UserError(
                     "cannot tell the format: not BED (chrom, start, end), FASTA ('>' headers) "
                     "or one sequence per line",
-                    file=path, line=number, field=field,
+                    file=path,
+                    line=number,
+                    field=field,
                     hint="give a BED, FASTA or sequence-per-line file",
                 )
     except (OSError, EOFError, gzip.BadGzipFile) as exc:

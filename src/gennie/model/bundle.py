@@ -70,11 +70,16 @@ def find_bundle(path: Path, field: str = "model") -> Path:
         if (candidate / BUNDLE_FILE).is_file() and (candidate / WEIGHTS_FILE).is_file():
             return candidate
     if not path.exists():
-        raise UserError("model not found", file=path, field=field,
-                        hint="give the run folder that 'gennie train' printed")
+        raise UserError(
+            "model not found",
+            file=path,
+            field=field,
+            hint="give the run folder that 'gennie train' printed",
+        )
     raise UserError(
         f"not a gennie model: no {BUNDLE_DIR}/{BUNDLE_FILE} with {WEIGHTS_FILE}",
-        file=path, field=field,
+        file=path,
+        field=field,
         hint="give a train run folder, or a TorchScript/ONNX file with --custom-* settings",
     )
 
@@ -96,14 +101,18 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
         spec = BundleSpec(**raw)
         architecture = ArchitectureConfig.model_validate(spec.architecture)
     except (yaml.YAMLError, TypeError, ValueError) as exc:
-        raise UserError(f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE,
-                        field=field) from None
+        raise UserError(
+            f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
+        ) from None
     network = build_network(architecture, spec.input_shapes(), len(spec.classes))
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
         network.load_state_dict(state, strict=True)
     except (RuntimeError, OSError) as exc:
-        raise UserError(f"the weights do not fit the architecture ({exc})",
-                        file=folder / WEIGHTS_FILE, field=field) from None
+        raise UserError(
+            f"the weights do not fit the architecture ({exc})",
+            file=folder / WEIGHTS_FILE,
+            field=field,
+        ) from None
     network.eval()
     return network, spec

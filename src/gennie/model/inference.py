@@ -21,8 +21,11 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise UserError(f"device '{name}' is not available on this machine", field="device",
-                        hint="use --device auto or cpu")
+        raise UserError(
+            f"device '{name}' is not available on this machine",
+            field="device",
+            hint="use --device auto or cpu",
+        )
     return torch.device(name)
 
 

@@ -54,8 +54,12 @@ def _custom_spec(config: _ModelInput) -> BundleSpec:
         inputs={b: {"channels": CHANNELS[b], "length": config.custom_window} for b in branches},
         architecture={},
         preprocessing={
-            "window": config.custom_window, "alphabet": config.custom_alphabet,
-            "strand": True, "placement": "center", "unknown_bases": "zero", "seed": config.seed,
+            "window": config.custom_window,
+            "alphabet": config.custom_alphabet,
+            "strand": True,
+            "placement": "center",
+            "unknown_bases": "zero",
+            "seed": config.seed,
             "branches": {b: ({"unknown_bases": "zero"} if b == "seq" else {}) for b in branches},
             "references": {"genome": None},
         },
@@ -68,13 +72,18 @@ def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -
     try:
         out = forward(*xs)
     except Exception as exc:  # any failure here means the model does not fit the settings
-        raise UserError(f"the model does not accept inputs of the given shapes ({exc})",
-                        file=path, field="model",
-                        hint="check --custom-window and --custom-branches") from None
+        raise UserError(
+            f"the model does not accept inputs of the given shapes ({exc})",
+            file=path,
+            field="model",
+            hint="check --custom-window and --custom-branches",
+        ) from None
     if out.ndim != 2 or out.shape[1] != len(spec.classes):
         raise UserError(
             f"the model returns shape {tuple(out.shape)}, expected (n, {len(spec.classes)})",
-            file=path, field="custom_classes", hint="give one class name per model output",
+            file=path,
+            field="custom_classes",
+            hint="give one class name per model output",
         )
     out = out.detach().float()
     return bool((out >= 0).all() and torch.allclose(out.sum(1), torch.ones(2), atol=1e-4))
@@ -88,8 +97,11 @@ def load_model(config: _ModelInput) -> LoadedModel:
             do not fit it.
     """
     if config.model is None:
-        raise UserError("no model given", field="model",
-                        hint="give --model with the folder that 'gennie train' printed")
+        raise UserError(
+            "no model given",
+            field="model",
+            hint="give --model with the folder that 'gennie train' printed",
+        )
     path = Path(config.model)
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit"):
@@ -98,8 +110,12 @@ def load_model(config: _ModelInput) -> LoadedModel:
             # TorchScript archives hold TorchScript, not pickled Python objects.
             module = torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as exc:
-            raise UserError(f"not a TorchScript model ({exc})", file=path, field="model",
-                            hint="export with torch.jit.script/trace and torch.jit.save") from None
+            raise UserError(
+                f"not a TorchScript model ({exc})",
+                file=path,
+                field="model",
+                hint="export with torch.jit.script/trace and torch.jit.save",
+            ) from None
         module.eval()
         return LoadedModel(module, spec, _probe(module, spec, path), "torchscript", module)
     if path.is_file() and suffix == ".onnx":
@@ -107,8 +123,12 @@ def load_model(config: _ModelInput) -> LoadedModel:
         try:
             import onnxruntime
         except ImportError:
-            raise UserError("ONNX models need the onnxruntime package", file=path, field="model",
-                            hint="pip install onnxruntime") from None
+            raise UserError(
+                "ONNX models need the onnxruntime package",
+                file=path,
+                field="model",
+                hint="pip install onnxruntime",
+            ) from None
         try:
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -120,8 +140,12 @@ def load_model(config: _ModelInput) -> LoadedModel:
             return torch.from_numpy(session.run(None, feeds)[0])
 
         if len(names) != len(spec.branches):
-            raise UserError(f"the ONNX model has {len(names)} inputs but {len(spec.branches)} "
-                            "branches were given", file=path, field="custom_branches")
+            raise UserError(
+                f"the ONNX model has {len(names)} inputs but {len(spec.branches)} "
+                "branches were given",
+                file=path,
+                field="custom_branches",
+            )
         return LoadedModel(forward, spec, _probe(forward, spec, path), "onnx")
     network, spec = load_bundle(path)
     return LoadedModel(network, spec, False, "bundle", network)

@@ -28,22 +28,29 @@ def identity_columns(inputs: ModelInputs) -> pd.DataFrame:
     table = inputs.table
     fmt = table["format"].iloc[0] if len(table) else "sequence"
     if fmt == "bed":
-        return pd.DataFrame({
-            "line": table["source_line"].to_numpy(),
-            "chrom": table["chrom"].to_numpy(),
-            "start": table["interval_start"].to_numpy(),
-            "end": table["interval_end"].to_numpy(),
-            "name": table["name"].to_numpy(),
-            "strand": table["strand"].to_numpy(),
-            "window_start": table["start"].to_numpy(),
-            "window_end": table["end"].to_numpy(),
-        })
+        return pd.DataFrame(
+            {
+                "line": table["source_line"].to_numpy(),
+                "chrom": table["chrom"].to_numpy(),
+                "start": table["interval_start"].to_numpy(),
+                "end": table["interval_end"].to_numpy(),
+                "name": table["name"].to_numpy(),
+                "strand": table["strand"].to_numpy(),
+                "window_start": table["start"].to_numpy(),
+                "window_end": table["end"].to_numpy(),
+            }
+        )
     if fmt == "fasta":
-        return pd.DataFrame({"record": table["source_line"].to_numpy(),
-                             "header": table["name"].to_numpy(),
-                             "padded": table["padded"].to_numpy()})
-    return pd.DataFrame({"number": np.arange(1, len(table) + 1),
-                         "sequence": table["name"].to_numpy()})
+        return pd.DataFrame(
+            {
+                "record": table["source_line"].to_numpy(),
+                "header": table["name"].to_numpy(),
+                "padded": table["padded"].to_numpy(),
+            }
+        )
+    return pd.DataFrame(
+        {"number": np.arange(1, len(table) + 1), "sequence": table["name"].to_numpy()}
+    )
 
 
 def probability_table(
@@ -67,36 +74,53 @@ def predict(config: PredictConfig) -> StageResult:
     from gennie.model.loading import load_model
 
     if config.input is None and not config.sequences:
-        raise UserError("nothing to predict", field="input",
-                        hint="give --input FILE (BED, FASTA, sequences) or --sequence SEQ")
+        raise UserError(
+            "nothing to predict",
+            field="input",
+            hint="give --input FILE (BED, FASTA, sequences) or --sequence SEQ",
+        )
     model = load_model(config)
     device = pick_device(config.device)
     with InputMapper(model.spec, config.genome) as mapper:
-        inputs = (mapper.from_file(Path(config.input)) if config.input
-                  else mapper.from_sequences(list(config.sequences)))
+        inputs = (
+            mapper.from_file(Path(config.input))
+            if config.input
+            else mapper.from_sequences(list(config.sequences))
+        )
         with run_folder(config) as run:
             forward = model.network.to(device) if model.network is not None else model.forward
             order = np.arange(len(inputs.table))
             probs = predict_probabilities(
-                forward, index_batches(inputs.inputs, order, config.batch_size), device,
+                forward,
+                index_batches(inputs.inputs, order, config.batch_size),
+                device,
                 model.outputs_are_probabilities,
             )
             table = probability_table(identity_columns(inputs), probs, model.spec.classes)
             if not inputs.dropped.empty:
-                dropped = pd.DataFrame({
-                    "line": inputs.dropped["line"], "chrom": inputs.dropped["chrom"],
-                    "start": inputs.dropped["start"], "end": inputs.dropped["end"],
-                    "name": inputs.dropped["name"], "strand": inputs.dropped["strand"],
-                    "note": "no window: chromosome shorter than the window",
-                })
+                dropped = pd.DataFrame(
+                    {
+                        "line": inputs.dropped["line"],
+                        "chrom": inputs.dropped["chrom"],
+                        "start": inputs.dropped["start"],
+                        "end": inputs.dropped["end"],
+                        "name": inputs.dropped["name"],
+                        "strand": inputs.dropped["strand"],
+                        "note": "no window: chromosome shorter than the window",
+                    }
+                )
                 table = pd.concat([table, dropped]).sort_values("line", kind="stable")
-                log.warning("%d intervals got no prediction (chromosome shorter than the "
-                            "window)", len(dropped))
+                log.warning(
+                    "%d intervals got no prediction (chromosome shorter than the window)",
+                    len(dropped),
+                )
             table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
             counts = table["highest"].value_counts().to_dict() if len(table) else {}
-            run.summary.update({
-                "predictions": int(len(probs)),
-                "highest": {k: int(v) for k, v in counts.items() if isinstance(k, str)},
-                "predictions_file": str(run.dir / "predictions.tsv"),
-            })
+            run.summary.update(
+                {
+                    "predictions": int(len(probs)),
+                    "highest": {k: int(v) for k, v in counts.items() if isinstance(k, str)},
+                    "predictions_file": str(run.dir / "predictions.tsv"),
+                }
+            )
             return StageResult(run_dir=run.dir, summary=run.summary)

@@ -18,8 +18,15 @@ import pytorch_lightning as pl
 import torch
 
 EPOCH_COLUMNS = [
-    "epoch", "train_loss", "train_accuracy", "train_auroc",
-    "val_loss", "val_accuracy", "val_auroc", "lr", "seconds",
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "train_auroc",
+    "val_loss",
+    "val_accuracy",
+    "val_auroc",
+    "lr",
+    "seconds",
 ]
 
 

@@ -34,7 +34,9 @@ class BatchedSamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.indices.size)
 
-    def __getitem__(self, positions: Sequence[int]) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    def __getitem__(
+        self, positions: Sequence[int]
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         positions = np.asarray(positions, dtype=np.int64)
         arrays = self.inputs(self.indices[positions])
         xs = tuple(torch.from_numpy(a) for a in arrays)

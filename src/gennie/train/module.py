@@ -21,7 +21,10 @@ class Classifier(pl.LightningModule):
     """
 
     def __init__(
-        self, network: torch.nn.Module, num_classes: int, config: TrainConfig,
+        self,
+        network: torch.nn.Module,
+        num_classes: int,
+        config: TrainConfig,
         steps_per_epoch: int,
     ) -> None:
         super().__init__()
@@ -45,12 +48,30 @@ class Classifier(pl.LightningModule):
         accuracy.update(probs, y)
         auroc.update(probs, y)
         on_step = split == "train"
-        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=y.shape[0])
-        self.log(f"{split}_accuracy", accuracy, on_step=False, on_epoch=True,
-                 prog_bar=not on_step, batch_size=y.shape[0])
-        self.log(f"{split}_auroc", auroc, on_step=False, on_epoch=True, prog_bar=not on_step,
-                 batch_size=y.shape[0])
+        self.log(
+            f"{split}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=y.shape[0],
+        )
+        self.log(
+            f"{split}_accuracy",
+            accuracy,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=not on_step,
+            batch_size=y.shape[0],
+        )
+        self.log(
+            f"{split}_auroc",
+            auroc,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=not on_step,
+            batch_size=y.shape[0],
+        )
         return loss
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
@@ -63,8 +84,9 @@ class Classifier(pl.LightningModule):
         cfg = self.config
         params = self.network.parameters()
         if cfg.optimizer == "sgd":
-            optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
-                                        weight_decay=cfg.weight_decay)
+            optimizer = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+            )
         elif cfg.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == "adam":
@@ -73,13 +95,19 @@ class Classifier(pl.LightningModule):
             optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.lr_schedule == "decay":
             scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+            }
         if cfg.lr_schedule == "one-cycle":
             scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=cfg.lr, epochs=cfg.epochs,
+                optimizer,
+                max_lr=cfg.lr,
+                epochs=cfg.epochs,
                 steps_per_epoch=max(1, self.steps_per_epoch),
             )
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+            }
         return optimizer

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,20 +58,28 @@ def prepare(config: TrainConfig) -> tuple[TrainConfig, Dataset]:
     """Validate a train configuration against its dataset and fill in the defaults
     that depend on it (branches, architecture), so the saved parameters are complete."""
     if config.dataset is None:
-        raise UserError("no dataset given", field="dataset",
-                        hint="give --dataset with the folder that 'gennie preprocess' printed")
+        raise UserError(
+            "no dataset given",
+            field="dataset",
+            hint="give --dataset with the folder that 'gennie preprocess' printed",
+        )
     dataset = Dataset(config.dataset)
     branches = config.branches or dataset.branches
     for branch in branches:
         if branch not in dataset.branches:
             raise UserError(
                 f"the dataset has no '{branch}' branch (it has {', '.join(dataset.branches)})",
-                field="branches", hint="preprocess with that branch, or leave it out",
+                field="branches",
+                hint="preprocess with that branch, or leave it out",
             )
     for split in ("train", "validation"):
         if dataset.indices(split).size == 0:
-            raise UserError(f"the dataset has no {split} samples", file=dataset.path,
-                            field="dataset", hint="preprocess again with another ratio")
+            raise UserError(
+                f"the dataset has no {split} samples",
+                file=dataset.path,
+                field="dataset",
+                hint="preprocess again with another ratio",
+            )
     architecture = resolve_architecture(config, branches)
     resolved = config.model_copy(update={"branches": branches, "architecture": architecture})
     return resolved, dataset
@@ -139,28 +146,36 @@ def train(config: TrainConfig) -> StageResult:
 
         train_idx, val_idx = dataset.indices("train"), dataset.indices("validation")
         train_loader = batch_loader(
-            BatchedSamples(load, train_idx, dataset.labels[train_idx]), config.batch_size,
-            shuffle=True, seed=config.seed,
+            BatchedSamples(load, train_idx, dataset.labels[train_idx]),
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
         )
         val_loader = batch_loader(
-            BatchedSamples(load, val_idx, dataset.labels[val_idx]), max(config.batch_size, 256),
+            BatchedSamples(load, val_idx, dataset.labels[val_idx]),
+            max(config.batch_size, 256),
             shuffle=False,
         )
         module = Classifier(network, len(classes), config, steps_per_epoch=len(train_loader))
         best = BestWeights(config.monitor)
         callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best]
         if config.early_stopping:
-            callbacks.append(EarlyStopping(
-                monitor=config.monitor, mode="min" if config.monitor == "val_loss" else "max",
-                patience=config.patience, min_delta=config.min_delta,
-            ))
+            callbacks.append(
+                EarlyStopping(
+                    monitor=config.monitor,
+                    mode="min" if config.monitor == "val_loss" else "max",
+                    patience=config.patience,
+                    min_delta=config.min_delta,
+                )
+            )
         trainer = pl.Trainer(
             max_epochs=config.epochs,
             accelerator=lightning_accelerator(device),
             devices=1,
             deterministic="warn",
-            logger=TensorBoardLogger(str(run.dir), name="tensorboard", version="",
-                                     default_hp_metric=False),
+            logger=TensorBoardLogger(
+                str(run.dir), name="tensorboard", version="", default_hp_metric=False
+            ),
             callbacks=callbacks,
             enable_checkpointing=False,
             enable_model_summary=False,
@@ -168,12 +183,22 @@ def train(config: TrainConfig) -> StageResult:
             log_every_n_steps=max(1, min(50, len(train_loader))),
             default_root_dir=str(run.dir),
         )
-        log.info("training on %d samples, validating on %d (%s, device %s)",
-                 train_idx.size, val_idx.size, ", ".join(branches), device)
+        log.info(
+            "training on %d samples, validating on %d (%s, device %s)",
+            train_idx.size,
+            val_idx.size,
+            ", ".join(branches),
+            device,
+        )
         trainer.fit(module, train_loader, val_loader)
         epochs_run = trainer.current_epoch
-        log.info("best epoch %s (%s = %s) of %d", best.best_epoch, config.monitor,
-                 best.best_value, epochs_run)
+        log.info(
+            "best epoch %s (%s = %s) of %d",
+            best.best_epoch,
+            config.monitor,
+            best.best_value,
+            epochs_run,
+        )
 
         # Test evaluation with the best weights (restored by BestWeights at fit end).
         network = module.network.to(device).eval()
@@ -190,8 +215,9 @@ def train(config: TrainConfig) -> StageResult:
         network = network.cpu()
         rows = layer_table(network, inputs)
         (run.dir / "architecture.txt").write_text(format_layer_table(rows) + "\n")
-        draw_architecture(network, inputs, run.dir / "architecture.png",
-                          run.dir / "architecture.svg")
+        draw_architecture(
+            network, inputs, run.dir / "architecture.png", run.dir / "architecture.svg"
+        )
         meta = dataset.metadata
         spec = BundleSpec(
             classes=classes,
@@ -209,15 +235,21 @@ def train(config: TrainConfig) -> StageResult:
                 "seed": meta["seed"],
                 "dataset": str(dataset.path),
             },
-            training={"best_epoch": best.best_epoch, "epochs_run": epochs_run,
-                      "monitor": config.monitor, "best_value": best.best_value},
+            training={
+                "best_epoch": best.best_epoch,
+                "epochs_run": epochs_run,
+                "monitor": config.monitor,
+                "best_value": best.best_value,
+            },
         )
         save_bundle(run.dir / BUNDLE_DIR, network, spec)
-        run.summary.update({
-            "metrics": _headline(metrics),
-            "best_epoch": best.best_epoch,
-            "epochs_run": epochs_run,
-        })
+        run.summary.update(
+            {
+                "metrics": _headline(metrics),
+                "best_epoch": best.best_epoch,
+                "epochs_run": epochs_run,
+            }
+        )
         return StageResult(run_dir=run.dir, summary=run.summary)
 
 

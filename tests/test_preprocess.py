@@ -1,0 +1,242 @@
+"""The preprocess stage as a library call, on tiny hand-made inputs with exact results."""
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gennie.config import PreprocessConfig
+from gennie.dataset.preprocess import preprocess
+from gennie.dataset.store import Dataset
+from gennie.encode.alphabet import base_codes, decode
+from gennie.errors import UserError
+
+CHR1 = ("ACGTTGCA" * 25)[:200]  # 200 bp
+CHR2 = "".join("ACGT"[(i * 7 + i // 3) % 4] for i in range(120))
+CHRM = "ACGTACGTAC"  # shorter than any window used here
+
+
+@pytest.fixture()
+def genome(tmp_path):
+    path = tmp_path / "genome.fa"
+    path.write_text(f">chr1\n{CHR1[:100]}\n{CHR1[100:]}\n>chr2\n{CHR2}\n>chrM\n{CHRM}\n")
+    return path
+
+
+def _bed(path, rows, header=True):
+    text = "track name=test\n# a comment\n" if header else ""
+    text += "".join("\t".join(map(str, r)) + "\n" for r in rows)
+    path.write_text(text)
+    return path
+
+
+def _fasta(path, records, compress=False):
+    text = "".join(f">{name}\n{seq[:30]}\n{seq[30:]}\n" if len(seq) > 30 else f">{name}\n{seq}\n"
+                   for name, seq in records)
+    if compress:
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def _rows(n, chrom="chr1", start=50, strand="+"):
+    return [(chrom, start + i, start + i + 10, f"r{i}", 0, strand) for i in range(n)]
+
+
+def _config(tmp_path, **kw):
+    defaults = {"out": tmp_path / "out", "ratio": "1:1:1", "window": 20}
+    return PreprocessConfig(**{**defaults, **kw})
+
+
+def test_bed_windows_exact_with_strand_and_ends(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", [
+        ("chr1", 50, 60, "plus", 0, "+"),      # centred window 45..65
+        ("chr1", 50, 60, "minus", 0, "-"),     # same window, reverse-complemented
+        ("chr1", 0, 4, "left", 0, "+"),        # window -8..12 shifted to 0..20
+        ("chr2", 115, 120, "right", 0, "+"),   # window 107..127 shifted to 100..120
+        ("chrM", 2, 6, "short", 0, "+"),       # chrM is shorter than the window: dropped
+    ])
+    b = _bed(tmp_path / "b.bed", _rows(6, "chr2", 10), header=False)
+    result = preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome))
+    ds = Dataset(result.run_dir)
+    samples = ds.samples()
+    rows_a = samples[samples["class"] == "a"].set_index("name")
+    assert rows_a.loc["plus", ["start", "end"]].tolist() == [45, 65]
+    assert rows_a.loc["left", ["start", "end", "shifted"]].tolist() == [0, 20, 1]
+    assert rows_a.loc["right", ["start", "end", "shifted"]].tolist() == [100, 120, 1]
+    assert "short" not in rows_a.index
+    codes = ds.array("seq")
+    assert decode(codes[rows_a.loc["plus", "index"]]) == CHR1[45:65]
+    minus = decode(codes[rows_a.loc["minus", "index"]])
+    assert minus == _revcomp(CHR1[45:65])
+    counts = ds.metadata["counts"]["a"]
+    assert counts["records"] == 5
+    assert counts["dropped_short_chromosome"] == 1
+    assert counts["shifted_at_chromosome_end"] == 2
+    assert ds.metadata["classes"] == ["a", "b"]
+    assert ds.labels.tolist() == [0] * 4 + [1] * 6
+
+
+def _revcomp(seq):
+    return seq.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+
+
+def test_no_strand_keeps_plus_orientation(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", _rows(3, strand="-"))
+    b = _bed(tmp_path / "b.bed", _rows(3, "chr2"))
+    ds = Dataset(preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome,
+                                    strand=False)).run_dir)
+    assert decode(ds.array("seq")[0]) == CHR1[45:65]
+
+
+def test_fasta_cut_pad_and_gzip(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa.gz", [("p1", "A" * 10 + "C" * 20 + "G" * 10),
+                                          ("p2", "ACGU"), ("p3", "ACGTN" * 8)], compress=True)
+    neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "T" * 25) for i in range(3)])
+    ds = Dataset(preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg})).run_dir)
+    codes = ds.array("seq")
+    assert decode(codes[0]) == "C" * 20                 # 40 bp centred cut to 20
+    assert decode(codes[1]) == "N" * 8 + "ACGT" + "N" * 8  # padded on both sides
+    counts = ds.metadata["counts"]["pos"]
+    assert counts["padded"] == 1 and counts["padded_bases"] == 16
+    assert ds.samples()["name"].tolist()[:3] == ["p1", "p2", "p3"]
+
+
+def test_fasta_invalid_letter_names_record(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa", [("ok", "ACGT" * 6), ("bad", "ACGT1ACGT" * 3)])
+    neg = _fasta(tmp_path / "neg.fa", [("n", "ACGT" * 6)])
+    with pytest.raises(UserError) as err:
+        preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}))
+    assert "'bad'" in err.value.message and "'1'" in err.value.message
+    assert err.value.line == 2 and err.value.file.endswith("pos.fa")
+    assert not any(p.name.startswith("preprocess_") for p in (tmp_path / "out").iterdir())
+
+
+def test_bed_errors_name_file_and_line(tmp_path, genome):
+    good = _bed(tmp_path / "b.bed", _rows(3))
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\t1\t20\nchr1\t5\n")
+    with pytest.raises(UserError) as err:
+        preprocess(_config(tmp_path, classes={"a": bad, "b": good}, genome=genome))
+    assert err.value.line == 2 and "3 columns" in err.value.message
+    unknown = _bed(tmp_path / "u.bed", [("chr1", 1, 20), ("1", 5, 30)], header=False)
+    with pytest.raises(UserError) as err:
+        preprocess(_config(tmp_path, classes={"a": unknown, "b": good}, genome=genome))
+    assert err.value.line == 2 and "'1'" in err.value.message and "chr1" in err.value.hint
+
+
+def test_window_longer_than_every_chromosome(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", _rows(3))
+    with pytest.raises(UserError) as err:
+        preprocess(_config(tmp_path, classes={"a": a, "b": a}, genome=genome, window=500))
+    assert err.value.field == "window"
+
+
+def test_split_and_reduction_stratified(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", "ACGT" * 6) for i in range(40)])
+    neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "TTGA" * 6) for i in range(60)])
+    ds = Dataset(preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}, ratio="6:2:1:1",
+                                    reduce={"neg": 0.5})).run_dir)
+    samples = ds.samples()
+    table = pd.crosstab(samples["class"], samples["split"])
+    assert table.loc["pos"].to_dict() == {"train": 24, "validation": 8, "test": 4, "blackbox": 4}
+    assert table.loc["neg"].to_dict() == {"train": 18, "validation": 6, "test": 3, "blackbox": 3}
+
+
+def test_same_seed_same_dataset_other_seed_differs(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", "ACGT" * 6) for i in range(30)])
+    neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "TTGA" * 6) for i in range(30)])
+    cfg = _config(tmp_path, classes={"pos": pos, "neg": neg}, reduce={"pos": 20})
+    first, second = Dataset(preprocess(cfg).run_dir), Dataset(preprocess(cfg).run_dir)
+    assert first.samples().equals(second.samples())
+    third = Dataset(preprocess(cfg.model_copy(update={"seed": 7})).run_dir)
+    assert not first.samples()["split"].equals(third.samples()["split"])
+
+
+def test_cache_hit_reads_nothing(tmp_path, genome, monkeypatch):
+    a = _bed(tmp_path / "a.bed", _rows(9))
+    b = _bed(tmp_path / "b.bed", _rows(9, "chr2"))
+    first = Dataset(preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome)).run_dir)
+
+    def no_genome(*args, **kwargs):
+        raise AssertionError("the genome was opened on a cache hit")
+
+    monkeypatch.setattr("gennie.dataset.preprocess.Genome", no_genome)
+    second = preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome,
+                                ratio="2:1:1", reduce={"a": 6}))
+    meta = json.loads((second.run_dir / "metadata.json").read_text())
+    assert meta["cache"] == {"hits": 2, "misses": 0, "genome_read": False}
+    ds = Dataset(second.run_dir)
+    assert len(ds) == 15
+    old = first.samples()
+    first_seq = {(c, n): s for c, n, s in zip(old["class"], old["name"], first.array("seq"))}
+    new = ds.samples()
+    for cls, name, seq in zip(new["class"], new["name"], ds.array("seq")):
+        assert (seq == first_seq[(cls, name)]).all()
+
+
+def test_incomplete_cache_entry_is_rebuilt(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", "ACGT" * 6) for i in range(9)])
+    neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "TTGA" * 6) for i in range(9)])
+    preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}))
+    for marker in (tmp_path / "out" / "cache" / "windows").glob("*/complete"):
+        marker.unlink()  # as if the run had been killed while writing the cache
+    result = preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}))
+    meta = json.loads((result.run_dir / "metadata.json").read_text())
+    assert meta["cache"]["misses"] == 2 and len(Dataset(result.run_dir)) == 18
+
+
+def test_chromosome_split(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", _rows(3) + _rows(3, "chr2"))
+    b = _bed(tmp_path / "b.bed", _rows(3, start=100) + _rows(3, "chr2", 60))
+    cfg = _config(tmp_path, classes={"a": a, "b": b}, genome=genome, split="chromosome",
+                  chromosomes={"train": ["chr1"], "validation": ["chr2"], "test": ["chr2x"]})
+    with pytest.raises(UserError, match="no samples in the test split"):
+        preprocess(cfg)
+    a2 = _bed(tmp_path / "a2.bed", _rows(2) + _rows(2, "chr2") + [("chrM", 1, 5)])
+    cfg = cfg.model_copy(update={"classes": {"a": a2, "b": b}, "window": 8,
+                                 "chromosomes": {"train": ["chr1"], "validation": ["chr2"],
+                                                 "test": ["chrM"]}})
+    with pytest.raises(UserError):  # b has nothing on chrM
+        preprocess(cfg)
+
+
+def test_chromosome_split_assigns_by_chromosome(tmp_path, genome):
+    rows = _rows(2) + _rows(2, "chr2") + [("chrM", 1, 5, "m", 0, "+")]
+    a = _bed(tmp_path / "a.bed", rows)
+    b = _bed(tmp_path / "b.bed", rows)
+    ds = Dataset(preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome, window=8,
+                                    split="chromosome",
+                                    chromosomes={"train": ["chr1"], "validation": ["chr2"],
+                                                 "test": ["chrM"]})).run_dir)
+    samples = ds.samples()
+    assert set(samples.groupby("split")["chrom"].unique().map(tuple)) == {
+        ("chr1",), ("chr2",), ("chrM",)}
+    assert samples.loc[samples["split"] == "train", "chrom"].eq("chr1").all()
+
+
+def test_fasta_with_chromosome_split_rejected(tmp_path):
+    pos = _fasta(tmp_path / "pos.fa", [("p", "ACGT" * 6)])
+    with pytest.raises(UserError, match="BED input"):
+        preprocess(_config(tmp_path, classes={"pos": pos, "neg": pos}, split="chromosome",
+                           chromosomes={"train": ["a"], "validation": ["b"], "test": ["c"]}))
+
+
+def test_shuffled_negatives_keep_dinucleotides(tmp_path):
+    seqs = [("".join("ACGT"[(i * j + j // 2) % 4] for j in range(20))) for i in range(12)]
+    pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", s) for i, s in enumerate(seqs)])
+    ds = Dataset(preprocess(_config(tmp_path, classes={"bound": pos}, negatives="shuffle",
+                                    negatives_name="shuffled")).run_dir)
+    assert ds.classes == ["bound", "shuffled"]
+    codes = ds.array("seq")
+    samples = ds.samples()
+    for row in samples[samples["class"] == "shuffled"].itertuples():
+        original = seqs[int(row.source_line) - 1]
+        shuffled = decode(codes[row.index])
+        pairs = sorted(a + b for a, b in zip(original, original[1:]))
+        assert sorted(a + b for a, b in zip(shuffled, shuffled[1:])) == pairs
+    assert base_codes(decode(codes[0])).max() <= 3
