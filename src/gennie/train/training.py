@@ -92,6 +92,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*TensorBoard support.*")
     warnings.filterwarnings("ignore", ".*tensorboardX.*")
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
 
 
 def train(config: TrainConfig) -> StageResult:

@@ -1,0 +1,119 @@
+"""The train stage as a library call: metrics table, best checkpoint, schedules, bundle."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gennie.config import EvaluateConfig, PreprocessConfig, TrainConfig
+from gennie.dataset.preprocess import preprocess
+from gennie.evaluate.evaluation import evaluate
+from gennie.model.bundle import load_bundle
+from gennie.train.training import train
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """200 random 40-mers per class; the positive class carries TGTAAATA in the middle."""
+    folder = tmp_path_factory.mktemp("train-data")
+    rng = np.random.default_rng(0)
+
+    def random_seq(n):
+        return "".join(rng.choice(list("ACGT"), size=n))
+
+    pos = "".join(f">p{i}\n{random_seq(16)}TGTAAATA{random_seq(16)}\n" for i in range(200))
+    neg = "".join(f">n{i}\n{random_seq(40)}\n" for i in range(200))
+    (folder / "pos.fa").write_text(pos)
+    (folder / "neg.fa").write_text(neg)
+    config = PreprocessConfig(classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
+                              window=40, ratio="6:2:2", out=folder / "out")
+    return preprocess(config).run_dir
+
+
+def _train(dataset, tmp_path, **kw):
+    config = TrainConfig(**{"dataset": dataset, "out": tmp_path, "epochs": 4, "batch_size": 32,
+                            **kw})
+    return train(config)
+
+
+def test_training_outputs_and_best_checkpoint(dataset, tmp_path):
+    result = _train(dataset, tmp_path, early_stopping=False, preset="1layer", lr=0.01)
+    run = result.run_dir
+    table = pd.read_csv(run / "metrics.tsv", sep="\t")
+    assert table["epoch"].tolist() == [1, 2, 3, 4]
+    for column in ("train_loss", "train_accuracy", "train_auroc", "val_loss", "val_accuracy",
+                   "val_auroc", "lr"):
+        assert table[column].notna().all(), column
+    best_epoch = int(table.loc[table["val_loss"].idxmin(), "epoch"])
+    assert result.summary["best_epoch"] == best_epoch
+    for name in ("model/weights.safetensors", "model/bundle.yaml", "training_curves.png",
+                 "architecture.png", "architecture.txt", "evaluation/metrics.json",
+                 "evaluation/roc_curve.png", "evaluation/roc_curve.svg",
+                 "evaluation/roc_curve.tsv", "evaluation/pr_curve.png",
+                 "evaluation/confusion_matrix.png", "parameters.yaml", "gennie.log"):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").rglob("events.out.tfevents*"))
+    assert result.summary["metrics"]["auroc"] > 0.9  # the planted motif is easy
+
+    # The test metrics were computed with the weights that were saved (the best ones):
+    # evaluating the saved bundle on the same split gives exactly the same numbers.
+    again = evaluate(EvaluateConfig(model=run, blackbox=dataset, blackbox_split="test",
+                                    out=tmp_path))
+    saved = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert again.summary["metrics"]["auroc"] == saved["auroc"]
+    assert again.summary["metrics"]["loss"] == saved["loss"]
+    _, spec = load_bundle(run)
+    assert spec.training["best_epoch"] == best_epoch
+    assert spec.classes == ["pos", "neg"] and spec.window == 40
+
+
+def test_same_seed_same_metrics(dataset, tmp_path):
+    a = _train(dataset, tmp_path, epochs=2, early_stopping=False)
+    b = _train(dataset, tmp_path, epochs=2, early_stopping=False)
+    assert a.summary["metrics"] == b.summary["metrics"]
+    ta = pd.read_csv(a.run_dir / "metrics.tsv", sep="\t").drop(columns="seconds")
+    tb = pd.read_csv(b.run_dir / "metrics.tsv", sep="\t").drop(columns="seconds")
+    assert ta.equals(tb)
+
+
+def test_early_stopping_stops(dataset, tmp_path):
+    # min_delta so large that no epoch counts as an improvement after the first
+    result = _train(dataset, tmp_path, epochs=20, patience=2, min_delta=100.0)
+    assert result.summary["epochs_run"] == 3
+    assert len(pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")) == 3
+
+
+def test_decay_schedule_and_sgd(dataset, tmp_path):
+    result = _train(dataset, tmp_path, epochs=3, early_stopping=False, optimizer="sgd",
+                    lr=0.1, lr_schedule="decay", lr_decay=0.5)
+    lrs = pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")["lr"].tolist()
+    assert lrs == pytest.approx([0.05, 0.025, 0.0125])  # read after each epoch's step
+
+
+def test_one_cycle_schedule(dataset, tmp_path):
+    result = _train(dataset, tmp_path, epochs=3, early_stopping=False, optimizer="adamw",
+                    lr=0.01, lr_schedule="one-cycle")
+    lrs = pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")["lr"].tolist()
+    assert max(lrs) <= 0.01 and lrs[-1] < lrs[0] and lrs[-1] < 1e-4
+
+
+@pytest.mark.parametrize("common", [
+    [], [{"type": "conv", "filters": 4, "kernel_size": 3}],
+    [{"type": "gru", "units": 4, "bidirectional": True}],
+])
+def test_any_common_part_trains_to_2d_output(dataset, tmp_path, common):
+    arch = {"branches": {"seq": [{"type": "conv", "filters": 8, "kernel_size": 5},
+                                 {"type": "pool", "size": 2}]}, "common": common}
+    result = _train(dataset, tmp_path, epochs=1, early_stopping=False, architecture=arch)
+    network, _ = load_bundle(result.run_dir)
+    assert network(torch.zeros(3, 4, 40)).shape == (3, 2)
