@@ -380,7 +380,9 @@ class TrainConfig(StageConfig):
         return value
 
 
-class _ModelInput(StageConfig):
+class ModelInputConfig(StageConfig):
+    """Fields shared by the stages that apply a trained model (evaluate, predict)."""
+
     model: Path | None = Field(
         None,
         description="A train run folder (or its model/ bundle folder), or a TorchScript "
@@ -408,7 +410,7 @@ class _ModelInput(StageConfig):
     custom_alphabet: Literal["dna", "rna"] = Field("dna", description="Alphabet of a custom model.")
 
 
-class EvaluateConfig(_ModelInput):
+class EvaluateConfig(ModelInputConfig):
     """A model + labelled data → metrics, curves and the confusion matrix."""
 
     stage: ClassVar[str] = "evaluate"
@@ -445,7 +447,7 @@ class EvaluateConfig(_ModelInput):
         return self
 
 
-class PredictConfig(_ModelInput):
+class PredictConfig(ModelInputConfig):
     """A model + new data → per-class probabilities for every input."""
 
     stage: ClassVar[str] = "predict"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.preprocess import TABLE_COLUMNS, _encode_branches, _GenomeHandle, map_class
+from gennie.dataset.preprocess import TABLE_COLUMNS, GenomeHandle, encode_branches, map_class
 from gennie.dataset.windows_cache import WindowCache
 from gennie.encode import BranchEncoder, make_encoder
 from gennie.encode.alphabet import first_invalid
@@ -89,7 +89,7 @@ class InputMapper:
         self.encoders = spec_encoders(spec)
         self._work = tempfile.TemporaryDirectory(prefix="gennie-inputs-")
         self._cache = WindowCache(Path(self._work.name))
-        self._genome = _GenomeHandle(self.genome)
+        self._genome = GenomeHandle(self.genome)
 
     def close(self) -> None:
         """Remove the work folder."""
@@ -133,7 +133,7 @@ class InputMapper:
         except UserError as exc:
             exc.field = field if exc.field in (None, "classes") else exc.field
             raise
-        paths = _encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
+        paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
         dropped = pd.DataFrame()
         if fmt == "bed":
@@ -168,7 +168,7 @@ class InputMapper:
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
         mapped = map_class("sequences", fasta, "fasta", self.config, self._cache, self._genome)
-        paths = _encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
+        paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
         table = mapped.table.assign(
             source_file=str(file) if file else "", name=sequences, format="sequence"

@@ -316,7 +316,7 @@ def _map_fasta(
     return table, counts
 
 
-def _encode_branches(
+def encode_branches(
     entry: CacheEntry, table: pd.DataFrame, encoders: dict[str, BranchEncoder], window: int
 ) -> dict[str, Path]:
     """Stored arrays of every branch for a cached class (computed once per parameters)."""
@@ -354,7 +354,7 @@ def _encode_branches(
     return paths
 
 
-class _GenomeHandle:
+class GenomeHandle:
     """Opens the genome only when something has to be read from it (a cache miss)."""
 
     def __init__(self, path: Path | None) -> None:
@@ -382,7 +382,7 @@ def map_class(
     fmt: str,
     config: PreprocessConfig,
     cache: WindowCache,
-    genome: _GenomeHandle,
+    genome: GenomeHandle,
 ) -> ClassWindows:
     """Mapped, encoded windows of one class file, from the cache when possible."""
     file_md5 = cache.checksum(path)
@@ -423,7 +423,7 @@ def make_negatives(
     source: ClassWindows,
     others: list[ClassWindows],
     cache: WindowCache,
-    genome: _GenomeHandle,
+    genome: GenomeHandle,
 ) -> ClassWindows:
     """The added negative class: dinucleotide shuffles of, or GC-matched background for,
     the source class (cached like a class file)."""
@@ -640,7 +640,7 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         else:
             temporary = tempfile.TemporaryDirectory(dir=run.dir, prefix=".work-")
             cache = WindowCache(Path(temporary.name))
-        genome = _GenomeHandle(config.genome)
+        genome = GenomeHandle(config.genome)
         classes = [
             map_class(name, Path(path), formats[name], config, cache, genome)
             for name, path in tqdm(
@@ -657,7 +657,7 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             others = [c for c in classes if c is not source]
             classes.append(make_negatives(config, source, others, cache, genome))
         branch_paths = [
-            _encode_branches(c.entry, c.table, encoders, config.window) for c in classes
+            encode_branches(c.entry, c.table, encoders, config.window) for c in classes
         ]
         selections = select_samples(config, classes)
         metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)

@@ -111,11 +111,10 @@ def evaluate(config: EvaluateConfig) -> StageResult:
         The run folder and a summary with ``metrics`` (macro averages and per class).
     """
     from gennie.dataset.store import Dataset
-    from gennie.evaluate.metrics import classification_metrics
+    from gennie.evaluate.metrics import classification_metrics, headline_metrics
     from gennie.evaluate.plots import write_confusion_matrix, write_curves
     from gennie.model.inference import index_batches, pick_device, predict_probabilities
     from gennie.model.loading import load_model
-    from gennie.train.training import _headline
 
     if not (config.blackbox or config.input or config.classes):
         raise UserError(
@@ -212,7 +211,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
             probability_table(identity, probs, classes).to_csv(
                 run.dir / "predictions.tsv", sep="\t", index=False
             )
-            run.summary.update({"metrics": _headline(metrics), "samples": int(len(labels))})
+            run.summary.update({"metrics": headline_metrics(metrics), "samples": int(len(labels))})
             log.info(
                 "evaluated %d samples: accuracy %.4f, AUROC %.4f",
                 len(labels),

@@ -297,3 +297,17 @@ def pr_curves(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> 
     ]
     frames.append(curve("micro", one_hot.ravel(), probs.ravel()))
     return pd.concat(frames, ignore_index=True)
+
+
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics reported by ``--json``: macro averages and per class."""
+    return {
+        "accuracy": metrics["accuracy"],
+        "loss": metrics["loss"],
+        "auroc": metrics["auroc"],
+        "auprc": metrics["auprc"],
+        "per_class": {
+            name: {"auroc": v["auroc"], "auprc": v["auprc"]}
+            for name, v in metrics["per_class"].items()
+        },
+    }

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gennie.config import _ModelInput
+from gennie.config import ModelInputConfig
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
 
@@ -40,7 +40,7 @@ class LoadedModel:
     network: torch.nn.Module | None = None
 
 
-def _custom_spec(config: _ModelInput) -> BundleSpec:
+def _custom_spec(config: ModelInputConfig) -> BundleSpec:
     if not config.custom_window or len(config.custom_classes) < 2:
         raise UserError(
             "a custom model needs its window and class names",
@@ -89,7 +89,7 @@ def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -
     return bool((out >= 0).all() and torch.allclose(out.sum(1), torch.ones(2), atol=1e-4))
 
 
-def load_model(config: _ModelInput) -> LoadedModel:
+def load_model(config: ModelInputConfig) -> LoadedModel:
     """Load the model named by ``config.model``.
 
     Raises:

@@ -112,7 +112,7 @@ def train(config: TrainConfig) -> StageResult:
     from pytorch_lightning.callbacks import EarlyStopping
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from gennie.evaluate.metrics import classification_metrics
+    from gennie.evaluate.metrics import classification_metrics, headline_metrics
     from gennie.evaluate.plots import plot_training_curves, write_confusion_matrix, write_curves
     from gennie.model.bundle import BUNDLE_DIR, BundleSpec, save_bundle
     from gennie.model.inference import (
@@ -246,23 +246,9 @@ def train(config: TrainConfig) -> StageResult:
         save_bundle(run.dir / BUNDLE_DIR, network, spec)
         run.summary.update(
             {
-                "metrics": _headline(metrics),
+                "metrics": headline_metrics(metrics),
                 "best_epoch": best.best_epoch,
                 "epochs_run": epochs_run,
             }
         )
         return StageResult(run_dir=run.dir, summary=run.summary)
-
-
-def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The metrics reported by ``--json``: macro averages and per class."""
-    return {
-        "accuracy": metrics["accuracy"],
-        "loss": metrics["loss"],
-        "auroc": metrics["auroc"],
-        "auprc": metrics["auprc"],
-        "per_class": {
-            name: {"auroc": v["auroc"], "auprc": v["auprc"]}
-            for name, v in metrics["per_class"].items()
-        },
-    }
