@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -240,3 +241,30 @@ def test_shuffled_negatives_keep_dinucleotides(tmp_path):
         pairs = sorted(a + b for a, b in zip(original, original[1:]))
         assert sorted(a + b for a, b in zip(shuffled, shuffled[1:])) == pairs
     assert base_codes(decode(codes[0])).max() <= 3
+
+
+def test_background_negatives_from_example_genome(tmp_path):
+    from gennie.dataset.negatives import gc_content
+    from gennie.example import bed_example
+
+    example = bed_example()
+    genome = tmp_path / "genome.fa.gz"
+    shutil.copy(example["genome"], genome)
+    ds = Dataset(preprocess(_config(
+        tmp_path, classes={"bound": example["classes"]["bound"]}, genome=genome, window=100,
+        negatives="background", negatives_name="background", ratio="7:1:1:1",
+    )).run_dir)
+    samples = ds.samples()
+    bound = samples[samples["class"] == "bound"]
+    background = samples[samples["class"] == "background"]
+    assert ds.classes == ["bound", "background"]
+    assert len(background) == len(bound)
+    assert (background["end"] - background["start"]).eq(100).all()
+    # never overlapping a bound window on the same chromosome
+    for row in background.itertuples():
+        same = bound[bound["chrom"] == row.chrom]
+        assert not ((same["start"] < row.end) & (same["end"] > row.start)).any()
+    codes = ds.array("seq")
+    gc_bound = gc_content([decode(codes[i]) for i in bound["index"]])
+    gc_background = gc_content([decode(codes[i]) for i in background["index"]])
+    assert abs(gc_bound.mean() - gc_background.mean()) < 0.02
