@@ -14,12 +14,23 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
 from gennie import __version__
-from gennie.config import STAGES, PreprocessConfig, build_config, load_run_config
+from gennie.config import (
+    STAGES,
+    EvaluateConfig,
+    ModelInputConfig,
+    PredictConfig,
+    PreprocessConfig,
+    StageConfig,
+    TrainConfig,
+    build_config,
+    load_run_config,
+)
 from gennie.errors import UserError
 
 app = typer.Typer(
@@ -30,12 +41,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _help(model: type, field: str, usage: str = "") -> str:
+    """Help text of a flag: the configuration field's description, choices and default."""
+    info = model.model_fields[field]
+    parts = [info.description or "", usage]
+    choices = [str(a) for a in get_args(info.annotation) if isinstance(a, str)]
+    if not choices:  # Optional[Literal[...]]
+        for arg in get_args(info.annotation):
+            choices += [str(a) for a in get_args(arg) if isinstance(a, str)]
+    if choices and get_origin(info.annotation) in (Literal, Union, UnionType):
+        parts.append(f"One of: {', '.join(choices)}.")
+    default = info.get_default(call_default_factory=True)
+    if default not in (None, [], {}, ""):
+        if isinstance(default, bool):
+            default = "yes" if default else "no"
+        elif isinstance(default, list):
+            default = ",".join(map(str, default))
+        parts.append(f"(default: {default})")
+    return " ".join(p for p in parts if p)
+
+
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML configuration; flags override its fields.")
 ]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder for run folders.")]
-NameOpt = Annotated[str | None, typer.Option("--name", help="Run folder name.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help=_help(StageConfig, "out"))]
+NameOpt = Annotated[str | None, typer.Option("--name", help=_help(StageConfig, "name"))]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help=_help(StageConfig, "seed"))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
@@ -137,52 +169,64 @@ def preprocess(
     config: ConfigOpt = None,
     classes: Annotated[
         list[str] | None,
-        typer.Option("--class", help="NAME=FILE, one per class (BED or FASTA, .gz ok). Repeat."),
+        typer.Option(
+            "--class", help=_help(PreprocessConfig, "classes", "NAME=FILE, repeat per class.")
+        ),
     ] = None,
-    genome: Annotated[Path | None, typer.Option(help="Reference FASTA for BED input.")] = None,
+    genome: Annotated[Path | None, typer.Option(help=_help(PreprocessConfig, "genome"))] = None,
     branches: Annotated[
-        str | None, typer.Option(help="Branches, e.g. seq or seq,fold,cons.")
+        str | None, typer.Option(help=_help(PreprocessConfig, "branches", "Comma-separated."))
     ] = None,
     conservation: Annotated[
         list[Path] | None,
-        typer.Option(help="Signal track for the cons branch (bigWig/WIG). Repeat for several."),
+        typer.Option(help=_help(PreprocessConfig, "conservation", "Repeat for several tracks.")),
     ] = None,
-    window: Annotated[int | None, typer.Option(help="Window length in bases.")] = None,
-    placement: Annotated[str | None, typer.Option(help="center or random.")] = None,
+    window: Annotated[int | None, typer.Option(help=_help(PreprocessConfig, "window"))] = None,
+    placement: Annotated[
+        str | None, typer.Option(help=_help(PreprocessConfig, "placement"))
+    ] = None,
     strand: Annotated[
         bool | None,
-        typer.Option("--strand/--no-strand", help="Reverse-complement minus-strand intervals."),
+        typer.Option("--strand/--no-strand", help=_help(PreprocessConfig, "strand")),
     ] = None,
-    alphabet: Annotated[str | None, typer.Option(help="dna or rna.")] = None,
+    alphabet: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "alphabet"))] = None,
     unknown_bases: Annotated[
-        str | None, typer.Option(help="Encoding of N/IUPAC codes: zero or uniform.")
+        str | None, typer.Option(help=_help(PreprocessConfig, "unknown_bases"))
     ] = None,
     reduce: Annotated[
         list[str] | None,
-        typer.Option(help="NAME=COUNT or NAME=RATIO class-size reduction. Repeat."),
+        typer.Option(
+            help=_help(PreprocessConfig, "reduce", "NAME=COUNT or NAME=RATIO, repeat per class.")
+        ),
     ] = None,
-    split: Annotated[str | None, typer.Option(help="random or chromosome.")] = None,
-    ratio: Annotated[
-        str | None, typer.Option(help="train:validation:test[:blackbox], e.g. 7:1:1:1.")
-    ] = None,
+    split: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "split"))] = None,
+    ratio: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "ratio"))] = None,
     chromosomes: Annotated[
         list[str] | None,
-        typer.Option(help="SPLIT=chr1,chr2 for a chromosome split. Repeat per split."),
+        typer.Option(
+            help=_help(PreprocessConfig, "chromosomes", "SPLIT=chr1,chr2, repeat per split.")
+        ),
     ] = None,
     negatives: Annotated[
-        str | None, typer.Option(help="Add a negative class: shuffle or background.")
+        str | None, typer.Option(help=_help(PreprocessConfig, "negatives"))
     ] = None,
-    negatives_from: Annotated[str | None, typer.Option(help="Source class for negatives.")] = None,
-    negatives_name: Annotated[str | None, typer.Option(help="Name of the negative class.")] = None,
+    negatives_from: Annotated[
+        str | None, typer.Option(help=_help(PreprocessConfig, "negatives_from"))
+    ] = None,
+    negatives_name: Annotated[
+        str | None, typer.Option(help=_help(PreprocessConfig, "negatives_name"))
+    ] = None,
     negatives_ratio: Annotated[
-        float | None, typer.Option(help="Negatives per source sample.")
+        float | None, typer.Option(help=_help(PreprocessConfig, "negatives_ratio"))
     ] = None,
-    jobs: Annotated[int | None, typer.Option(help="Processes (0 = all cores).")] = None,
+    jobs: Annotated[int | None, typer.Option(help=_help(PreprocessConfig, "jobs"))] = None,
     cache: Annotated[
         bool | None,
-        typer.Option("--cache/--no-cache", help="Reuse mapped windows of earlier runs."),
+        typer.Option("--cache/--no-cache", help=_help(PreprocessConfig, "cache")),
     ] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help=_help(PreprocessConfig, "cache_dir"))
+    ] = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
     name: NameOpt = None,
@@ -225,27 +269,31 @@ def preprocess(
 @app.command()
 def train(
     config: ConfigOpt = None,
-    dataset: Annotated[Path | None, typer.Option(help="Dataset folder from preprocess.")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="Architecture preset (see 'gennie presets').")
+    dataset: Annotated[Path | None, typer.Option(help=_help(TrainConfig, "dataset"))] = None,
+    preset: Annotated[str | None, typer.Option(help=_help(TrainConfig, "preset"))] = None,
+    branches: Annotated[
+        str | None, typer.Option(help=_help(TrainConfig, "branches", "Comma-separated."))
     ] = None,
-    branches: Annotated[str | None, typer.Option(help="Branches to use, e.g. seq.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd, rmsprop, adam or adamw.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="Weight decay.")] = None,
-    lr_schedule: Annotated[str | None, typer.Option(help="fixed, decay or one-cycle.")] = None,
-    lr_decay: Annotated[float | None, typer.Option(help="Per-epoch factor for decay.")] = None,
+    epochs: Annotated[int | None, typer.Option(help=_help(TrainConfig, "epochs"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_help(TrainConfig, "batch_size"))] = None,
+    optimizer: Annotated[str | None, typer.Option(help=_help(TrainConfig, "optimizer"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr"))] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help=_help(TrainConfig, "weight_decay"))
+    ] = None,
+    lr_schedule: Annotated[str | None, typer.Option(help=_help(TrainConfig, "lr_schedule"))] = None,
+    lr_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr_decay"))] = None,
     early_stopping: Annotated[
         bool | None,
-        typer.Option("--early-stopping/--no-early-stopping", help="Stop when validation stalls."),
+        typer.Option(
+            "--early-stopping/--no-early-stopping", help=_help(TrainConfig, "early_stopping")
+        ),
     ] = None,
-    patience: Annotated[int | None, typer.Option(help="Early-stopping patience.")] = None,
-    min_delta: Annotated[float | None, typer.Option(help="Early-stopping min delta.")] = None,
-    monitor: Annotated[str | None, typer.Option(help="val_loss or val_auroc.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (0 = default).")] = None,
+    patience: Annotated[int | None, typer.Option(help=_help(TrainConfig, "patience"))] = None,
+    min_delta: Annotated[float | None, typer.Option(help=_help(TrainConfig, "min_delta"))] = None,
+    monitor: Annotated[str | None, typer.Option(help=_help(TrainConfig, "monitor"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help(TrainConfig, "device"))] = None,
+    threads: Annotated[int | None, typer.Option(help=_help(TrainConfig, "threads"))] = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
     name: NameOpt = None,
@@ -281,28 +329,32 @@ def train(
     _execute("train", work, as_json)
 
 
-ModelOpt = Annotated[
-    Path | None, typer.Option("--model", help="Train run folder (or TorchScript .pt / ONNX file).")
-]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help=_help(ModelInputConfig, "model"))]
 GenomeOpt = Annotated[
     Path | None,
-    typer.Option("--genome", help="Reference FASTA for BED input (default: the training one)."),
+    typer.Option("--genome", help=_help(ModelInputConfig, "genome")),
 ]
 ConsOpt = Annotated[
-    list[Path] | None, typer.Option("--conservation", help="Signal tracks for a cons branch.")
+    list[Path] | None, typer.Option("--conservation", help=_help(ModelInputConfig, "conservation"))
 ]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Inference batch size.")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+BatchOpt = Annotated[
+    int | None, typer.Option("--batch-size", help=_help(ModelInputConfig, "batch_size"))
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help=_help(ModelInputConfig, "device"))]
 CustomWindowOpt = Annotated[
-    int | None, typer.Option("--custom-window", help="Window of a custom model.")
+    int | None, typer.Option("--custom-window", help=_help(ModelInputConfig, "custom_window"))
 ]
 CustomClassesOpt = Annotated[
     str | None,
-    typer.Option("--custom-classes", help="Class names of a custom model, comma-separated."),
+    typer.Option(
+        "--custom-classes", help=_help(ModelInputConfig, "custom_classes", "Comma-separated.")
+    ),
 ]
 CustomBranchesOpt = Annotated[
     str | None,
-    typer.Option("--custom-branches", help="Branches of a custom model, comma-separated."),
+    typer.Option(
+        "--custom-branches", help=_help(ModelInputConfig, "custom_branches", "Comma-separated.")
+    ),
 ]
 
 
@@ -310,24 +362,22 @@ CustomBranchesOpt = Annotated[
 def evaluate(
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    blackbox: Annotated[
-        Path | None, typer.Option(help="Dataset folder whose blackbox split is evaluated.")
-    ] = None,
+    blackbox: Annotated[Path | None, typer.Option(help=_help(EvaluateConfig, "blackbox"))] = None,
     blackbox_split: Annotated[
-        str | None, typer.Option(help="Split of the --blackbox dataset (default blackbox).")
+        str | None, typer.Option(help=_help(EvaluateConfig, "blackbox_split"))
     ] = None,
     input: Annotated[
         Path | None,
-        typer.Option(
-            "--input", help="BED with a class column, or FASTA with the class in headers."
-        ),
+        typer.Option("--input", help=_help(EvaluateConfig, "input")),
     ] = None,
     classes: Annotated[
         list[str] | None,
-        typer.Option("--class", help="NAME=FILE: one labelled file per class. Repeat."),
+        typer.Option(
+            "--class", help=_help(EvaluateConfig, "classes", "NAME=FILE, repeat per class.")
+        ),
     ] = None,
     class_column: Annotated[
-        int | None, typer.Option(help="1-based BED column with the class (default 4, the name).")
+        int | None, typer.Option(help=_help(EvaluateConfig, "class_column"))
     ] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
@@ -372,10 +422,11 @@ def predict(
     model: ModelOpt = None,
     input: Annotated[
         Path | None,
-        typer.Option("--input", help="BED, FASTA, or a text file with one sequence per line."),
+        typer.Option("--input", help=_help(PredictConfig, "input")),
     ] = None,
     sequence: Annotated[
-        list[str] | None, typer.Option("--sequence", help="A sequence to score. Repeat.")
+        list[str] | None,
+        typer.Option("--sequence", help=_help(PredictConfig, "sequences", "Repeat for several.")),
     ] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
@@ -487,4 +538,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main", "run_config", "STAGES", "PreprocessConfig"]
+__all__ = ["STAGES", "app", "main", "run_config"]
