@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -307,11 +308,12 @@ def test_preprocess_fasta_json_writes_a_complete_dataset(pum2_dataset):
     assert labels.shape == splits.shape == (300,)
     assert seq.shape[0] == 300 and WINDOW in seq.shape
     assert list(labels) == [meta["classes"].index(c) for c in samples["class"]]
-    # Records come from the class files: their headers are kept as the sample name.
-    first_header = fasta_records(PUM2["train"]["positive"], 1)[0][0]
-    assert samples["name"].str.contains(";chr").all()
-    assert samples["source_file"].str.endswith(".fa.gz").all()
-    assert isinstance(first_header, str)
+    # Provenance: source file and record number point at the record the sample came from.
+    for name in ("positive", "negative"):
+        headers = [h for h, _ in fasta_records(PUM2["train"][name])]
+        rows = samples[samples["class"] == name]
+        assert set(rows["source_file"]) == {str(PUM2["train"][name])}
+        assert [headers[n - 1] for n in rows["source_line"]] == list(rows["name"])
 
 
 @pytest.mark.slow
@@ -342,7 +344,9 @@ def test_evaluate_blackbox_split(work, out, pum2_model, pum2_dataset):
     _, model = pum2_model
     _, dataset = pum2_dataset
     payload = one_json(
-        gennie("evaluate", "--model", model, "--blackbox", dataset, "--out", out, "--json", cwd=work)
+        gennie(
+            "evaluate", "--model", model, "--blackbox", dataset, "--out", out, "--json", cwd=work
+        )
     )
     check_metrics(payload["metrics"], ["positive", "negative"])
     assert payload["samples"] == 30  # 7:1:1:1 of 2 x 150
@@ -508,7 +512,9 @@ def test_bed_preprocess_shifts_at_chromosome_ends_and_drops_short_chromosomes(be
     }
     assert {
         (c, int(s), int(w))
-        for c, s, w in zip(shifted["chrom"], shifted["interval_start"], shifted["start"], strict=True)
+        for c, s, w in zip(
+            shifted["chrom"], shifted["interval_start"], shifted["start"], strict=True
+        )
     } == expected
     # Strand applied: every bound window reads the motif 5'->3', minus strand included.
     seq = np.load(bed_dataset / "branches" / "seq.npy", mmap_mode="r")
@@ -532,7 +538,7 @@ def test_bed_train_evaluate_with_class_column(work, out, bed_model):
             cols = line.split("\t")
             cols[3] = name
             lines.append("\t".join(cols))
-    labelled.write_text("\n".join(lines[::10]) + "\n")
+    labelled.write_text("\n".join(lines) + "\n")
     run = printed_run_dir(
         gennie("evaluate", "--model", bed_model, "--input", labelled, "--out", out, cwd=work)
     )
@@ -541,15 +547,25 @@ def test_bed_train_evaluate_with_class_column(work, out, bed_model):
         assert key in evaluated
     check_curves(run)
     table = read_predictions(run)
-    assert set(table["class"]) == {"bound", "unbound"}
+    # Every interval but the one on chrM (shorter than the window) is evaluated.
+    assert len(table) == 599 and "chrM" not in set(table["chrom"])
+    assert table["class"].value_counts().to_dict() == {"bound": 299, "unbound": 300}
+    check_probabilities(table, ["bound", "unbound"])
 
 
 @pytest.mark.slow
 def test_bed_predict_keeps_line_order_and_notes_dropped_rows(work, out, bed_model):
     payload = one_json(
         gennie(
-            "predict", "--model", bed_model, "--input", BED["classes"]["bound"], "--out", out,
-            "--json", cwd=work,
+            "predict",
+            "--model",
+            bed_model,
+            "--input",
+            BED["classes"]["bound"],
+            "--out",
+            out,
+            "--json",
+            cwd=work,
         )
     )
     table = pd.read_csv(Path(payload["run_dir"]) / "predictions.tsv", sep="\t")
@@ -620,21 +636,38 @@ def test_yaml_config_with_relative_paths_and_flag_override(work, tmp_path):
     config = _yaml_config(tmp_path)
     runs = tmp_path / "runs"
     # The cwd is not the config's folder: relative paths must follow the YAML file.
-    plain = one_json(
-        gennie("preprocess", "--config", config, "--out", runs, "--json", cwd=work)
-    )
+    plain = one_json(gennie("preprocess", "--config", config, "--out", runs, "--json", cwd=work))
     meta = json.loads((Path(plain["run_dir"]) / "metadata.json").read_text())
     assert meta["window"] == 120
     saved = yaml.safe_load((Path(plain["run_dir"]) / "parameters.yaml").read_text())
     assert saved["classes"]["pos"] == str((config.parent / "data" / "pos.fa").resolve())
     overridden = one_json(
-        gennie(
-            "preprocess", "--config", config, "--window", 100, "--out", runs, "--json", cwd=work
-        )
+        gennie("preprocess", "--config", config, "--window", 100, "--out", runs, "--json", cwd=work)
     )
     meta = json.loads((Path(overridden["run_dir"]) / "metadata.json").read_text())
     assert meta["window"] == 100
     assert meta["classes"] == ["pos", "neg"]
+
+
+@pytest.mark.slow
+def test_saved_parameters_work_as_config_with_overrides(work, tmp_path, pum2_dataset):
+    _, dataset = pum2_dataset
+    payload = one_json(
+        gennie(
+            "preprocess",
+            "--config",
+            dataset / "parameters.yaml",
+            "--window",
+            60,
+            "--out",
+            tmp_path / "runs",
+            "--json",
+            cwd=work,
+        )
+    )
+    meta = json.loads((Path(payload["run_dir"]) / "metadata.json").read_text())
+    assert meta["window"] == 60 and meta["samples"] == 300
+    assert Path(payload["run_dir"]).parent == tmp_path / "runs"
 
 
 # --------------------------------------------------------------------------- 5. bad input
@@ -838,7 +871,7 @@ def test_error_train_on_a_folder_that_is_not_a_dataset(work, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     result = gennie("train", "--dataset", folder, "--epochs", 1, "--out", runs, cwd=work)
-    user_error(result, runs, set(), "not_a_dataset", "dataset")
+    user_error(result, runs, set(), "not_a_dataset", "field 'dataset'", "preprocess")
 
 
 @pytest.mark.slow
@@ -876,17 +909,23 @@ def test_error_evaluate_fasta_headers_without_class(work, tmp_path, pum2_model):
     runs = tmp_path / "runs"
     runs.mkdir()
     result = gennie("evaluate", "--model", model, "--input", unlabelled, "--out", runs, cwd=work)
-    user_error(result, runs, set(), "unlabelled.fa", "line 1")
+    user_error(result, runs, set(), "unlabelled.fa, line 1", "field 'input'")
 
 
 def test_error_predict_with_a_missing_model(work, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     result = gennie(
-        "predict", "--model", tmp_path / "no_model_here", "--sequence", "ACGT" * 10,
-        "--out", runs, cwd=work,
+        "predict",
+        "--model",
+        tmp_path / "no_model_here",
+        "--sequence",
+        "ACGT" * 10,
+        "--out",
+        runs,
+        cwd=work,
     )
-    user_error(result, runs, set(), "no_model_here", "model")
+    user_error(result, runs, set(), "no_model_here", "field 'model'", "not found")
 
 
 @pytest.mark.slow
@@ -897,7 +936,7 @@ def test_error_predict_bed_without_a_genome(work, tmp_path, pum2_model):
     result = gennie(
         "predict", "--model", model, "--input", BED["classes"]["unbound"], "--out", runs, cwd=work
     )
-    user_error(result, runs, set(), "unbound.bed", "genome")
+    user_error(result, runs, set(), "unbound.bed", "field 'genome'", "--genome")
 
 
 def test_error_with_json_prints_one_error_object(work, tmp_path):
@@ -922,6 +961,68 @@ def test_error_with_json_prints_one_error_object(work, tmp_path):
     assert payload["field"] == "classes.a"
 
 
+def test_error_with_json_for_a_flag_of_the_wrong_type(work, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    result = gennie(
+        "preprocess",
+        "--class",
+        f"a={PUM2['train']['positive']}",
+        "--class",
+        f"b={PUM2['train']['negative']}",
+        "--window",
+        "abc",
+        "--out",
+        runs,
+        "--json",
+        cwd=work,
+    )
+    user_error(result, runs, set(), "--window")
+    payload = json.loads(result.stdout)
+    assert payload["error"] and "window" in json.dumps(payload)
+
+
+def test_error_fasta_invalid_letter_outside_the_window(work, tmp_path):
+    records = [(f"r{i}", "ACGT" * 6) for i in range(6)] + [("bad_rec", "1" + "ACGT" * 8 + "9")]
+    bad = write_fasta(tmp_path / "outside.fa", records)
+    good = write_fasta(tmp_path / "good.fa", [(f"g{i}", "ACGT" * 6) for i in range(7)])
+    preprocess_error(
+        work,
+        tmp_path / "runs",
+        "--class",
+        f"a={bad}",
+        "--class",
+        f"b={good}",
+        "--window",
+        20,
+        "--ratio",
+        "1:1:1",
+        needles=("outside.fa", "bad_rec"),
+    )
+
+
+def test_error_class_name_given_twice(work, tmp_path):
+    records = fasta_records(PUM2["train"]["positive"], 30)
+    a1 = write_fasta(tmp_path / "a1.fa", records[:10])
+    a2 = write_fasta(tmp_path / "a2.fa", records[10:20])
+    b = write_fasta(tmp_path / "b.fa", records[20:])
+    preprocess_error(
+        work,
+        tmp_path / "runs",
+        "--class",
+        f"a={a1}",
+        "--class",
+        f"a={a2}",
+        "--class",
+        f"b={b}",
+        "--window",
+        40,
+        "--ratio",
+        "3:1:1",
+        needles=("'a'",),
+    )
+
+
 # --------------------------------------------------------------------------- 6. custom model
 
 
@@ -942,7 +1043,9 @@ def torchscript_model(work: Path) -> Path:
 
     torch.manual_seed(0)
     path = work / "tiny_model.pt"
-    torch.jit.save(torch.jit.script(Tiny().eval()), str(path))
+    with warnings.catch_warnings():  # torch.jit is deprecated, but it is what users export
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(Tiny().eval()), str(path))
     return path
 
 
@@ -990,3 +1093,19 @@ def test_a_failed_run_is_replaced_and_a_complete_one_is_kept(work, tmp_path):
     result = gennie(*args, cwd=work)
     user_error(result, runs, {"x"}, "x", "name", "hint")
     assert (again / "metadata.json").is_file()
+
+
+def test_a_folder_that_is_not_a_run_is_never_deleted(work, tmp_path):
+    records = fasta_records(PUM2["train"]["positive"], 20)
+    a = write_fasta(tmp_path / "a.fa", records[:10])
+    b = write_fasta(tmp_path / "b.fa", records[10:])
+    runs = tmp_path / "runs"
+    precious = runs / "mydata" / "notes.txt"
+    precious.parent.mkdir(parents=True)
+    precious.write_text("months of work")
+    result = gennie(
+        "preprocess", "--class", f"a={a}", "--class", f"b={b}", "--window", 40,
+        "--ratio", "3:1:1", "--out", runs, "--name", "mydata", cwd=work,
+    )  # fmt: skip
+    assert precious.is_file(), "a folder without run.json was deleted"
+    user_error(result, runs, {"mydata"}, "mydata", "name")

@@ -82,6 +82,12 @@ def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> d
                 field=flag.lstrip("-"),
                 hint=f"write e.g. {flag} bound=peaks.bed",
             )
+        if name.strip() in result:
+            raise UserError(
+                f"'{name.strip()}' is given twice",
+                field=flag.lstrip("-"),
+                hint=f"give each name once with {flag}",
+            )
         result[name.strip()] = (
             [v.strip() for v in value.split(",") if v.strip()] if split_values else value.strip()
         )
@@ -534,8 +540,34 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Usage errors found by the argument parser (an unknown flag, a flag of the wrong
+    type) exit with code 2 like every user error, and with ``--json`` also print one
+    JSON object on stdout.
+    """
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("cancelled", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # The parser's usage errors (typer's bundled click) carry these attributes.
+        if not all(hasattr(exc, a) for a in ("format_message", "exit_code", "show")):
+            raise
+        try:
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)
+        except Exception:  # plain output when rich formatting is unavailable
+            exc.show()
+        if "--json" in sys.argv:
+            param = getattr(exc, "param", None)
+            error = UserError(exc.format_message(), field=getattr(param, "name", None))
+            sys.stdout.write(json.dumps(error.to_dict()) + "\n")
+        sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)  # typer.Exit inside a command comes back as a return code
 
 
 __all__ = ["STAGES", "app", "main", "run_config"]

@@ -129,6 +129,13 @@ def _new_run_dir(config: StageConfig) -> Path:
                     field="name",
                     hint="choose another --name, or delete that folder",
                 )
+            if read_status(run_dir).get("status") not in ("running", "failed", "cancelled"):
+                raise UserError(
+                    "this folder exists and is not a gennie run folder",
+                    file=run_dir,
+                    field="name",
+                    hint="choose another --name; gennie never deletes it",
+                )
             shutil.rmtree(run_dir)  # a failed or killed run: start again cleanly
         run_dir.mkdir()
         return run_dir

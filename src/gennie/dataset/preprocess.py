@@ -34,7 +34,14 @@ from gennie.dataset.store import FORMAT_VERSION, METADATA_FILE, SAMPLES_FILE
 from gennie.dataset.windows import fit_sequence, fit_to_chromosomes, place_windows
 from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key
 from gennie.encode import BranchEncoder, WindowBatch, make_encoder
-from gennie.encode.alphabet import INVALID, UNKNOWN, base_codes, decode, reverse_complement
+from gennie.encode.alphabet import (
+    INVALID,
+    UNKNOWN,
+    base_codes,
+    decode,
+    first_invalid,
+    reverse_complement,
+)
 from gennie.errors import UserError
 from gennie.io.bed import read_bed
 from gennie.io.fasta import Genome, read_fasta
@@ -241,21 +248,7 @@ def _map_fasta(
     batch_start = 0
 
     def flush(batch: list[str], lo: int, codes: np.ndarray) -> None:
-        block = base_codes("".join(batch)).reshape(len(batch), config.window)
-        bad = np.argwhere(block == INVALID)
-        if bad.size:
-            row, col = (int(v) for v in bad[0])
-            letter = batch[row][col]
-            raise UserError(
-                f"record '{headers[lo + row]}': letter '{letter}' is not a nucleotide or "
-                "IUPAC code",
-                file=path,
-                line=lo + row + 1,
-                field="classes",
-                hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
-                "(the line is the record number)",
-            )
-        codes[lo : lo + len(batch)] = block
+        codes[lo : lo + len(batch)] = base_codes("".join(batch)).reshape(len(batch), config.window)
 
     for record in tqdm(
         read_fasta(path),
@@ -272,6 +265,17 @@ def _map_fasta(
                 line=record.number,
                 field="classes",
                 hint="remove empty records (the line is the record number)",
+            )
+        bad = first_invalid(record.sequence)  # the whole record, not only the window
+        if bad is not None:
+            raise UserError(
+                f"record '{record.header}': letter '{record.sequence[bad]}' at position "
+                f"{bad + 1} is not a nucleotide or IUPAC code",
+                file=path,
+                line=record.number,
+                field="classes",
+                hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
+                "(the line is the record number)",
             )
         seq, added = fit_sequence(record.sequence, config.window, config.placement, rng)
         headers.append(record.header)
@@ -656,9 +660,7 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             )
             others = [c for c in classes if c is not source]
             classes.append(make_negatives(config, source, others, cache, genome))
-        branch_paths = [
-            encode_branches(c.entry, c.table, encoders, config.window) for c in classes
-        ]
+        branch_paths = [encode_branches(c.entry, c.table, encoders, config.window) for c in classes]
         selections = select_samples(config, classes)
         metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)
         if config.genome and (

@@ -102,15 +102,15 @@ class _Builder:
                 f"{where} needs a sequence, but its input is already flat "
                 f"({x.shape[1]} features) because of {self.why_flat}",
                 field=self.field,
-                hint=self.flat_hint or "put conv, pool, global_pool, lstm and gru layers "
+                hint=self.flat_hint
+                or "put conv, pool, global_pool, lstm and gru layers "
                 "before global pooling and dense layers, or remove this layer",
             )
         if isinstance(layer, ConvLayer):
             span = layer.dilation * (layer.kernel_size - 1) + 1
             if layer.padding == "valid" and x.shape[-1] < span:
                 raise UserError(
-                    f"{where} needs at least {span} positions but its input has only "
-                    f"{x.shape[-1]}",
+                    f"{where} needs at least {span} positions but its input has only {x.shape[-1]}",
                     field=self.field,
                     hint="use a smaller kernel_size or dilation, padding: same, less "
                     "pooling before this layer, or a longer window",
@@ -185,13 +185,16 @@ class MultiBranchNetwork(nn.Module):
         for name, (channels, length) in self.inputs.items():
             layers = self.architecture.branches.get(name, [])
             builder = _Builder(
-                f"branch '{name}'", f"architecture.branches.{name}",
+                f"branch '{name}'",
+                f"architecture.branches.{name}",
                 torch.zeros(1, channels, length),
             )
-            self.branches[name] = nn.Sequential(*(
-                builder.add(i, layer, layers[i + 1] if i + 1 < len(layers) else None)
-                for i, layer in enumerate(layers)
-            ))
+            self.branches[name] = nn.Sequential(
+                *(
+                    builder.add(i, layer, layers[i + 1] if i + 1 < len(layers) else None)
+                    for i, layer in enumerate(layers)
+                )
+            )
             ends.append(builder.x)
             if builder.why_flat:
                 why_flat[name] = builder.why_flat
@@ -206,18 +209,26 @@ class MultiBranchNetwork(nn.Module):
         if flat and why_flat:
             reason = "; ".join(why_flat.values())
         elif flat:
-            reason = "the branches ending with different lengths (" + ", ".join(
-                f"{n}: {x.shape[-1]}" for n, x in zip(self.branch_names, ends, strict=True)
-            ) + "), which are flattened before concatenation"
-            hint = ("give every branch the same convolution padding and pooling so that they "
-                    "end at the same length, or start the common part with a dense layer")
+            reason = (
+                "the branches ending with different lengths ("
+                + ", ".join(
+                    f"{n}: {x.shape[-1]}" for n, x in zip(self.branch_names, ends, strict=True)
+                )
+                + "), which are flattened before concatenation"
+            )
+            hint = (
+                "give every branch the same convolution padding and pooling so that they "
+                "end at the same length, or start the common part with a dense layer"
+            )
 
         common = self.architecture.common
         builder = _Builder("common part", "architecture.common", merged, reason, hint)
-        self.common = nn.Sequential(*(
-            builder.add(i, layer, common[i + 1] if i + 1 < len(common) else None)
-            for i, layer in enumerate(common)
-        ))
+        self.common = nn.Sequential(
+            *(
+                builder.add(i, layer, common[i + 1] if i + 1 < len(common) else None)
+                for i, layer in enumerate(common)
+            )
+        )
         x = builder.x
         # A common part that is empty or ends in conv/RNN leaves a sequence; flatten
         # it so that the output is always (n, num_classes).

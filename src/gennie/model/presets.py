@@ -45,8 +45,13 @@ _DENSE_32 = [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.5
 
 
 def _upper(filters: int) -> dict[str, Any]:
-    return {"type": "conv", "filters": filters, "kernel_size": _UPPER_KERNEL,
-            "padding": "same", "activation": "relu"}
+    return {
+        "type": "conv",
+        "filters": filters,
+        "kernel_size": _UPPER_KERNEL,
+        "padding": "same",
+        "activation": "relu",
+    }
 
 
 def _stack(filters: list[int], top: dict[str, Any]) -> list[dict[str, Any]]:
@@ -61,47 +66,65 @@ def _stack(filters: list[int], top: dict[str, Any]) -> list[dict[str, Any]]:
 _PRESETS: dict[str, tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = {
     "1layer": (
         "Zeng et al. basic CNN: 16 filters ×24, global max pool, dense 32, dropout 0.5",
-        _stack([16], _TOP_GLOBAL), _DENSE_32,
+        _stack([16], _TOP_GLOBAL),
+        _DENSE_32,
     ),
     "1layer_64motif": (
-        "1layer with 64 filters", _stack([64], _TOP_GLOBAL), _DENSE_32,
+        "1layer with 64 filters",
+        _stack([64], _TOP_GLOBAL),
+        _DENSE_32,
     ),
     "1layer_128motif": (
-        "1layer with 128 filters", _stack([128], _TOP_GLOBAL), _DENSE_32,
+        "1layer with 128 filters",
+        _stack([128], _TOP_GLOBAL),
+        _DENSE_32,
     ),
     "1layer_local_win3": (
         "1layer with local max pooling (window 3) instead of global",
-        _stack([16], _LOWER_POOL), _DENSE_32,
+        _stack([16], _LOWER_POOL),
+        _DENSE_32,
     ),
     "1layer_local_win9": (
         "1layer with local max pooling (window 9) instead of global",
-        _stack([16], _LOWER_POOL | {"size": 9}), _DENSE_32,
+        _stack([16], _LOWER_POOL | {"size": 9}),
+        _DENSE_32,
     ),
     "2layer": (
         "2 conv layers (16/32 filters), global max pool on top, dense 32",
-        _stack([16, 32], _TOP_GLOBAL), _DENSE_32,
+        _stack([16, 32], _TOP_GLOBAL),
+        _DENSE_32,
     ),
     "3layer": (
         "3 conv layers (16/32/64 filters), global max pool on top, dense 32",
-        _stack([16, 32, 64], _TOP_GLOBAL), _DENSE_32,
+        _stack([16, 32, 64], _TOP_GLOBAL),
+        _DENSE_32,
     ),
     "2layer_local_win3": (
         "2 conv layers (16/32 filters), local max pool (window 3) on top, dense 32",
-        _stack([16, 32], _LOWER_POOL), _DENSE_32,
+        _stack([16, 32], _LOWER_POOL),
+        _DENSE_32,
     ),
     "3layer_local_win3": (
         "3 conv layers (16/32/64 filters), local max pool (window 3) on top, dense 32",
-        _stack([16, 32, 64], _LOWER_POOL), _DENSE_32,
+        _stack([16, 32, 64], _LOWER_POOL),
+        _DENSE_32,
     ),
     "deepbind": (
         "DeepBind-like: 16 filters ×24, global max+avg pool, dense 32, dropout 0.5",
-        _stack([16], {"type": "global_pool", "kind": "max_avg"}), _DENSE_32,
+        _stack([16], {"type": "global_pool", "kind": "max_avg"}),
+        _DENSE_32,
     ),
     "enngene": (
         "ENNGene default: conv 40×4 LeakyReLU + BN + dropout 0.2, max pool 2, dense 32",
         [
-            {"type": "conv", "filters": 40, "kernel_size": 4, "activation": "leaky_relu",
-             "batch_norm": True, "dropout": 0.2},
+            {
+                "type": "conv",
+                "filters": 40,
+                "kernel_size": 4,
+                "activation": "leaky_relu",
+                "batch_norm": True,
+                "dropout": 0.2,
+            },
             {"type": "pool", "kind": "max", "size": 2},
         ],
         [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.2}],
@@ -138,16 +161,24 @@ def preset_architecture(name: str, branches: list[str]) -> ArchitectureConfig:
             hint=hint + f"available presets: {', '.join(PRESETS)}",
         )
     if not branches:
-        raise UserError("no branches given for the preset", field="branches",
-                        hint=f"give at least one of {', '.join(KNOWN_BRANCHES)}")
+        raise UserError(
+            "no branches given for the preset",
+            field="branches",
+            hint=f"give at least one of {', '.join(KNOWN_BRANCHES)}",
+        )
     for branch in branches:
         if branch not in KNOWN_BRANCHES:
-            raise UserError(f"unknown branch '{branch}'", field="branches",
-                            hint=f"known branches: {', '.join(KNOWN_BRANCHES)}")
+            raise UserError(
+                f"unknown branch '{branch}'",
+                field="branches",
+                hint=f"known branches: {', '.join(KNOWN_BRANCHES)}",
+            )
     _, branch_layers, common_layers = _PRESETS[name]
     # Plain data validated afresh for every branch, so that no two branches (or two
     # calls) share a layer object that the user might edit.
-    return ArchitectureConfig.model_validate({
-        "branches": {branch: copy.deepcopy(branch_layers) for branch in branches},
-        "common": copy.deepcopy(common_layers),
-    })
+    return ArchitectureConfig.model_validate(
+        {
+            "branches": {branch: copy.deepcopy(branch_layers) for branch in branches},
+            "common": copy.deepcopy(common_layers),
+        }
+    )

@@ -37,6 +37,7 @@ def _run_with_hooks(
     calls: list[tuple[str, nn.Module, str]] = []
     handles = []
     for name, module in modules:
+
         def hook(mod: nn.Module, args: Any, output: Any, name: str = name) -> None:
             calls.append((name, mod, _shape_text(output)))
 
@@ -78,7 +79,8 @@ def layer_table(model: nn.Module, inputs: dict[str, tuple[int, int]]) -> list[di
     # either, but it is no layer.
     containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
     leaves = [
-        (name, m) for name, m in model.named_modules()
+        (name, m)
+        for name, m in model.named_modules()
         if name and not any(m.children()) and not isinstance(m, containers)
     ]
     return [
@@ -101,25 +103,30 @@ def format_layer_table(rows: list[dict[str, Any]]) -> str:
     Returns:
         Lines of ``layer  type  output shape  parameters``, a rule, and the total.
     """
-    header = {"layer": "layer", "type": "type", "output_shape": "output shape",
-              "parameters": "parameters"}
-    cells = [header] + [
-        {**row, "parameters": f"{row['parameters']:,}"} for row in rows
-    ]
+    header = {
+        "layer": "layer",
+        "type": "type",
+        "output_shape": "output shape",
+        "parameters": "parameters",
+    }
+    cells = [header] + [{**row, "parameters": f"{row['parameters']:,}"} for row in rows]
     widths = {key: max(len(str(c[key])) for c in cells) for key in header}
 
     def line(cell: dict[str, Any]) -> str:
-        return "  ".join([
-            str(cell["layer"]).ljust(widths["layer"]),
-            str(cell["type"]).ljust(widths["type"]),
-            str(cell["output_shape"]).ljust(widths["output_shape"]),
-            str(cell["parameters"]).rjust(widths["parameters"]),
-        ])
+        return "  ".join(
+            [
+                str(cell["layer"]).ljust(widths["layer"]),
+                str(cell["type"]).ljust(widths["type"]),
+                str(cell["output_shape"]).ljust(widths["output_shape"]),
+                str(cell["parameters"]).rjust(widths["parameters"]),
+            ]
+        )
 
     total = sum(row["parameters"] for row in rows)
     rule = "-" * len(line(header))
-    return "\n".join([line(header), rule, *(line(c) for c in cells[1:]), rule,
-                      f"total parameters: {total:,}"])
+    return "\n".join(
+        [line(header), rule, *(line(c) for c in cells[1:]), rule, f"total parameters: {total:,}"]
+    )
 
 
 _COLOURS = {
@@ -166,8 +173,9 @@ def _architecture_boxes(
     columns = []
     for name, (channels, length) in inputs.items():
         column = [("input", f"{name} input", f"(n, {channels}, {length})")]
-        column += [(b.kind, b.label, shapes[f"{name}.{i}"])
-                   for i, b in enumerate(model.branches[name])]
+        column += [
+            (b.kind, b.label, shapes[f"{name}.{i}"]) for i, b in enumerate(model.branches[name])
+        ]
         columns.append(column)
     common = [("concat", model.concat.label, shapes["concat"])]
     common += [(b.kind, b.label, shapes[f"common.{i}"]) for i, b in enumerate(model.common)]
@@ -214,18 +222,31 @@ def draw_architecture(
     ax.set_ylim(0, height)
     ax.axis("off")
     total = sum(p.numel() for p in model.parameters())
-    ax.text(width / 2, height - margin, f"{total:,} parameters", ha="center", va="top",
-            fontsize=8, color="#555555")
+    ax.text(
+        width / 2,
+        height - margin,
+        f"{total:,} parameters",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="#555555",
+    )
 
     def row_y(row: int) -> float:
         return height - margin - 0.35 - row_h * (row + 0.5)
 
     def box(x: float, y: float, kind: str, label: str, shape: str) -> None:
-        ax.add_patch(FancyBboxPatch(
-            (x - box_w / 2, y - box_h / 2), box_w, box_h,
-            boxstyle="round,pad=0.02,rounding_size=0.08",
-            facecolor=_COLOURS.get(kind, "#ffffff"), edgecolor="#444444", linewidth=0.8,
-        ))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - box_w / 2, y - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor=_COLOURS.get(kind, "#ffffff"),
+                edgecolor="#444444",
+                linewidth=0.8,
+            )
+        )
         # Long labels (many options) wrap onto a second line, and shrink only if
         # even that does not fit the box.
         lines = _wrap_label(label, 38)
@@ -233,16 +254,40 @@ def draw_architecture(
         if len(lines) > 2:
             lines = _wrap_label(label, (len(label) + 1) // 2)
             size = max(5.0, 7.0 * 38 / max(len(line) for line in lines))
-        ax.text(x, y + 0.09, "\n".join(lines), ha="center", va="center", fontsize=size,
-                fontweight="bold", linespacing=1.1)
-        ax.text(x, y - (0.14 if len(lines) == 1 else 0.19), shape, ha="center",
-                va="center", fontsize=7, family="monospace")
+        ax.text(
+            x,
+            y + 0.09,
+            "\n".join(lines),
+            ha="center",
+            va="center",
+            fontsize=size,
+            fontweight="bold",
+            linespacing=1.1,
+        )
+        ax.text(
+            x,
+            y - (0.14 if len(lines) == 1 else 0.19),
+            shape,
+            ha="center",
+            va="center",
+            fontsize=7,
+            family="monospace",
+        )
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
         """From the bottom of the box at (x0, y0) to the top of the box at (x1, y1)."""
-        ax.annotate("", xy=(x1, y1 + box_h / 2), xytext=(x0, y0 - box_h / 2),
-                    arrowprops={"arrowstyle": "-|>", "color": "#444444", "lw": 0.8,
-                                "shrinkA": 1, "shrinkB": 1})
+        ax.annotate(
+            "",
+            xy=(x1, y1 + box_h / 2),
+            xytext=(x0, y0 - box_h / 2),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "#444444",
+                "lw": 0.8,
+                "shrinkA": 1,
+                "shrinkB": 1,
+            },
+        )
 
     centre = width / 2
     concat_y = row_y(branch_rows)
