@@ -4,7 +4,6 @@ import gzip
 import json
 import shutil
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -174,9 +173,9 @@ def test_cache_hit_reads_nothing(tmp_path, genome, monkeypatch):
     ds = Dataset(second.run_dir)
     assert len(ds) == 15
     old = first.samples()
-    first_seq = {(c, n): s for c, n, s in zip(old["class"], old["name"], first.array("seq"))}
+    first_seq = {(c, n): s for c, n, s in zip(old["class"], old["name"], first.array("seq"), strict=False)}
     new = ds.samples()
-    for cls, name, seq in zip(new["class"], new["name"], ds.array("seq")):
+    for cls, name, seq in zip(new["class"], new["name"], ds.array("seq"), strict=False):
         assert (seq == first_seq[(cls, name)]).all()
 
 
@@ -238,8 +237,8 @@ def test_shuffled_negatives_keep_dinucleotides(tmp_path):
     for row in samples[samples["class"] == "shuffled"].itertuples():
         original = seqs[int(row.source_line) - 1]
         shuffled = decode(codes[row.index])
-        pairs = sorted(a + b for a, b in zip(original, original[1:]))
-        assert sorted(a + b for a, b in zip(shuffled, shuffled[1:])) == pairs
+        pairs = sorted(a + b for a, b in zip(original, original[1:], strict=False))
+        assert sorted(a + b for a, b in zip(shuffled, shuffled[1:], strict=False)) == pairs
     assert base_codes(decode(codes[0])).max() <= 3
 
 
