@@ -173,7 +173,8 @@ def test_cache_hit_reads_nothing(tmp_path, genome, monkeypatch):
     ds = Dataset(second.run_dir)
     assert len(ds) == 15
     old = first.samples()
-    first_seq = {(c, n): s for c, n, s in zip(old["class"], old["name"], first.array("seq"), strict=False)}
+    keys = zip(old["class"], old["name"], strict=True)
+    first_seq = dict(zip(keys, first.array("seq"), strict=True))
     new = ds.samples()
     for cls, name, seq in zip(new["class"], new["name"], ds.array("seq"), strict=False):
         assert (seq == first_seq[(cls, name)]).all()
