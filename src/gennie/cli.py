@@ -364,6 +364,27 @@ CustomBranchesOpt = Annotated[
 ]
 
 
+def _model_overrides(
+    genome: Path | None,
+    conservation: list[Path] | None,
+    batch_size: int | None,
+    device: str | None,
+    custom_window: int | None,
+    custom_classes: str | None,
+    custom_branches: str | None,
+) -> dict[str, Any]:
+    """Overrides of the options evaluate and predict share (applying a model)."""
+    return _overrides(
+        genome=genome,
+        conservation=conservation,
+        batch_size=batch_size,
+        device=device,
+        custom_window=custom_window,
+        custom_classes=_list(custom_classes),
+        custom_branches=_list(custom_branches),
+    )
+
+
 @app.command()
 def evaluate(
     config: ConfigOpt = None,
@@ -407,15 +428,17 @@ def evaluate(
             input=input,
             classes=_pairs(classes, "--class"),
             class_column=class_column,
-            genome=genome,
-            conservation=conservation,
-            batch_size=batch_size,
-            device=device,
-            custom_window=custom_window,
-            custom_classes=_list(custom_classes),
-            custom_branches=_list(custom_branches),
             out=out,
             name=name,
+            **_model_overrides(
+                genome,
+                conservation,
+                batch_size,
+                device,
+                custom_window,
+                custom_classes,
+                custom_branches,
+            ),
         )
         return run_stage(_build("evaluate", config, overrides))
 
@@ -453,15 +476,17 @@ def predict(
             model=model,
             input=input,
             sequences=sequence,
-            genome=genome,
-            conservation=conservation,
-            batch_size=batch_size,
-            device=device,
-            custom_window=custom_window,
-            custom_classes=_list(custom_classes),
-            custom_branches=_list(custom_branches),
             out=out,
             name=name,
+            **_model_overrides(
+                genome,
+                conservation,
+                batch_size,
+                device,
+                custom_window,
+                custom_classes,
+                custom_branches,
+            ),
         )
         return run_stage(_build("predict", config, overrides))
 
