@@ -128,11 +128,7 @@ class InputMapper:
                     file=path,
                     field=field,
                 )
-        try:
-            mapped = map_class("input", Path(path), fmt, self.config, self._cache, self._genome)
-        except UserError as exc:
-            exc.field = field if exc.field in (None, "classes") else exc.field
-            raise
+        mapped = map_class("input", Path(path), fmt, self.config, self._cache, self._genome, field)
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
         dropped = pd.DataFrame()
@@ -167,7 +163,9 @@ class InputMapper:
                 )
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
-        mapped = map_class("sequences", fasta, "fasta", self.config, self._cache, self._genome)
+        mapped = map_class(
+            "sequences", fasta, "fasta", self.config, self._cache, self._genome, field
+        )
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
         table = mapped.table.assign(

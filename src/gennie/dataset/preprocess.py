@@ -121,6 +121,12 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
             )
         formats[name] = fmt
     if "bed" in formats.values() or config.negatives == "background":
+        if config.genome is None:
+            raise UserError(
+                "BED class files need a reference genome or transcriptome",
+                field="genome",
+                hint="give --genome FASTA (plain or bgzip-compressed)",
+            )
         require_file(config.genome, "genome", "genome FASTA")
     if config.split == "chromosome":
         fasta = [n for n, f in formats.items() if f == "fasta"]
@@ -152,10 +158,14 @@ def _encoder_params(config: PreprocessConfig, branch: str) -> dict[str, Any]:
 
 
 def _map_bed(
-    path: Path, entry: CacheEntry, config: PreprocessConfig, genome: Genome, rng_key: list[int]
+    path: Path,
+    entry: CacheEntry,
+    config: PreprocessConfig,
+    genome: Genome,
+    rng_key: list[int],
+    field_name: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Windows of a BED class: place, fit into chromosomes, fetch, encode base codes."""
-    field_name = "classes"
     bed = read_bed(path, field=field_name)
     lengths = np.empty(len(bed), dtype=np.int64)
     for chrom, rows in bed.groupby("chrom", sort=False).groups.items():
@@ -234,10 +244,10 @@ def _map_bed(
 
 
 def _map_fasta(
-    path: Path, entry: CacheEntry, config: PreprocessConfig, rng_key: list[int]
+    path: Path, entry: CacheEntry, config: PreprocessConfig, rng_key: list[int], field_name: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Windows of a FASTA class: cut or N-pad each record, encode base codes."""
-    n = sum(1 for _ in read_fasta(path))
+    n = sum(1 for _ in read_fasta(path, field=field_name))
     rng = np.random.default_rng(rng_key)
     codes = np.lib.format.open_memmap(
         entry.codes_path, mode="w+", dtype=np.uint8, shape=(n, config.window)
@@ -251,7 +261,7 @@ def _map_fasta(
         codes[lo : lo + len(batch)] = base_codes("".join(batch)).reshape(len(batch), config.window)
 
     for record in tqdm(
-        read_fasta(path),
+        read_fasta(path, field=field_name),
         total=n,
         desc=f"read {path.name}",
         unit="seq",
@@ -263,7 +273,7 @@ def _map_fasta(
                 f"record '{record.header}' has no sequence",
                 file=path,
                 line=record.number,
-                field="classes",
+                field=field_name,
                 hint="remove empty records (the line is the record number)",
             )
         bad = first_invalid(record.sequence)  # the whole record, not only the window
@@ -273,7 +283,7 @@ def _map_fasta(
                 f"{bad + 1} is not a nucleotide or IUPAC code",
                 file=path,
                 line=record.number,
-                field="classes",
+                field=field_name,
                 hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
                 "(the line is the record number)",
             )
@@ -387,8 +397,14 @@ def map_class(
     config: PreprocessConfig,
     cache: WindowCache,
     genome: GenomeHandle,
+    field: str | None = None,
 ) -> ClassWindows:
-    """Mapped, encoded windows of one class file, from the cache when possible."""
+    """Mapped, encoded windows of one class file, from the cache when possible.
+
+    Args:
+        field: Configuration field named in error messages (default ``classes.<name>``).
+    """
+    field = field or f"classes.{name}"
     file_md5 = cache.checksum(path)
     key_data: dict[str, Any] = {
         "version": FORMAT_VERSION,
@@ -413,9 +429,9 @@ def map_class(
         cache.misses += 1
         entry.reset()
         if fmt == "bed":
-            table, counts = _map_bed(path, entry, config, genome.get(), rng_key)
+            table, counts = _map_bed(path, entry, config, genome.get(), rng_key, field)
         else:
-            table, counts = _map_fasta(path, entry, config, rng_key)
+            table, counts = _map_fasta(path, entry, config, rng_key, field)
         entry.finish(table, {"class_file": str(path), "key": key_data, "counts": counts})
     return ClassWindows(
         name=name, entry=entry, table=table, counts=dict(counts), references=references
