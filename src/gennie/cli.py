@@ -132,7 +132,7 @@ def _execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
         raise typer.Exit(130) from None
     summary = result.summary
     if as_json:
-        payload: dict[str, Any] = {"run_dir": str(result.run_dir), "stage": stage}
+        payload: dict[str, Any] = {"run_dir": str(result.run_dir), "stage": result.stage or stage}
         payload.update(summary)
         real_stdout.write(json.dumps(payload, default=str) + "\n")
         return

@@ -246,3 +246,4 @@ class StageResult:
 
     run_dir: Path
     summary: dict[str, Any]
+    stage: str = ""

@@ -701,4 +701,4 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         )
         for cls in classes:
             log.info("class %s: %s", cls.name, json.dumps(cls.counts))
-        return StageResult(run_dir=run.dir, summary=run.summary)
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

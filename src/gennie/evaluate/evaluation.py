@@ -218,6 +218,6 @@ def evaluate(config: EvaluateConfig) -> StageResult:
                 metrics["accuracy"],
                 metrics["auroc"] or float("nan"),
             )
-            return StageResult(run_dir=run.dir, summary=run.summary)
+            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
     finally:
         mapper.close()

@@ -123,4 +123,4 @@ def predict(config: PredictConfig) -> StageResult:
                     "predictions_file": str(run.dir / "predictions.tsv"),
                 }
             )
-            return StageResult(run_dir=run.dir, summary=run.summary)
+            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

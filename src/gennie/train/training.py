@@ -251,4 +251,4 @@ def train(config: TrainConfig) -> StageResult:
                 "epochs_run": epochs_run,
             }
         )
-        return StageResult(run_dir=run.dir, summary=run.summary)
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
