@@ -484,6 +484,29 @@ def test_preprocess_without_json_prints_the_run_folder(work, tmp_path):
     assert json.loads((run / "metadata.json").read_text())["classes"] == ["a", "b"]
 
 
+def test_class_named_after_its_file_when_no_name_is_given(work, tmp_path):
+    records = fasta_records(PUM2["train"]["positive"], 30)
+    bound = write_fasta(tmp_path / "bound.fa", records[:15])
+    unbound = write_fasta(tmp_path / "unbound.fasta", records[15:])
+    result = gennie(
+        "preprocess",
+        "--class",
+        bound,
+        "--class",
+        unbound,
+        "--window",
+        50,
+        "--ratio",
+        "3:1:1",
+        "--out",
+        tmp_path / "runs",
+        "--json",
+        cwd=work,
+    )
+    run = Path(one_json(result)["run_dir"])
+    assert json.loads((run / "metadata.json").read_text())["classes"] == ["bound", "unbound"]
+
+
 # --------------------------------------------------------------------------- 2. BED path
 
 

@@ -131,3 +131,15 @@ def test_defaults_defined_once():
     assert TrainConfig().patience == 10 and TrainConfig().min_delta == 0.01  # ENNGene's
     assert PreprocessConfig().window == 150
     assert Path(TrainConfig().out) == Path("gennie-runs")
+
+
+def test_class_names_default_to_file_names():
+    from gennie.config import class_name_from_file
+
+    assert class_name_from_file("/data/peaks.bed.gz") == "peaks"
+    assert class_name_from_file("PUM2.train.positives.fa.gz") == "PUM2.train.positives"
+    assert class_name_from_file("my sites.fasta") == "my_sites"
+    config = PreprocessConfig(classes=["a/bound.bed", "b/unbound.fa"])
+    assert list(config.classes) == ["bound", "unbound"]
+    with pytest.raises(ValueError, match="'x'"):
+        PreprocessConfig(classes=["a/x.bed", "b/x.fa"])

@@ -94,6 +94,14 @@ def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> d
     return result
 
 
+def _class_files(values: list[str] | None) -> dict[str, Any]:
+    """``--class NAME=FILE`` or ``--class FILE`` (named after the file)."""
+    from gennie.config import class_name_from_file
+
+    named = [v if "=" in v else f"{class_name_from_file(v)}={v}" for v in values or []]
+    return _pairs(named, "--class")
+
+
 def _list(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
@@ -176,7 +184,12 @@ def preprocess(
     classes: Annotated[
         list[str] | None,
         typer.Option(
-            "--class", help=_help(PreprocessConfig, "classes", "NAME=FILE, repeat per class.")
+            "--class",
+            help=_help(
+                PreprocessConfig,
+                "classes",
+                "NAME=FILE or FILE (named after the file), repeat per class.",
+            ),
         ),
     ] = None,
     genome: Annotated[Path | None, typer.Option(help=_help(PreprocessConfig, "genome"))] = None,
@@ -243,7 +256,7 @@ def preprocess(
 
     def work():
         overrides = _overrides(
-            classes=_pairs(classes, "--class"),
+            classes=_class_files(classes),
             genome=genome,
             branches=_list(branches),
             conservation=conservation,
@@ -400,7 +413,12 @@ def evaluate(
     classes: Annotated[
         list[str] | None,
         typer.Option(
-            "--class", help=_help(EvaluateConfig, "classes", "NAME=FILE, repeat per class.")
+            "--class",
+            help=_help(
+                EvaluateConfig,
+                "classes",
+                "NAME=FILE or FILE (named after the file), repeat per class.",
+            ),
         ),
     ] = None,
     class_column: Annotated[
@@ -426,7 +444,7 @@ def evaluate(
             blackbox=blackbox,
             blackbox_split=blackbox_split,
             input=input,
-            classes=_pairs(classes, "--class"),
+            classes=_class_files(classes),
             class_column=class_column,
             out=out,
             name=name,

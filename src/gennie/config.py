@@ -163,6 +163,33 @@ def _parse_ratio(text: str) -> tuple[float, float, float, float]:
     return tuple(values)  # type: ignore[return-value]
 
 
+_FILE_EXTENSIONS = {
+    ".gz",
+    ".bgz",
+    ".bz2",
+    ".bed",
+    ".narrowpeak",
+    ".broadpeak",
+    ".fa",
+    ".fasta",
+    ".fna",
+    ".fas",
+    ".txt",
+    ".tsv",
+}
+
+
+def class_name_from_file(path: str | Path) -> str:
+    """Default class name of a class file: its name without file-type extensions
+    (``peaks.bed.gz`` → ``peaks``), other characters than letters, digits and . _ + -
+    replaced by ``_``."""
+    name = Path(path).name
+    while Path(name).suffix.lower() in _FILE_EXTENSIONS:
+        name = name[: -len(Path(name).suffix)]
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip("._+-")
+    return name or "class"
+
+
 class PreprocessConfig(StageConfig):
     """Class files (BED or FASTA) → an encoded, split dataset folder."""
 
@@ -229,6 +256,22 @@ class PreprocessConfig(StageConfig):
         "reduction or split re-reads nothing.",
     )
     cache_dir: Path | None = Field(None, description="Cache folder (default: <out>/cache).")
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _names_from_files(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            named: dict[str, Any] = {}
+            for path in value:
+                name = class_name_from_file(path)
+                if name in named:
+                    raise ValueError(
+                        f"two class files give the class name '{name}'; name them "
+                        "explicitly (NAME=FILE, or a mapping in YAML)"
+                    )
+                named[name] = path
+            return named
+        return value
 
     @field_validator("classes")
     @classmethod

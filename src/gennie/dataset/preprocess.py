@@ -696,6 +696,9 @@ def preprocess(config: PreprocessConfig) -> StageResult:
                 "samples": metadata["samples"],
                 "splits": metadata["splits"],
                 "class_splits": {c.name: c.counts.get("splits") for c in classes},
+                "counts": {
+                    c.name: {k: v for k, v in c.counts.items() if k != "splits"} for c in classes
+                },
                 "cache_hits": cache.hits,
             }
         )
