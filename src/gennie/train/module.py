@@ -47,31 +47,16 @@ class Classifier(pl.LightningModule):
         auroc = getattr(self, f"{split}_auroc")
         accuracy.update(probs, y)
         auroc.update(probs, y)
-        on_step = split == "train"
-        self.log(
-            f"{split}_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=y.shape[0],
-        )
-        self.log(
-            f"{split}_accuracy",
-            accuracy,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=not on_step,
-            batch_size=y.shape[0],
-        )
-        self.log(
-            f"{split}_auroc",
-            auroc,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=not on_step,
-            batch_size=y.shape[0],
-        )
+        # Loss in the progress bar for both splits; accuracy and AUROC for validation.
+        for name, value in (("loss", loss), ("accuracy", accuracy), ("auroc", auroc)):
+            self.log(
+                f"{split}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "loss" or split == "val",
+                batch_size=y.shape[0],
+            )
         return loss
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
