@@ -861,12 +861,15 @@ def test_error_bad_yaml(work, tmp_path, text, needles):
     preprocess_error(work, tmp_path / "runs", "--config", config, needles=needles)
 
 
-def test_error_class_without_equals(work, tmp_path):
+def test_error_class_with_an_empty_file_part(work, tmp_path):
+    # `--class FILE` alone is fine (named after the file); `NAME=` with nothing is not.
     preprocess_error(
         work,
         tmp_path / "runs",
         "--class",
-        str(PUM2["train"]["positive"]),
+        "bound=",
+        "--class",
+        f"unbound={PUM2['train']['negative']}",
         needles=("class", "NAME=VALUE"),
     )
 
