@@ -33,6 +33,18 @@ from gennie.runs import require_complete
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
 SAMPLES_FILE = "samples.tsv"
+IDENTITY_COLUMNS = [
+    "index",
+    "class",
+    "source_file",
+    "source_line",
+    "name",
+    "chrom",
+    "start",
+    "end",
+    "strand",
+]
+"""Columns of ``samples.tsv`` that say which input a sample came from."""
 
 
 class Dataset:

@@ -110,7 +110,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
     Returns:
         The run folder and a summary with ``metrics`` (macro averages and per class).
     """
-    from gennie.dataset.store import Dataset
+    from gennie.dataset.store import IDENTITY_COLUMNS, Dataset
     from gennie.evaluate.metrics import classification_metrics, headline_metrics
     from gennie.evaluate.plots import write_confusion_matrix, write_curves
     from gennie.model.inference import index_batches, pick_device, predict_probabilities
@@ -149,19 +149,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
             remap = np.array([classes.index(c) for c in dataset.classes])
             labels = remap[dataset.labels[indices]]
             samples = dataset.samples().iloc[indices]
-            identity = samples[
-                [
-                    "index",
-                    "class",
-                    "source_file",
-                    "source_line",
-                    "name",
-                    "chrom",
-                    "start",
-                    "end",
-                    "strand",
-                ]
-            ].reset_index(drop=True)
+            identity = samples[IDENTITY_COLUMNS].reset_index(drop=True)
             batches = index_batches(load, indices, config.batch_size)
         else:
             parts: list[tuple[ModelInputs, np.ndarray]] = []

@@ -77,6 +77,19 @@ def make_activation(name: Activation) -> nn.Module | None:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def _add_activation_norm_dropout(
+    modules: dict[str, nn.Module], layer: ConvLayer | DenseLayer, channels: int
+) -> None:
+    """Append a layer's activation, then batch normalization, then dropout (as configured)."""
+    activation = make_activation(layer.activation)
+    if activation is not None:
+        modules["activation"] = activation
+    if layer.batch_norm:
+        modules["batch_norm"] = nn.BatchNorm1d(channels)
+    if layer.dropout > 0:
+        modules["dropout"] = nn.Dropout(layer.dropout)
+
+
 def _extras(batch_norm: bool, dropout: float) -> str:
     parts = []
     if batch_norm:
@@ -129,13 +142,7 @@ def conv_block(in_channels: int, layer: ConvLayer) -> Block:
     modules["conv"] = nn.Conv1d(
         in_channels, layer.filters, layer.kernel_size, dilation=layer.dilation, padding=padding
     )
-    activation = make_activation(layer.activation)
-    if activation is not None:
-        modules["activation"] = activation
-    if layer.batch_norm:
-        modules["batch_norm"] = nn.BatchNorm1d(layer.filters)
-    if layer.dropout > 0:
-        modules["dropout"] = nn.Dropout(layer.dropout)
+    _add_activation_norm_dropout(modules, layer, layer.filters)
     label = f"conv {layer.filters}×{layer.kernel_size}"
     if layer.dilation > 1:
         label += f" dil {layer.dilation}"
@@ -338,13 +345,7 @@ def dense_block(in_shape: tuple[int, ...], layer: DenseLayer) -> Block:
     if len(in_shape) > 1:
         modules["flatten"] = nn.Flatten()
     modules["linear"] = nn.Linear(features, layer.units)
-    activation = make_activation(layer.activation)
-    if activation is not None:
-        modules["activation"] = activation
-    if layer.batch_norm:
-        modules["batch_norm"] = nn.BatchNorm1d(layer.units)
-    if layer.dropout > 0:
-        modules["dropout"] = nn.Dropout(layer.dropout)
+    _add_activation_norm_dropout(modules, layer, layer.units)
     label = f"dense {layer.units}, {layer.activation}" + _extras(layer.batch_norm, layer.dropout)
     return Block(modules, label=label, kind="dense")
 
