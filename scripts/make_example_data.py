@@ -4,8 +4,9 @@ Two examples, both rebuilt byte for byte from fixed seeds:
 
 * a subset of the RBP24 PUM2 PAR-CLIP experiment (real sequences, FASTA path), sampled
   from the benchmark files in ``--rbp24-dir``;
-* a synthetic genome with a planted PUM2-like motif and two BED files of bound and
-  unbound intervals (BED path); it needs no input.
+* a synthetic genome with a planted PUM2-like motif, two BED files of bound and
+  unbound intervals (BED path) and a conservation track (bigWig) in which most
+  planted sites are conserved; it needs no input.
 
 Usage (relative paths are taken from the repository root, whatever the current folder)::
 
@@ -71,6 +72,18 @@ SPECIAL_SITES = [
     ("chrM", 140, 170, "+", True),
     ("chr1", -50, -20, "-", False),
 ]
+
+#: The conservation track has its own seed, so the genome and BED files do not
+#: depend on it.
+CONSERVATION_SEED = 11
+#: Share of planted sites whose motif bases are conserved; the others look like
+#: background, as not every real binding site is conserved.
+CONSERVED_SHARE = 0.9
+#: Conserved 8-bp elements placed at random, unrelated to binding (decoys), spread
+#: over the chromosomes in proportion to their length.
+N_DECOYS = 150
+#: Background scores are constant over blocks of this many bases (keeps the file small).
+BACKGROUND_BLOCK = 10
 
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
@@ -187,10 +200,11 @@ def _interval(rng: np.random.Generator, centre: int) -> tuple[int, int]:
 
 
 def make_bed_example(out_dir: Path) -> None:
-    """Write the synthetic genome (BGZF FASTA), ``bound.bed`` and ``unbound.bed``.
+    """Write the synthetic genome (BGZF FASTA), ``bound.bed``, ``unbound.bed`` and
+    ``conservation.bw``.
 
     Args:
-        out_dir: Where ``genome.fa.gz``, ``bound.bed`` and ``unbound.bed`` are written.
+        out_dir: Where the four files are written.
     """
     rng = np.random.default_rng(GENOME_SEED)
     chroms = {name: _random_chromosome(rng, name, n) for name, n in CHROM_LENGTHS.items()}
@@ -234,6 +248,8 @@ def make_bed_example(out_dir: Path) -> None:
                 handle.writelines(text[i : i + 60] + "\n" for i in range(0, len(text), 60))
         pysam.tabix_compress(str(plain), str(out_dir / "genome.fa.gz"), force=True)
 
+    make_conservation_track(out_dir / "conservation.bw", chroms, planted)
+
     order = {name: i for i, name in enumerate(CHROM_LENGTHS)}
     sites.sort(key=lambda s: (order[s[0]], s[1]))
     for label, bound, header in [
@@ -252,6 +268,51 @@ def make_bed_example(out_dir: Path) -> None:
             score = int(rng.integers(0, 1001))
             lines.append(f"{chrom}\t{start}\t{end}\t{label}_{k:03d}\t{score}\t{strand}\n")
         (out_dir / f"{label}.bed").write_text("".join(lines))
+
+
+def make_conservation_track(
+    path: Path, chroms: dict[str, np.ndarray], planted: dict[str, set[int]]
+) -> None:
+    """Write a phyloP-like conservation bigWig for the synthetic genome.
+
+    Background scores are N(0, 0.5) rounded to 0.1, constant over blocks of
+    ``BACKGROUND_BLOCK`` bases; the motif bases of ``CONSERVED_SHARE`` of the planted
+    sites and of ``N_DECOYS`` random 8-bp elements score 2.5–4.0 per base; N stretches
+    have no values (missing).
+
+    Args:
+        path: The bigWig file to write.
+        chroms: ASCII codes of each chromosome (N stretches are left without values).
+        planted: Start of every planted motif, per chromosome.
+    """
+    import pyBigWig
+
+    rng = np.random.default_rng(CONSERVATION_SEED)
+    header = [(name, len(seq)) for name, seq in chroms.items()]
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(header, maxZooms=0)
+    for name, seq in chroms.items():
+        blocks = -(-len(seq) // BACKGROUND_BLOCK)
+        scores = np.repeat(np.round(rng.normal(0.0, 0.5, size=blocks), 1), BACKGROUND_BLOCK)
+        scores = scores[: len(seq)].astype(np.float32)
+        conserved = [start for start in sorted(planted[name]) if rng.random() < CONSERVED_SHARE]
+        share = len(seq) / sum(len(c) for c in chroms.values())
+        decoys = rng.integers(0, len(seq) - len(MOTIF), size=round(N_DECOYS * share))
+        for start in [*conserved, *decoys.tolist()]:
+            scores[start : start + len(MOTIF)] = np.round(rng.uniform(2.5, 4.0, len(MOTIF)), 1)
+        known = seq != ord("N")
+        # One entry per run of equal scores (bedGraph-like), none where the genome is N.
+        change = np.flatnonzero((np.diff(scores) != 0) | (np.diff(known.astype(np.int8)) != 0)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(seq)]])
+        keep = known[starts]
+        bw.addEntries(
+            [name] * int(keep.sum()),
+            starts[keep].tolist(),
+            ends=ends[keep].tolist(),
+            values=scores[starts[keep]].astype(float).tolist(),
+        )
+    bw.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -54,7 +54,12 @@ def genome(tmp_path_factory: pytest.TempPathFactory) -> pysam.FastaFile:
 def test_all_documented_files_exist_and_stay_small():
     paths = [p for split in rbp_example().values() for p in split.values()]
     bed = bed_example()
-    paths += [bed["genome"], *bed["classes"].values(), EXAMPLE_DIR / "README.md"]
+    paths += [
+        bed["genome"],
+        *bed["classes"].values(),
+        bed["conservation"],
+        EXAMPLE_DIR / "README.md",
+    ]
     assert all(p.parent == EXAMPLE_DIR and p.is_file() for p in paths)
     assert sorted(p.name for p in EXAMPLE_DIR.iterdir()) == sorted(p.name for p in paths)
     assert sum(p.stat().st_size for p in paths) < 3_000_000
@@ -157,5 +162,26 @@ def test_generator_script_reproduces_the_bed_example(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.make_bed_example(tmp_path)
-    for name in ["genome.fa.gz", "bound.bed", "unbound.bed"]:
+    for name in ["genome.fa.gz", "bound.bed", "unbound.bed", "conservation.bw"]:
         assert (tmp_path / name).read_bytes() == (EXAMPLE_DIR / name).read_bytes(), name
+
+
+def test_conservation_track_conserves_most_planted_sites():
+    import numpy as np
+    import pyBigWig
+
+    bw = pyBigWig.open(str(bed_example()["conservation"]))
+    try:
+        assert bw.chroms() == CHROM_LENGTHS
+        sites = read_bed(bed_example()["classes"]["bound"])
+        motif_means = [
+            float(np.mean(bw.values(c, (s + e) // 2 - 4, (s + e) // 2 + 4)))
+            for c, s, e, *_ in sites
+        ]
+        conserved = sum(m >= 2.5 for m in motif_means)
+        assert 0.8 * len(sites) <= conserved < len(sites)  # most, not all
+        background = bw.values("chr1", 1000, 1100, numpy=True)
+        assert abs(float(np.mean(background))) < 0.5
+        assert np.isnan(bw.values("chr2", 0, 500, numpy=True)).all()  # N stretch: missing
+    finally:
+        bw.close()

@@ -3,7 +3,8 @@
 ``rbp`` (default): real PUM2 PAR-CLIP sites from RBP24 (FASTA) — preprocess the
 training files (150-nt windows centred on the sites), train the default architecture,
 evaluate on the left-out test files and predict on them. ``bed``: the generated genome
-with a planted motif — the BED path, with a blackbox split.
+with a planted motif and a conservation track — the BED path, with a blackbox split,
+and by default a three-branch model (sequence, RNA structure, conservation).
 """
 
 from __future__ import annotations
@@ -25,8 +26,21 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageResult:
+DEFAULT_BRANCHES = {"rbp": ["seq"], "bed": ["seq", "fold", "cons"]}
+"""Branches each example uses unless others are asked for."""
+
+
+def run_quickstart(
+    out: Path, example: str = "rbp", epochs: int = 20, branches: list[str] | None = None
+) -> StageResult:
     """Run preprocess → train → evaluate → predict on an example into ``out``.
+
+    Args:
+        out: Output folder.
+        example: ``rbp`` (FASTA) or ``bed`` (BED, genome, conservation track).
+        epochs: Maximum epochs.
+        branches: Input branches (default: :data:`DEFAULT_BRANCHES` of the example);
+            ``cons`` needs the ``bed`` example.
 
     Returns:
         ``out`` and a summary with each stage's run folder and the test ``metrics``.
@@ -40,6 +54,7 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
     out = Path(out).expanduser().resolve()
     if example not in ("rbp", "bed"):
         raise UserError(f"unknown example '{example}'", field="example", hint="use rbp or bed")
+    branches = list(branches or DEFAULT_BRANCHES[example])
     out.mkdir(parents=True, exist_ok=True)
     if example == "rbp":
         files = rbp_example()
@@ -50,6 +65,7 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
             },
             window=150,
             ratio="8:1:1",
+            branches=branches,
             out=out,
         )
         test_classes = {
@@ -64,9 +80,18 @@ def run_quickstart(out: Path, example: str = "rbp", epochs: int = 20) -> StageRe
         if not genome.exists():  # indexes are written next to the genome: not in the package
             shutil.copy(files["genome"], genome)
         pre = PreprocessConfig(
-            classes=files["classes"], genome=genome, window=100, ratio="7:1:1:1", out=out
+            classes=files["classes"],
+            genome=genome,
+            branches=branches,
+            conservation=[files["conservation"]] if "cons" in branches else [],
+            window=100,
+            ratio="7:1:1:1",
+            out=out,
         )
-    _say(f"1/4 preprocess: {', '.join(f'{k}={v.name}' for k, v in pre.classes.items())}")
+    _say(
+        f"1/4 preprocess: {', '.join(f'{k}={v.name}' for k, v in pre.classes.items())}; "
+        f"branches {', '.join(branches)}"
+    )
     dataset = preprocess(pre)
     _say(f"    dataset: {dataset.run_dir}  {dataset.summary['splits']}")
     _say(f"2/4 train: preset enngene, up to {epochs} epochs with early stopping")

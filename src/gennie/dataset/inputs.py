@@ -64,10 +64,18 @@ class InputMapper:
     Args:
         spec: The model's bundle spec.
         genome: Reference FASTA for BED input (default: the one used in training).
+        conservation: Signal tracks for a ``cons`` branch, one per channel in the
+            training order (default: the ones used in training, if they still exist).
     """
 
-    def __init__(self, spec: BundleSpec, genome: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: BundleSpec,
+        genome: Path | None = None,
+        conservation: list[Path] | None = None,
+    ) -> None:
         self.spec = spec
+        self.conservation = [Path(t) for t in conservation or []]
         pre = spec.preprocessing
         trained_genome = (pre.get("references") or {}).get("genome") or {}
         self.genome = (
@@ -90,6 +98,55 @@ class InputMapper:
         self._work = tempfile.TemporaryDirectory(prefix="gennie-inputs-")
         self._cache = WindowCache(Path(self._work.name))
         self._genome = GenomeHandle(self.genome)
+        for encoder in self.encoders.values():
+            encoder.attach_cache(self._cache.root, self._cache.checksum)
+        self._tracks_checked = False
+
+    def _resolve_tracks(self) -> None:
+        """Point a ``cons`` encoder at the given tracks, or the training ones.
+
+        Raises:
+            UserError: The number of tracks differs from the model's, or no track is
+                given and the training tracks are not there.
+        """
+        encoder = self.encoders.get("cons")
+        if encoder is None or self._tracks_checked:
+            return
+        from gennie.io.tracks import track_format
+
+        trained = list(encoder.tracks)  # type: ignore[attr-defined]
+        listing = ", ".join(Path(t).name for t in trained) or "none recorded"
+        if self.conservation:
+            if len(self.conservation) != len(trained):
+                raise UserError(
+                    f"the model's cons branch has {len(trained)} track channel(s) "
+                    f"({listing}) but {len(self.conservation)} track(s) were given",
+                    field="conservation",
+                    hint="give one --conservation per training track, in the training order",
+                )
+            tracks = self.conservation
+        else:
+            tracks = [Path(t) for t in trained]
+            absent = [t for t in tracks if not t.is_file()]
+            if not tracks:
+                raise UserError(
+                    "the model's cons branch needs signal tracks, and none were given",
+                    field="conservation",
+                    hint="give --conservation TRACK (bigWig or WIG), one per input channel",
+                )
+            if absent:
+                raise UserError(
+                    f"the model's cons branch needs {len(trained)} signal track(s) (trained "
+                    f"with {listing}), and {absent[0]} is not there",
+                    field="conservation",
+                    hint="give --conservation TRACK (bigWig or WIG), one per training track "
+                    "in the training order",
+                )
+        for number, track in enumerate(tracks):
+            require_file(track, f"conservation.{number}", "signal track")
+            track_format(track, f"conservation.{number}")
+        encoder.set_tracks(tracks)  # type: ignore[attr-defined]
+        self._tracks_checked = True
 
     def close(self) -> None:
         """Remove the work folder."""
@@ -124,10 +181,13 @@ class InputMapper:
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates and fmt != "bed":
                 raise UserError(
-                    f"the model's '{branch}' branch needs BED input (coordinates)",
+                    f"the model's '{branch}' branch reads signal tracks at genomic "
+                    f"coordinates, which {fmt.upper()} input does not have",
                     file=path,
                     field=field,
+                    hint="give BED input with --genome and --conservation",
                 )
+        self._resolve_tracks()
         mapped = map_class("input", Path(path), fmt, self.config, self._cache, self._genome, field)
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
@@ -159,7 +219,11 @@ class InputMapper:
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates:
                 raise UserError(
-                    f"the model's '{branch}' branch needs BED input, not sequences", field=field
+                    f"the model's '{branch}' branch reads signal tracks at genomic "
+                    "coordinates, which typed sequences do not have",
+                    file=file,
+                    field=field,
+                    hint="give BED input with --genome and --conservation",
                 )
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))

@@ -139,19 +139,43 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
     for branch in config.branches:
         encoder = make_encoder(branch, **_encoder_params(config, branch))
         if encoder.needs_coordinates and "fasta" in formats.values():
+            fasta = [n for n, f in formats.items() if f == "fasta"]
             raise UserError(
-                f"the '{branch}' branch needs genomic coordinates (BED input)", field="branches"
+                f"the '{branch}' branch needs genomic coordinates (BED input); FASTA "
+                f"classes ({', '.join(fasta)}) have none",
+                field="branches",
+                hint=f"give BED class files with --genome, or leave out the '{branch}' branch",
             )
+    _check_tracks(config)
     return formats
 
 
+def _check_tracks(config: PreprocessConfig) -> None:
+    """The cons branch has tracks, and every track is a readable bigWig or WIG file."""
+    from gennie.io.tracks import track_format
+
+    if "cons" in config.branches and not config.conservation:
+        raise UserError(
+            "the cons branch needs at least one signal track",
+            field="conservation",
+            hint="give --conservation TRACK (bigWig or WIG; repeat for several tracks)",
+        )
+    if config.conservation and "cons" not in config.branches:
+        log.warning("conservation tracks are given but the cons branch is not: they are unused")
+    for number, track in enumerate(config.conservation):
+        require_file(track, f"conservation.{number}", "signal track")
+        track_format(Path(track), f"conservation.{number}")
+
+
 def _encoder_params(config: PreprocessConfig, branch: str) -> dict[str, Any]:
+    """Parameters of a branch's encoder from the preprocess configuration."""
     if branch == "seq":
         return {"unknown_bases": config.unknown_bases}
-    return {
-        "jobs": config.jobs or os.cpu_count() or 1,
-        "tracks": [str(p) for p in config.conservation],
-    }
+    if branch == "fold":
+        return {"temperature": config.fold_temperature, "jobs": config.jobs or os.cpu_count()}
+    if branch == "cons":
+        return {"tracks": [str(p) for p in config.conservation], "strand": config.strand}
+    return {}
 
 
 # --------------------------------------------------------------------------- mapping
@@ -331,18 +355,38 @@ def _map_fasta(
 
 
 def encode_branches(
-    entry: CacheEntry, table: pd.DataFrame, encoders: dict[str, BranchEncoder], window: int
+    entry: CacheEntry,
+    table: pd.DataFrame,
+    encoders: dict[str, BranchEncoder],
+    window: int,
+    counts: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Stored arrays of every branch for a cached class (computed once per parameters)."""
+    """Stored arrays of every branch for a cached class (computed once per parameters).
+
+    Args:
+        entry: The class's cache entry (base codes; branch arrays are added to it).
+        table: The class's windows (coordinates for branches that read tracks).
+        encoders: Encoders by branch name.
+        window: Window length.
+        counts: If given, receives what each encoder counted (e.g. missing track
+            values) under the branch name, also when the encoding came from the cache.
+
+    Returns:
+        Path of each branch's stored array, shape=(n, ...) in table order.
+    """
     paths: dict[str, Path] = {}
     for name, encoder in encoders.items():
         if name == "seq":
             paths[name] = entry.codes_path  # the seq encoding is the base codes themselves
             continue
-        path = entry.branch_path(name, cache_key(encoder.params))
+        path = entry.branch_path(name, cache_key(encoder.cache_identity()))
         paths[name] = path
+        counts_path = path.with_suffix(".json")
         if path.is_file():
+            if counts is not None and counts_path.is_file():
+                counts[name] = json.loads(counts_path.read_text())
             continue
+        encoder.reset_counts()
         codes = entry.codes()
         n = codes.shape[0]
         tmp = path.with_suffix(".partial.npy")
@@ -364,7 +408,10 @@ def encode_branches(
             )
         out.flush()
         del out
+        counts_path.write_text(json.dumps(encoder.counts))
         tmp.replace(path)
+        if counts is not None and encoder.counts:
+            counts[name] = dict(encoder.counts)
     return paths
 
 
@@ -660,6 +707,8 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         else:
             temporary = tempfile.TemporaryDirectory(dir=run.dir, prefix=".work-")
             cache = WindowCache(Path(temporary.name))
+        for encoder in encoders.values():
+            encoder.attach_cache(cache.root, cache.checksum)
         genome = GenomeHandle(config.genome)
         classes = [
             map_class(name, Path(path), formats[name], config, cache, genome)
@@ -676,18 +725,28 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             )
             others = [c for c in classes if c is not source]
             classes.append(make_negatives(config, source, others, cache, genome))
-        branch_paths = [encode_branches(c.entry, c.table, encoders, config.window) for c in classes]
+        branch_paths = [
+            encode_branches(c.entry, c.table, encoders, config.window, c.counts) for c in classes
+        ]
         selections = select_samples(config, classes)
         metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)
         if config.genome and (
             genome.opened or "bed" in formats.values() or config.negatives == "background"
         ):
             metadata["references"]["genome"]["md5"] = cache.checksum(config.genome)
+        if "cons" in encoders:
+            metadata["references"]["conservation"] = [
+                {"file": str(t), "md5": cache.checksum(Path(t))} for t in config.conservation
+            ]
         metadata["cache"] = {
             "hits": cache.hits,
             "misses": cache.misses,
             "genome_read": genome.opened,
         }
+        if "fold" in encoders:
+            fold = encoders["fold"]
+            metadata["cache"]["folded"] = fold.folded  # type: ignore[attr-defined]
+            metadata["cache"]["fold_cache_hits"] = fold.cache_hits  # type: ignore[attr-defined]
         (run.dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         if temporary is not None:
             temporary.cleanup()

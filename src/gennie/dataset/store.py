@@ -13,7 +13,9 @@ Layout::
       labels.npy        shape=(n,), int16 class index
       splits.npy        shape=(n,), uint8 index into SPLITS
       branches/<b>.npy  the stored encoding of branch b, shape=(n, ...), opened
-                        memory-mapped so datasets larger than memory train fine
+                        memory-mapped so datasets larger than memory train fine:
+                        seq (n, window) uint8 base codes, fold (n, window) uint8
+                        structure codes, cons (n, tracks, window) float32 values
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Branch encoders: how a window of sequence becomes one input branch of the network.
 
-Each branch (``seq`` now; ``fold`` and ``cons`` plug in the same way) is a
+Each branch (``seq`` one-hot, ``fold`` RNA structure, ``cons`` signal tracks) is a
 :class:`~gennie.encode.base.BranchEncoder` registered in :data:`ENCODERS`.
 """
 

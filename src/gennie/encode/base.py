@@ -7,13 +7,17 @@ applied, plus their genomic coordinates when known) into
 - the float network input of shape (n, channels, length), computed batch by batch
   from the stored array at training and prediction time.
 
-New branches register a subclass in :data:`ENCODERS`.
+Encoders may gather counts while encoding (e.g. missing track values) in
+:attr:`BranchEncoder.counts`; preprocess stores them with the cached encoding and in
+the dataset metadata. New branches register a subclass in :data:`ENCODERS`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +59,24 @@ class BranchEncoder(ABC):
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+        self.counts: dict[str, Any] = {}
+
+    def attach_cache(self, root: Path, checksum: Callable[[Path], str] | None = None) -> None:
+        """Use ``root`` for on-disk caches (fold results, converted tracks); default: none.
+
+        Args:
+            root: Cache folder.
+            checksum: MD5 of a file, memoized by the caller (for keys of input files).
+        """
+        return None
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What determines the stored encoding (the key of its cache); default: params."""
+        return dict(self.params)
+
+    def reset_counts(self) -> None:
+        """Forget the counts gathered by earlier :meth:`encode` calls."""
+        self.counts = {}
 
     @abstractmethod
     def encode(self, batch: WindowBatch) -> np.ndarray:
@@ -91,7 +113,9 @@ def make_encoder(name: str, **params: Any) -> BranchEncoder:
         UserError: No encoder for that branch in this version.
     """
     # Importing the modules registers their encoders.
+    import gennie.encode.conservation  # noqa: F401
     import gennie.encode.sequence  # noqa: F401
+    import gennie.encode.structure  # noqa: F401
 
     if name not in ENCODERS:
         raise UserError(

@@ -5,8 +5,9 @@ Two examples live in :data:`EXAMPLE_DIR` (see its ``README.md``; regenerate with
 
 * :func:`rbp_example` — real sequences: a subset of the RBP24 PUM2 PAR-CLIP
   experiment as positive/negative FASTA files, split into train and test.
-* :func:`bed_example` — a synthetic genome with a planted PUM2-like motif and BED
-  files of bound and unbound intervals.
+* :func:`bed_example` — a synthetic genome with a planted PUM2-like motif, BED
+  files of bound and unbound intervals and a conservation track (bigWig) in which
+  most planted sites are conserved.
 
 The functions only return paths; nothing here reads the files. Opening the genome with
 pysam writes ``.fai``/``.gzi`` indexes next to it, so callers that must not touch the
@@ -47,9 +48,10 @@ def bed_example() -> dict[str, object]:
     """Paths of the synthetic genome example (BED path).
 
     Returns:
-        ``{"genome": Path, "classes": {"bound": Path, "unbound": Path}, "motif": str}``:
-        a BGZF-compressed FASTA genome, two BED6 files of 300 intervals each, and the
-        motif planted at the centre of every bound interval.
+        ``{"genome": Path, "classes": {"bound": Path, "unbound": Path},
+        "conservation": Path, "motif": str}``: a BGZF-compressed FASTA genome, two BED6
+        files of 300 intervals each, a phyloP-like conservation bigWig, and the motif
+        planted at the centre of every bound interval.
     """
     return {
         "genome": EXAMPLE_DIR / "genome.fa.gz",
@@ -57,5 +59,6 @@ def bed_example() -> dict[str, object]:
             "bound": EXAMPLE_DIR / "bound.bed",
             "unbound": EXAMPLE_DIR / "unbound.bed",
         },
+        "conservation": EXAMPLE_DIR / "conservation.bw",
         "motif": MOTIF,
     }

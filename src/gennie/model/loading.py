@@ -20,6 +20,7 @@ from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
 
 CHANNELS = {"seq": 4, "fold": 3, "cons": 1}
+"""Input channels per branch (``cons``: per track; one track unless more are given)."""
 
 
 @dataclass
@@ -48,10 +49,12 @@ def _custom_spec(config: ModelInputConfig) -> BundleSpec:
             hint="give --custom-window N and --custom-classes A,B",
         )
     branches = list(config.custom_branches)
+    # A cons branch has one channel per track (the tracks given for this run).
+    channels = dict(CHANNELS, cons=max(1, len(config.conservation)))
     return BundleSpec(
         classes=list(config.custom_classes),
         branches=branches,
-        inputs={b: {"channels": CHANNELS[b], "length": config.custom_window} for b in branches},
+        inputs={b: {"channels": channels[b], "length": config.custom_window} for b in branches},
         architecture={},
         preprocessing={
             "window": config.custom_window,
@@ -60,10 +63,19 @@ def _custom_spec(config: ModelInputConfig) -> BundleSpec:
             "placement": "center",
             "unknown_bases": "zero",
             "seed": config.seed,
-            "branches": {b: ({"unknown_bases": "zero"} if b == "seq" else {}) for b in branches},
+            "branches": {b: _custom_branch_params(b, config) for b in branches},
             "references": {"genome": None},
         },
     )
+
+
+def _custom_branch_params(branch: str, config: ModelInputConfig) -> dict:
+    """Encoder parameters of a custom model's branch (defaults; tracks as given)."""
+    if branch == "seq":
+        return {"unknown_bases": "zero"}
+    if branch == "cons":
+        return {"tracks": [str(t) for t in config.conservation], "strand": True}
+    return {}
 
 
 def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -> bool:
