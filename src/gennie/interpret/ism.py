@@ -1,0 +1,332 @@
+"""In-silico mutagenesis (ISM): every position × every base → change in score.
+
+The sequence is first cut or padded to the model's window exactly as for prediction.
+Then each of the ``3 × window`` single-base substitutions is scored by the model and
+compared with the unchanged window. The score is the same as for Integrated Gradients
+(:mod:`gennie.interpret.attributions`): the log-odds of the target class. All mutants
+go through the model's own preprocessing, so a ``fold`` branch is re-folded for every
+mutant; branches that need genomic coordinates (``cons``) cannot be mutated in
+sequence and are refused.
+
+As a cross-check of IG, the run also computes IG (zeros baseline) for the unchanged
+window and reports the Pearson correlation between the IG attribution of each position
+(summed over the seq channels) and the ISM importance of the reference base there (the
+mean drop in score over its three substitutions).
+
+Outputs of the ``ism`` stage: ``ism.tsv`` (one line per position: ``position``,
+``reference``, one column per base with the change in score when that base is put
+there (0 for the reference base), ``importance``, and ``ig``), and ``ism.png`` /
+``ism.svg`` (the heat map, reference bases marked with a dot, above the IG logo).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gennie.config import IsmConfig
+from gennie.errors import UserError
+from gennie.interpret.attributions import SCORE_NAME, LogOddsModel, attribute, resolve_target
+from gennie.runs import StageResult, run_folder
+
+log = logging.getLogger("gennie.interpret")
+
+TABLE_FILE = "ism.tsv"
+FIGURE_STEM = "ism"
+
+
+def substitutions(window: str, alphabet: str = "dna") -> list[tuple[int, str, str]]:
+    """All single-base substitutions of a window, position by position.
+
+    Args:
+        window: The sequence.
+        alphabet: ``dna`` (ACGT) or ``rna`` (ACGU).
+
+    Returns:
+        ``(0-based position, base, mutated sequence)`` for every position and every
+        base other than the one there (``3 × len`` entries; 4 at an N).
+    """
+    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    window = window.upper()
+    out = []
+    for i, reference in enumerate(window):
+        for base in letters:
+            if base != reference and not (reference in "TU" and base in "TU"):
+                out.append((i, base, window[:i] + base + window[i + 1 :]))
+    return out
+
+
+@torch.no_grad()
+def score_sequences(
+    model: torch.nn.Module,
+    encode: Callable[[list[str]], list[np.ndarray]],
+    sequences: list[str],
+    target: int,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """The target log-odds of sequences.
+
+    Args:
+        model: Returns log-odds per class (:class:`LogOddsModel`).
+        encode: Network inputs of sequences: one float32 array (m, C, L) per branch.
+        sequences: Sequences of the window length.
+        target: Class index.
+        batch_size: Sequences per forward pass.
+        device: Where to compute.
+
+    Returns:
+        shape=(len(sequences),), float64.
+    """
+    scores = []
+    for lo in range(0, len(sequences), batch_size):
+        xs = [torch.from_numpy(a).to(device) for a in encode(sequences[lo : lo + batch_size])]
+        scores.append(model(*xs)[:, target].double().cpu().numpy())
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def mutagenesis(
+    model: torch.nn.Module,
+    encode: Callable[[list[str]], list[np.ndarray]],
+    window: str,
+    target: int,
+    alphabet: str = "dna",
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> tuple[float, np.ndarray]:
+    """ISM of one window.
+
+    Args:
+        model: Returns log-odds per class (:class:`LogOddsModel`).
+        encode: Network inputs of sequences (see :func:`score_sequences`).
+        window: The window sequence.
+        target: Class index.
+        alphabet: ``dna`` or ``rna``.
+        batch_size: Sequences per forward pass.
+        device: Where to compute.
+
+    Returns:
+        The window's score and the changes, shape=(len(window), 4): entry (i, b) is
+        score(window with base b at i) - score(window); 0 for the reference base.
+    """
+    device = torch.device(device)
+    subs = substitutions(window, alphabet)
+    scores = score_sequences(
+        model, encode, [window] + [s for _, _, s in subs], target, batch_size, device
+    )
+    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    delta = np.zeros((len(window), 4))
+    for (i, base, _), score in zip(subs, scores[1:], strict=True):
+        delta[i, letters.index(base)] = score - scores[0]
+    return float(scores[0]), delta
+
+
+def reference_importance(window: str, delta: np.ndarray) -> np.ndarray:
+    """Mean drop in score when the base at each position is replaced, shape=(L,)."""
+    known = np.array([c in "ACGTU" for c in window.upper()])
+    mean = delta.sum(axis=1) / np.where(known, 3.0, 4.0)
+    return -mean
+
+
+def ism_figure(
+    window: str,
+    delta: np.ndarray,
+    ig: np.ndarray | None,
+    alphabet: str = "dna",
+    title: str = "",
+):
+    """Heat map of ISM changes (rows = bases) above an IG logo of the window.
+
+    Args:
+        window: The window sequence.
+        delta: shape=(L, 4), ISM changes.
+        ig: shape=(4, L), IG attributions of the seq branch (or None).
+        alphabet: ``dna`` or ``rna``.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    length = len(window)
+    panels = 2 if ig is not None else 1
+    fig, axes = plt.subplots(
+        panels,
+        1,
+        figsize=(min(max(6.0, length / 7), 40.0), 1.9 * panels + 0.6),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
+        gridspec_kw={"height_ratios": [1.2] + [1.0] * (panels - 1)},
+    )
+    ax = axes[0, 0]
+    scale = float(np.abs(delta).max()) or 1.0
+    image = ax.imshow(
+        delta.T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-scale,
+        vmax=scale,
+        interpolation="nearest",
+        extent=(0.5, length + 0.5, 3.5, -0.5),
+    )
+    codes = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+    reference = [codes.get(c) for c in window.upper()]
+    xs = [i + 1 for i, r in enumerate(reference) if r is not None]
+    ys = [r for r in reference if r is not None]
+    ax.scatter(xs, ys, s=6, c="black", marker="o", linewidths=0)
+    ax.set_yticks(range(4), letters)
+    ax.set_xlim(0.5, length + 0.5)
+    ax.set_ylabel("mutated to")
+    ax.set_title(title, fontsize=9, loc="left")
+    # One colour bar beside both panels keeps their position axes aligned.
+    fig.colorbar(image, ax=list(axes[:, 0]), label=f"Δ {SCORE_NAME}", fraction=0.02, pad=0.01)
+    if ig is not None:
+        ax2 = axes[1, 0]
+        frame = pd.DataFrame(ig.T, columns=letters, index=np.arange(1, length + 1))
+        logomaker.Logo(frame, ax=ax2, color_scheme="classic")
+        ax2.axhline(0, color="#888", linewidth=0.5)
+        ax2.set_xlim(0.5, length + 0.5)
+        ax2.set_ylabel("IG")
+        ax2.set_xlabel("position")
+        ax2.spines[["top", "right"]].set_visible(False)
+    else:
+        ax.set_xlabel("position")
+    return fig
+
+
+def ism(config: IsmConfig) -> StageResult:
+    """Run the ``ism`` stage (see the module docstring).
+
+    Returns:
+        The run folder and a summary (target, score, largest changes, IG/ISM correlation).
+
+    Raises:
+        UserError: No model or sequence, an invalid sequence, an unknown target class,
+            or a model with a branch that cannot be computed from a sequence.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gennie.config import PredictConfig
+    from gennie.dataset.inputs import InputMapper
+    from gennie.encode.alphabet import decode
+    from gennie.model.inference import pick_device
+    from gennie.model.loading import load_model
+
+    if config.model is None:
+        raise UserError("no model given", field="model", hint="give --model RUN_DIR")
+    if not config.sequence:
+        raise UserError("no sequence given", field="sequence", hint="give --sequence SEQ")
+    if config.target == "all":
+        raise UserError("ISM scores one class at a time", field="target", hint="name one class")
+    model = load_model(PredictConfig(model=config.model, device=config.device))
+    spec = model.spec
+    classes = list(spec.classes)
+    named = resolve_target(config.target, classes)
+    if not isinstance(model.network, torch.nn.Module):
+        raise UserError(
+            "ISM with Integrated Gradients needs a PyTorch model (bundle or TorchScript)",
+            field="model",
+        )
+    device = pick_device(config.device)
+    alphabet = spec.preprocessing.get("alphabet", "dna")
+    branches = list(spec.branches)
+    scorer = LogOddsModel(model.network.to(device).eval(), model.outputs_are_probabilities)
+    with InputMapper(spec) as mapper:
+        reference = mapper.from_sequences([config.sequence], field="sequence")
+        if "seq" in reference.arrays:
+            window = decode(np.asarray(reference.arrays["seq"][0]), alphabet)
+        elif len(config.sequence) == spec.window:
+            window = config.sequence.upper()
+        else:
+            raise UserError(
+                f"the model has no seq branch; give a sequence of exactly its window "
+                f"length ({spec.window})",
+                field="sequence",
+            )
+
+        def encode(sequences: list[str]) -> list[np.ndarray]:
+            mapped = mapper.from_sequences(sequences, field="sequence")
+            return mapped.inputs(np.arange(len(sequences)))
+
+        with run_folder(config) as run:
+            reference_inputs = encode([window])
+            if named is None:
+                with torch.no_grad():
+                    xs = [torch.from_numpy(a).to(device) for a in reference_inputs]
+                    target = int(scorer(*xs).argmax(dim=1)[0])
+            else:
+                target = named[0]
+            score, delta = mutagenesis(
+                scorer, encode, window, target, alphabet, config.batch_size, device
+            )
+            attributions = attribute(
+                model.network,
+                [reference_inputs],
+                branches,
+                classes,
+                target=classes[target],
+                steps=config.steps,
+                outputs_are_probabilities=model.outputs_are_probabilities,
+                device=device,
+            )
+            ig = attributions.values["seq"][0, 0] if "seq" in branches else None
+            importance = reference_importance(window, delta)
+            letters = list("ACGU" if alphabet == "rna" else "ACGT")
+            table = pd.DataFrame({"position": np.arange(1, len(window) + 1)})
+            table["reference"] = list(window)
+            for b, letter in enumerate(letters):
+                table[letter] = np.round(delta[:, b], 6)
+            table["importance"] = np.round(importance, 6) + 0.0  # no "-0.0"
+            correlation = None
+            if ig is not None:
+                per_position = ig.sum(axis=0)
+                table["ig"] = np.round(per_position, 6)
+                if np.std(per_position) > 0 and np.std(importance) > 0:
+                    correlation = float(np.corrcoef(per_position, importance)[0, 1])
+            table.to_csv(run.dir / TABLE_FILE, sep="\t", index=False)
+            fig = ism_figure(
+                window,
+                delta,
+                ig,
+                alphabet,
+                f"in-silico mutagenesis: Δ {SCORE_NAME}({classes[target]}) "
+                f"from {score:.3f}" + (f"; IG/ISM r = {correlation:.2f}" if correlation else ""),
+            )
+            for suffix in ("png", "svg"):
+                fig.savefig(run.dir / f"{FIGURE_STEM}.{suffix}", dpi=110)
+            plt.close(fig)
+            worst = np.unravel_index(np.argmin(delta), delta.shape)
+            run.summary.update(
+                {
+                    "target": classes[target],
+                    "score": score,
+                    "window": window,
+                    "largest_drop": float(delta.min()),
+                    "largest_drop_at": f"{int(worst[0]) + 1}{letters[int(worst[1])]}",
+                    "largest_gain": float(delta.max()),
+                    "ig_ism_correlation": correlation,
+                    "ism_file": str(run.dir / TABLE_FILE),
+                }
+            )
+            log.info(
+                "ISM of %d positions: largest drop %.3f at %s; IG/ISM correlation %s",
+                len(window),
+                delta.min(),
+                run.summary["largest_drop_at"],
+                "n/a" if correlation is None else f"{correlation:.3f}",
+            )
+            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

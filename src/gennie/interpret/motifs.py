@@ -1,0 +1,528 @@
+"""Motifs from the first convolution layer of the ``seq`` branch.
+
+Each filter of the first layer scans the one-hot sequence. Following DeepBind and
+Basset (Kelley et al. 2016), a filter's position weight matrix is built from the
+windows it responds to most:
+
+1. the filter's activation (convolution plus the layer's activation function, before
+   batch normalization and dropout) is computed at every position of every scanned
+   sample; ``max_f`` is its largest value;
+2. every window whose activation exceeds ``threshold × max_f`` (default 0.5, Basset's
+   choice) is a **site** of the filter; filters whose activation never rises above 0
+   have no sites;
+3. the sites' one-hot letters are summed per window position (the counts) and each
+   column is normalised to probabilities; a column with no letter (all padding/N)
+   becomes uniform.
+
+Dilated filters read every ``dilation``-th base, so their PWM has ``kernel_size``
+columns of those bases. Padding ``same`` lets windows hang over the ends; the
+positions outside the sequence count as no letter.
+
+Filters are ranked by **influence** (Basset's nullification): each filter's output is
+replaced by its mean activation over the scanned samples and the mean absolute change
+in each sample's highest-class log-odds is measured.
+
+Outputs of the ``motifs`` stage: ``motifs.meme`` (MEME format 4, one motif per filter
+with sites, ``nsites`` = its number of sites, background = the base frequencies of the
+scanned samples), ``motifs.tsv`` (rank, filter, consensus, sites, information content,
+influence, and the best database match when one is given), ``logos/filter_<k>.png``
+and ``.svg`` (information-content logos), and with a database ``matches.tsv`` (the
+five best TOMTOM matches of each filter, memelite's implementation).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from gennie.config import MotifsConfig
+from gennie.errors import UserError
+from gennie.runs import StageResult, run_folder
+
+log = logging.getLogger("gennie.interpret")
+
+MEME_FILE = "motifs.meme"
+TABLE_FILE = "motifs.tsv"
+MATCHES_FILE = "matches.tsv"
+LOGO_DIR = "logos"
+
+
+@dataclass
+class FilterMotif:
+    """The motif of one first-layer filter.
+
+    Attributes:
+        filter: 0-based filter index.
+        counts: shape=(4, width), letter counts over the sites.
+        sites: Number of windows above the threshold.
+        max_activation: The filter's largest activation.
+        influence: Mean |change of the highest-class log-odds| when nullified.
+    """
+
+    filter: int
+    counts: np.ndarray
+    sites: int
+    max_activation: float
+    influence: float = 0.0
+
+    @property
+    def pwm(self) -> np.ndarray:
+        """Letter probabilities, shape=(4, width); columns without letters are uniform."""
+        total = self.counts.sum(axis=0, keepdims=True)
+        return np.where(total > 0, self.counts / np.maximum(total, 1e-12), 0.25)
+
+    @property
+    def information(self) -> float:
+        """Information content of the PWM in bits (sum over columns)."""
+        p = self.pwm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entropy = -np.nansum(np.where(p > 0, p * np.log2(p), 0.0), axis=0)
+        return float(np.sum(2.0 - entropy)) if self.sites else 0.0
+
+    def consensus(self, alphabet: str = "dna") -> str:
+        """Most frequent letter per column: upper case when its probability is at least
+        0.5, lower case otherwise; ``N`` for a filter without sites."""
+        letters = "ACGU" if alphabet == "rna" else "ACGT"
+        if not self.sites:
+            return "N" * self.counts.shape[1]
+        p = self.pwm
+        best = p.argmax(axis=0)
+        return "".join(
+            letters[b] if p[b, i] >= 0.5 else letters[b].lower() for i, b in enumerate(best)
+        )
+
+
+def first_convolution(network: torch.nn.Module, branch: str = "seq") -> torch.nn.Module:
+    """The first block of a branch, which must be a convolution.
+
+    Args:
+        network: A :class:`~gennie.model.network.MultiBranchNetwork`.
+        branch: The branch (``seq``).
+
+    Returns:
+        The conv block (children ``pad`` (optional), ``conv``, ``activation``, ...).
+
+    Raises:
+        UserError: No such branch, or it does not start with a convolution.
+    """
+    branches = getattr(network, "branches", None)
+    if branches is None or branch not in branches:
+        raise UserError(
+            f"the model has no '{branch}' branch built by gennie",
+            field="model",
+            hint="filter motifs need a gennie model bundle with a seq branch",
+        )
+    blocks = list(branches[branch])
+    if not blocks or getattr(blocks[0], "kind", None) != "conv":
+        raise UserError(
+            f"the '{branch}' branch does not start with a convolution",
+            field="model",
+            hint="filter motifs are read from a first convolution layer",
+        )
+    return blocks[0]
+
+
+def filter_activations(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Activations of a conv block's filters (convolution and activation function).
+
+    Args:
+        block: The conv block.
+        x: shape=(n, 4, L), one-hot.
+
+    Returns:
+        shape=(n, filters, L'), L' = the block's output length.
+    """
+    if "pad" in block._modules:
+        x = block.pad(x)
+    y = block.conv(x)
+    if "activation" in block._modules:
+        y = block.activation(y)
+    return y
+
+
+def _site_windows(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The input window under every output position: shape=(n, 4, L', kernel_size)."""
+    conv = block.conv
+    left = block.pad.padding[0] if "pad" in block._modules else conv.padding[0]
+    right = block.pad.padding[1] if "pad" in block._modules else conv.padding[0]
+    x = torch.nn.functional.pad(x, (left, right))
+    dilation, kernel = conv.dilation[0], conv.kernel_size[0]
+    span = dilation * (kernel - 1) + 1
+    return x.unfold(2, span, 1)[..., ::dilation]
+
+
+@torch.no_grad()
+def filter_motifs(
+    network: torch.nn.Module,
+    batches: Callable[[], Iterable[torch.Tensor]],
+    threshold: float = 0.5,
+    branch: str = "seq",
+    total: int | None = None,
+) -> list[FilterMotif]:
+    """PWMs of the first-layer filters from their top-activating windows.
+
+    Args:
+        network: The network (eval mode is set here).
+        batches: Called twice; each call yields one-hot batches, shape=(m, 4, L), on
+            the network's device.
+        threshold: Fraction of each filter's maximum activation a site must exceed.
+        branch: The branch whose first convolution is read.
+        total: Number of samples, for the progress bars.
+
+    Returns:
+        One :class:`FilterMotif` per filter, in filter order (influence not set).
+    """
+    network.eval()
+    block = first_convolution(network, branch)
+    filters, kernel = block.conv.out_channels, block.conv.kernel_size[0]
+    maxima = None
+    for x in tqdm(batches(), desc="filter maxima", total=None, leave=False):
+        top = filter_activations(block, x).amax(dim=(0, 2))
+        maxima = top if maxima is None else torch.maximum(maxima, top)
+    if maxima is None:
+        raise UserError("no samples to scan", field="dataset")
+    # A filter that never rises above zero has no sites (its cut would be <= 0).
+    cut = torch.where(maxima > 0, threshold * maxima, torch.full_like(maxima, float("inf")))
+    counts = torch.zeros(filters, 4, kernel, dtype=torch.float64, device=maxima.device)
+    sites = torch.zeros(filters, dtype=torch.int64, device=maxima.device)
+    progress = tqdm(total=total, desc="filter sites", unit="sample", leave=False)
+    for x in batches():
+        above = (filter_activations(block, x) > cut[None, :, None]).to(x.dtype)
+        windows = _site_windows(block, x)
+        counts += torch.einsum("nfl,nclk->fck", above, windows).double()
+        sites += above.sum(dim=(0, 2)).long()
+        progress.update(x.shape[0])
+    progress.close()
+    return [
+        FilterMotif(
+            filter=f,
+            counts=counts[f].cpu().numpy(),
+            sites=int(sites[f]),
+            max_activation=float(maxima[f]),
+        )
+        for f in range(filters)
+    ]
+
+
+@torch.no_grad()
+def filter_influence(
+    network: torch.nn.Module,
+    inputs: list[torch.Tensor],
+    branch: str = "seq",
+) -> np.ndarray:
+    """Basset-style nullification: the effect of replacing each filter by its mean.
+
+    Args:
+        network: The network (eval mode).
+        inputs: One batch, one tensor per branch, shape=(n, C, L).
+        branch: The branch whose first convolution is nullified.
+
+    Returns:
+        shape=(filters,), mean |change of the highest-class log-odds| per filter.
+    """
+    from gennie.interpret.attributions import log_odds
+
+    network.eval()
+    block = first_convolution(network, branch)
+    hooked = block.activation if "activation" in block._modules else block.conv
+    reference = log_odds(network(*inputs).float())
+    chosen = reference.argmax(dim=1, keepdim=True)
+    base = reference.gather(1, chosen)
+    state: dict[str, object] = {}
+
+    def replace(_module, _args, output):
+        state["mean"] = output.mean(dim=(0, 2)) if "mean" not in state else state["mean"]
+        f = state.get("filter")
+        if f is None:
+            return output
+        output = output.clone()
+        output[:, f, :] = state["mean"][f]  # type: ignore[index]
+        return output
+
+    handle = hooked.register_forward_hook(replace)
+    try:
+        network(*inputs)  # records the mean activations
+        effects = []
+        for f in range(block.conv.out_channels):
+            state["filter"] = f
+            changed = log_odds(network(*inputs).float()).gather(1, chosen)
+            effects.append(float((changed - base).abs().mean()))
+    finally:
+        handle.remove()
+    return np.asarray(effects)
+
+
+def write_meme(
+    path: Path,
+    motifs: list[FilterMotif],
+    alphabet: str = "dna",
+    background: np.ndarray | None = None,
+) -> Path:
+    """Write motifs with sites in MEME format version 4.
+
+    Args:
+        path: The file to write.
+        motifs: The filter motifs; those without sites are left out.
+        alphabet: ``dna`` (ACGT) or ``rna`` (ACGU).
+        background: Letter frequencies, shape=(4,) (default uniform).
+
+    Returns:
+        ``path``.
+    """
+    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
+    lines = [
+        "MEME version 4",
+        "",
+        f"ALPHABET= {letters}",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        " ".join(f"{a} {p:.4f}" for a, p in zip(letters, bg, strict=True)),
+        "",
+    ]
+    for motif in motifs:
+        if not motif.sites:
+            continue
+        pwm = motif.pwm
+        lines += [
+            f"MOTIF filter_{motif.filter} {motif.consensus(alphabet)}",
+            f"letter-probability matrix: alength= 4 w= {pwm.shape[1]} nsites= {motif.sites} E= 0",
+            *(" ".join(f"{v:.6f}" for v in column) for column in pwm.T),
+            "",
+        ]
+    Path(path).write_text("\n".join(lines))
+    return Path(path)
+
+
+def read_database(path: Path) -> dict[str, np.ndarray]:
+    """Motifs of a MEME file (memelite's reader): ``{name: pwm (4, width)}``.
+
+    Raises:
+        UserError: Missing, unreadable or empty file.
+    """
+    from memelite.io import read_meme
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("motif database not found", file=path, field="database")
+    try:
+        motifs = read_meme(str(path))
+    except (OSError, ValueError, AttributeError, IndexError) as exc:
+        raise UserError(
+            f"cannot read the MEME file ({exc})",
+            file=path,
+            field="database",
+            hint="give a MEME-format motif file (e.g. from JASPAR or ATtRACT)",
+        ) from None
+    if not motifs:
+        raise UserError(
+            "no motifs found in the file",
+            file=path,
+            field="database",
+            hint="a MEME file has 'MOTIF' lines followed by letter-probability matrices",
+        )
+    return {name: np.asarray(pwm, dtype=np.float64) for name, pwm in motifs.items()}
+
+
+def compare_with_database(
+    motifs: list[FilterMotif], database: dict[str, np.ndarray], n_best: int = 5
+) -> pd.DataFrame:
+    """TOMTOM (memelite) matches of each filter motif with sites against a database.
+
+    Args:
+        motifs: The filter motifs.
+        database: ``{name: pwm (4, width)}``.
+        n_best: Matches kept per filter.
+
+    Returns:
+        Columns ``filter``, ``rank``, ``match``, ``p_value``, ``offset``, ``overlap``,
+        ``strand`` (``+``/``-``); best match first per filter.
+    """
+    from memelite import tomtom
+
+    queried = [m for m in motifs if m.sites]
+    columns = ["filter", "rank", "match", "p_value", "offset", "overlap", "strand"]
+    if not queried:
+        return pd.DataFrame(columns=columns)
+    names = list(database)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p, _scores, offsets, overlaps, strands = tomtom(
+            [m.pwm for m in queried], [database[n] for n in names], n_jobs=1
+        )[:5]
+    for w in caught:
+        log.warning("TOMTOM: %s", w.message)
+    rows = []
+    for q, motif in enumerate(queried):
+        for rank, t in enumerate(np.argsort(p[q], kind="stable")[:n_best], start=1):
+            rows.append(
+                {
+                    "filter": motif.filter,
+                    "rank": rank,
+                    "match": names[t],
+                    "p_value": float(p[q, t]),
+                    "offset": int(offsets[q, t]),
+                    "overlap": int(overlaps[q, t]),
+                    "strand": "-" if strands[q, t] else "+",
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_filter_logos(
+    folder: Path, motifs: list[FilterMotif], alphabet: str = "dna"
+) -> list[Path]:
+    """Information-content logos ``filter_<k>.png`` and ``.svg`` of filters with sites."""
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    written = []
+    for motif in motifs:
+        if not motif.sites:
+            continue
+        frame = pd.DataFrame(motif.pwm.T, columns=letters)
+        info = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
+        fig, ax = plt.subplots(figsize=(max(2.5, 0.45 * len(frame) + 1), 2.0))
+        logomaker.Logo(info, ax=ax, color_scheme="classic")
+        ax.set_ylim(0, 2)
+        ax.set_ylabel("bits")
+        ax.set_xticks(range(len(frame)), [str(i + 1) for i in range(len(frame))])
+        ax.set_title(
+            f"filter {motif.filter}: {motif.consensus(alphabet)} ({motif.sites} sites)",
+            fontsize=9,
+        )
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        for suffix in ("png", "svg"):
+            path = folder / f"filter_{motif.filter}.{suffix}"
+            fig.savefig(path, dpi=100)
+            written.append(path)
+        plt.close(fig)
+    return written
+
+
+def motifs_table(
+    motifs: list[FilterMotif], alphabet: str = "dna", matches: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The ``motifs.tsv`` table, most influential filter first."""
+    table = pd.DataFrame(
+        {
+            "filter": [m.filter for m in motifs],
+            "consensus": [m.consensus(alphabet) for m in motifs],
+            "sites": [m.sites for m in motifs],
+            "information_bits": [round(m.information, 4) for m in motifs],
+            "max_activation": [round(m.max_activation, 6) for m in motifs],
+            "influence": [round(m.influence, 6) for m in motifs],
+            "logo": [f"{LOGO_DIR}/filter_{m.filter}.png" if m.sites else "" for m in motifs],
+        }
+    )
+    if matches is not None:
+        best = matches[matches["rank"] == 1].set_index("filter")
+        table["best_match"] = table["filter"].map(best["match"]).fillna("")
+        table["match_p_value"] = table["filter"].map(best["p_value"])
+    table = table.sort_values(["influence", "sites"], ascending=False, kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def motifs(config: MotifsConfig) -> StageResult:
+    """Run the ``motifs`` stage (see the module docstring).
+
+    Returns:
+        The run folder and a summary (filters, filters with sites, the top filter's
+        consensus and best match).
+
+    Raises:
+        UserError: Missing model or dataset, a model whose seq branch does not start
+            with a convolution, a dataset that does not fit the model, a bad database.
+    """
+    from gennie.dataset.store import Dataset
+    from gennie.evaluate.evaluation import _check_dataset_fits
+    from gennie.model.bundle import load_bundle
+    from gennie.model.inference import pick_device
+
+    if config.model is None:
+        raise UserError("no model given", field="model", hint="give --model RUN_DIR")
+    if config.dataset is None:
+        raise UserError("no dataset given", field="dataset", hint="give --dataset DIR")
+    network, spec = load_bundle(Path(config.model))
+    first_convolution(network, "seq")
+    dataset = Dataset(config.dataset, field="dataset")
+    try:
+        _check_dataset_fits(dataset, spec)
+    except UserError as exc:
+        raise UserError(exc.message, file=exc.file, field="dataset", hint=exc.hint) from None
+    database = read_database(config.database) if config.database else None
+    indices = np.arange(len(dataset)) if config.split == "all" else dataset.indices(config.split)
+    if indices.size == 0:
+        raise UserError(
+            f"the dataset has no {config.split} samples", file=dataset.path, field="split"
+        )
+    if indices.size > config.max_samples:
+        rng = np.random.default_rng(config.seed)
+        indices = np.sort(rng.choice(indices, config.max_samples, replace=False))
+    device = pick_device(config.device)
+    network = network.to(device).eval()
+    branches = list(spec.branches)
+    alphabet = spec.preprocessing.get("alphabet", "dna")
+
+    def batches() -> Iterable[torch.Tensor]:
+        for lo in range(0, len(indices), config.batch_size):
+            x = dataset.inputs(indices[lo : lo + config.batch_size], ["seq"])[0]
+            yield torch.from_numpy(x).to(device)
+
+    with run_folder(config) as run:
+        found = filter_motifs(network, batches, config.threshold, "seq", total=len(indices))
+        subset = indices[:2000]
+        xs = [torch.from_numpy(a).to(device) for a in dataset.inputs(subset, branches)]
+        for motif, effect in zip(found, filter_influence(network, xs, "seq"), strict=True):
+            motif.influence = float(effect)
+        counts = np.zeros(4)
+        for x in batches():
+            counts += x.sum(dim=(0, 2)).double().cpu().numpy()
+        background = counts / counts.sum() if counts.sum() else None
+        write_meme(run.dir / MEME_FILE, found, alphabet, background)
+        write_filter_logos(run.dir / LOGO_DIR, found, alphabet)
+        matches = None
+        if database is not None:
+            matches = compare_with_database(found, database)
+            matches.to_csv(run.dir / MATCHES_FILE, sep="\t", index=False)
+        table = motifs_table(found, alphabet, matches)
+        table.to_csv(run.dir / TABLE_FILE, sep="\t", index=False)
+        top = table.iloc[0]
+        run.summary.update(
+            {
+                "filters": len(found),
+                "filters_with_sites": int(sum(m.sites > 0 for m in found)),
+                "samples_scanned": int(len(indices)),
+                "top_filter": int(top["filter"]),
+                "top_consensus": str(top["consensus"]),
+                "motifs_file": str(run.dir / MEME_FILE),
+            }
+        )
+        if matches is not None:
+            run.summary["top_match"] = str(top.get("best_match", ""))
+        log.info(
+            "%d filters, %d with sites; most influential: filter %d %s",
+            len(found),
+            run.summary["filters_with_sites"],
+            int(top["filter"]),
+            top["consensus"],
+        )
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

@@ -1,0 +1,380 @@
+"""Attribution views: a self-contained ``report.html`` and logomaker logos.
+
+Each drawn sample shows every position of its window, wrapped into lines with position
+numbers, one row per branch:
+
+- ``seq``: the letters;
+- ``fold``: the structure as dot-bracket (``(`` paired with a partner downstream,
+  ``)`` with one upstream, ``.`` unpaired);
+- one-channel branches (``cons`` and other signal tracks): the value itself;
+- any other branch: the index of its strongest channel.
+
+The background of each position is its attribution (summed over channels) on a
+diverging scale centred on zero: red positive (towards the attributed class), blue
+negative, white zero. The scale of each sample is symmetric, ±(its largest absolute
+position attribution over all branches), and printed with the sample, so the branches
+of one sample are comparable. Hovering a position shows the exact numbers.
+
+The HTML needs no network: styles are inline and the logos are embedded as PNG data.
+The logos are also written to ``logos/`` as PNG and SVG, one figure per sample with one
+panel per branch (letter logos for ``seq`` and ``fold``: letter height = attribution of
+that channel; bars for one-channel branches).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gennie.interpret.attributions import SCORE_NAME
+
+REPORT_FILE = "report.html"
+LOGO_DIR = "logos"
+FOLD_CHANNELS = ("(", ")", ".")
+"""Characters of the fold branch's channels: paired-left, paired-right, unpaired."""
+
+_RED = np.array([202, 0, 32])
+_BLUE = np.array([5, 113, 176])
+_WHITE = np.array([255, 255, 255])
+
+
+@dataclass
+class ReportSample:
+    """One sample drawn in the report.
+
+    Attributes:
+        section: The class whose top predictions this sample belongs to.
+        rank: 1-based rank by that class's probability.
+        row: 0-based data row in ``predictions.tsv``.
+        label: Human description (coordinates, header or sequence number).
+        probabilities: ``{class: probability}``.
+        target: The attributed class.
+        score: Target log-odds at the input.
+        baseline_score: Target log-odds at the baseline.
+        delta: Completeness error.
+        inputs: Per branch, shape=(C, L), the network input.
+        values: Per branch, shape=(C, L), the attributions.
+    """
+
+    section: str
+    rank: int
+    row: int
+    label: str
+    probabilities: dict[str, float]
+    target: str
+    score: float
+    baseline_score: float
+    delta: float
+    inputs: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+    logo_png: bytes = field(default=b"", repr=False)
+
+    @property
+    def stem(self) -> str:
+        """File name stem of the sample's logo: ``<class>_<rank>_row<row>``."""
+        return f"{self.section}_{self.rank:02d}_row{self.row}"
+
+
+def colour(value: float, scale: float) -> str:
+    """Diverging colour of an attribution: blue (negative) – white (0) – red (positive).
+
+    Args:
+        value: The attribution.
+        scale: The magnitude drawn at full colour (values beyond it are clipped).
+
+    Returns:
+        A CSS colour ``#rrggbb``.
+    """
+    t = 0.0 if scale <= 0 else float(np.clip(value / scale, -1.0, 1.0))
+    end = _RED if t >= 0 else _BLUE
+    rgb = np.rint(_WHITE + abs(t) * (end - _WHITE)).astype(int)
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def branch_symbols(branch: str, x: np.ndarray, alphabet: str = "dna") -> list[str]:
+    """What to print at each position of a branch input (see the module docstring).
+
+    Args:
+        branch: Branch name.
+        x: shape=(C, L), the input.
+        alphabet: ``dna`` or ``rna`` for the seq letters.
+
+    Returns:
+        L short strings.
+    """
+    channels, length = x.shape
+    if branch == "seq" and channels == 4:
+        letters = np.array(list(("ACGU" if alphabet == "rna" else "ACGT") + "N"))
+        codes = np.where(x.max(axis=0) >= 0.5, x.argmax(axis=0), 4)
+        return list(letters[codes])
+    if branch == "fold" and channels == 3:
+        chars = np.array([*FOLD_CHANNELS, " "])
+        codes = np.where(x.max(axis=0) > 0, x.argmax(axis=0), 3)
+        return list(chars[codes])
+    if channels == 1:
+        return [_short_number(v) for v in x[0]]
+    return [str(int(c)) for c in x.argmax(axis=0)]
+
+
+def _short_number(value: float) -> str:
+    """At most four characters: ``.53``, ``-.5``, ``1.2``, ``12``, ``0``."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 9.95:
+        return f"{value:.0f}"
+    if abs(value) >= 1:
+        return f"{value:.1f}"
+    text = f"{value:.2f}" if value > 0 else f"{value:.1f}"
+    return text.replace("0.", ".", 1)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em;
+color:#222}
+h1{font-size:1.4em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
+h3{font-size:1em;margin:1.4em 0 .3em}
+.meta{font-size:.85em;color:#444;margin:.2em 0 .6em}
+.line{margin:.35em 0 .6em;font-family:ui-monospace,Menlo,Consolas,monospace}
+.r{display:flex;align-items:stretch;height:1.35em}
+.lab{width:3.6em;flex:none;font-size:.75em;color:#555;align-self:center}
+.c{flex:none;text-align:center;font-size:.9em;line-height:1.35em;overflow:visible}
+.num .c{font-size:.65em;color:#777;text-align:left;white-space:nowrap}
+.val .c{font-size:.6em}
+.legend{display:flex;align-items:center;gap:.5em;font-size:.85em}
+.bar{width:14em;height:.9em;border:1px solid #999;
+background:linear-gradient(to right,#0571b0,#ffffff,#ca0020)}
+img.logo{max-width:100%;margin:.3em 0 .8em}
+table.info{border-collapse:collapse;font-size:.85em}
+table.info td{padding:.1em .8em .1em 0}
+"""
+
+
+def tracks(
+    branch: str, x: np.ndarray, values: np.ndarray, alphabet: str = "dna"
+) -> list[tuple[str, list[str], np.ndarray, np.ndarray | None]]:
+    """The rows drawn for one branch of one sample.
+
+    ``seq`` and ``fold`` are one row of symbols; every other branch gets one row of
+    values per channel (``cons`` with two tracks → ``cons1``, ``cons2``).
+
+    Args:
+        branch: Branch name.
+        x: shape=(C, L), the input.
+        values: shape=(C, L), the attributions.
+        alphabet: ``dna`` or ``rna``.
+
+    Returns:
+        ``(label, symbols, attribution per position, raw values or None)`` per row.
+    """
+    channels = x.shape[0]
+    if (branch == "seq" and channels == 4) or (branch == "fold" and channels == 3):
+        return [(branch, branch_symbols(branch, x, alphabet), values.sum(axis=0), None)]
+    return [
+        (
+            branch if channels == 1 else f"{branch}{c + 1}",
+            [_short_number(v) for v in x[c]],
+            values[c],
+            x[c],
+        )
+        for c in range(channels)
+    ]
+
+
+def _sample_html(sample: ReportSample, branches: list[str], alphabet: str) -> str:
+    rows = [
+        row for b in branches for row in tracks(b, sample.inputs[b], sample.values[b], alphabet)
+    ]
+    scale = max((float(np.abs(r[2]).max()) for r in rows), default=0.0)
+    numeric = any(r[3] is not None for r in rows)
+    width = "2.1rem" if numeric else "1.15rem"
+    per_line = 40 if numeric else 60
+    length = rows[0][2].shape[0]
+    probs = "  ".join(f"p({html.escape(k)}) = {v:.4f}" for k, v in sample.probabilities.items())
+    out = [
+        f'<section class="sample" id="{html.escape(sample.stem)}">',
+        f"<h3>#{sample.rank} {html.escape(sample.section)} — row {sample.row + 1} — "
+        f"{html.escape(sample.label)}</h3>",
+        f'<div class="meta">{probs}<br>attributed: {html.escape(sample.target)} '
+        f"{SCORE_NAME} {sample.score:.4f} (baseline {sample.baseline_score:.4f}); "
+        f"completeness error {sample.delta:.2e}; colour scale ±{scale:.4g}</div>",
+    ]
+    for lo in range(0, length, per_line):
+        hi = min(lo + per_line, length)
+        out.append('<div class="line">')
+        cells = "".join(
+            f'<span class="c" style="width:{width}">'
+            + (str(p + 1) if (p + 1) % 10 == 0 or p == lo else "")
+            + "</span>"
+            for p in range(lo, hi)
+        )
+        out.append(f'<div class="r num"><span class="lab">pos</span>{cells}</div>')
+        for label, symbols, attribution, raw in rows:
+            kind = "sym" if raw is None else "val"
+            row_cells = []
+            for p in range(lo, hi):
+                a = float(attribution[p])
+                shown = symbols[p]
+                full = shown.strip() or "none" if raw is None else f"{float(raw[p]):.4g}"
+                title = f"{label} position {p + 1}: {full}; attribution {a:.4g}"
+                style = f"width:{width};background:{colour(a, scale)}"
+                if scale > 0 and abs(a) / scale > 0.65:
+                    style += ";color:#fff"
+                row_cells.append(
+                    f'<span class="c" style="{style}" title="{html.escape(title)}">'
+                    f"{html.escape(shown) if shown.strip() else '&nbsp;'}</span>"
+                )
+            out.append(
+                f'<div class="r {kind}"><span class="lab">{html.escape(label)}</span>'
+                + "".join(row_cells)
+                + "</div>"
+            )
+        out.append("</div>")
+    if sample.logo_png:
+        data = base64.b64encode(sample.logo_png).decode()
+        out.append(f'<img class="logo" alt="attribution logo" src="data:image/png;base64,{data}">')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def write_report(
+    path: Path,
+    samples: list[ReportSample],
+    branches: list[str],
+    meta: dict[str, str],
+    alphabet: str = "dna",
+) -> Path:
+    """Write the self-contained HTML report.
+
+    Args:
+        path: The ``report.html`` to write.
+        samples: The samples, grouped by section (class) in the order given.
+        branches: Branch names, in the order their rows are drawn.
+        meta: Settings shown at the top (model, baseline, steps, ...).
+        alphabet: ``dna`` or ``rna``.
+
+    Returns:
+        ``path``.
+    """
+    info = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>gennie attributions</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Integrated Gradients attributions</h1>",
+        f'<table class="info">{info}</table>',
+        '<p class="legend"><span>negative</span><span class="bar"></span><span>positive</span></p>',
+        f"<p class='meta'>Each position's colour is its attribution to the {SCORE_NAME} of "
+        "the attributed class, summed over the branch's channels, on a scale centred on "
+        "zero (red: evidence for the class, blue: against). The scale of each sample is "
+        "± its largest position attribution. Hover a position for the numbers.</p>",
+    ]
+    sections: dict[str, list[ReportSample]] = {}
+    for sample in samples:
+        sections.setdefault(sample.section, []).append(sample)
+    if sections:
+        parts.append(
+            "<p>Sections: "
+            + ", ".join(f'<a href="#class-{html.escape(s)}">{html.escape(s)}</a>' for s in sections)
+            + "</p>"
+        )
+    for section, members in sections.items():
+        parts.append(
+            f'<h2 id="class-{html.escape(section)}">Top {len(members)} predictions of '
+            f"{html.escape(section)}</h2>"
+        )
+        parts.extend(_sample_html(s, branches, alphabet) for s in members)
+    if not sections:
+        parts.append("<p>No samples to show.</p>")
+    parts.append("</body></html>")
+    Path(path).write_text("\n".join(parts), encoding="utf-8")
+    return Path(path)
+
+
+def logo_figure(sample: ReportSample, branches: list[str], alphabet: str = "dna"):
+    """A matplotlib figure with one attribution panel per branch.
+
+    Returns:
+        The figure (the caller saves and closes it).
+    """
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    length = sample.values[branches[0]].shape[1]
+    fig, axes = plt.subplots(
+        len(branches),
+        1,
+        figsize=(min(max(6.0, length / 8), 40.0), 1.7 * len(branches) + 0.4),
+        squeeze=False,
+        sharex=True,
+    )
+    positions = np.arange(1, length + 1)
+    for ax, branch in zip(axes[:, 0], branches, strict=True):
+        values = sample.values[branch]
+        channels = values.shape[0]
+        if branch == "seq" and channels == 4:
+            columns = list("ACGU" if alphabet == "rna" else "ACGT")
+        elif branch == "fold" and channels == 3:
+            columns = list(FOLD_CHANNELS)
+        else:
+            columns = []
+        if columns:
+            frame = pd.DataFrame(values.T, columns=columns, index=positions)
+            logomaker.Logo(frame, ax=ax, color_scheme="classic" if branch == "seq" else "dimgray")
+        else:
+            total = values.sum(axis=0)
+            ax.bar(positions, total, width=0.9, color=np.where(total >= 0, "#ca0020", "#0571b0"))
+        ax.axhline(0, color="#888", linewidth=0.5)
+        ax.set_ylabel(branch)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, 0].set_title(
+        f"#{sample.rank} {sample.section}, row {sample.row + 1}: {sample.label} — "
+        f"attribution to {SCORE_NAME}({sample.target})",
+        fontsize=9,
+        loc="left",
+    )
+    axes[-1, 0].set_xlabel("position")
+    fig.tight_layout()
+    return fig
+
+
+def write_logos(
+    folder: Path, samples: list[ReportSample], branches: list[str], alphabet: str = "dna"
+) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` per sample into ``folder``; keep the PNG
+    bytes on each sample for embedding in the report.
+
+    Returns:
+        The written files.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sample in samples:
+        fig = logo_figure(sample, branches, alphabet)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        sample.logo_png = buffer.getvalue()
+        png = folder / f"{sample.stem}.png"
+        png.write_bytes(sample.logo_png)
+        svg = folder / f"{sample.stem}.svg"
+        fig.savefig(svg, format="svg")
+        plt.close(fig)
+        written += [png, svg]
+    return written
