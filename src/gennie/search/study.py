@@ -1,0 +1,218 @@
+"""The Optuna study behind a search: storage, sampler, pruner and the pruning callback.
+
+Storage is an Optuna RDB storage: SQLite (``study.db`` in the run folder) by default,
+or any database URL SQLAlchemy accepts (PostgreSQL, MySQL), which lets workers on
+several machines share one study. Every running trial sends a heartbeat; a trial
+whose worker died (killed, machine lost) misses it, and the next trial any worker
+starts marks it ``FAIL`` (Optuna's ``heartbeat_interval``/``grace_period``) and
+enqueues it once more (``RetryHeartbeatStaleTrialCallback``), so the study stays usable and
+the search goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytorch_lightning as pl
+from optuna.trial import TrialState
+
+from gennie.config import TuneConfig
+from gennie.errors import UserError
+
+STUDY_FILE = "study.db"
+"""The default SQLite study in the run folder."""
+
+DIRECTIONS = {"auroc": "maximize", "auprc": "maximize", "loss": "minimize"}
+"""Optimization direction of each objective."""
+
+
+def monitor_of(objective: str) -> str:
+    """The per-epoch validation metric that drives early stopping, the best checkpoint
+    and pruning: ``val_loss`` for the loss objective, else ``val_auroc`` (AUPRC is
+    computed only for the best weights, after training)."""
+    return "val_loss" if objective == "loss" else "val_auroc"
+
+
+def storage_url(config: TuneConfig, run_dir: Path) -> str:
+    """The study database: ``config.storage`` or SQLite in the run folder."""
+    if config.storage:
+        return with_driver(config.storage)
+    return f"sqlite:///{(Path(run_dir) / STUDY_FILE).resolve()}"
+
+
+def with_driver(url: str) -> str:
+    """A ``postgresql://`` URL with the PostgreSQL driver that is installed.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; gennie's optional
+    dependency is psycopg2, so the bare form uses it when psycopg 3 is missing.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return parsed.set(drivername="postgresql+psycopg2").render_as_string(
+                hide_password=False
+            )
+    return url
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for logs and summaries)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_storage(config: TuneConfig, url: str) -> optuna.storages.RDBStorage:
+    """Connect to the study database (heartbeats on, retry of trials of dead workers).
+
+    Raises:
+        UserError: The database cannot be reached or its driver is missing.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if url.startswith("sqlite"):
+        # Several local workers write to one file: wait for the lock instead of failing.
+        engine: dict[str, Any] = {"connect_args": {"timeout": 120}}
+    else:
+        engine = {"pool_pre_ping": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = (
+                optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=config.retry_failed)
+                if config.retry_failed
+                else None
+            )
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=config.heartbeat,
+                grace_period=config.grace_period or 2 * config.heartbeat,
+                heartbeat_stale_trial_callback=retry,
+            )
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"cannot open the study database {masked_url(url)}: {reason}",
+            field="storage",
+            hint="check the URL, that the server runs and accepts this user, and that "
+            "its Python driver is installed (PostgreSQL: psycopg2)",
+        ) from None
+
+
+def open_study(
+    config: TuneConfig,
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    sampler: optuna.samplers.BaseSampler | None = None,
+) -> optuna.Study:
+    """Create the study, or load it when it exists (a restart, or another worker).
+
+    Raises:
+        UserError: The existing study optimizes another objective.
+    """
+    direction = DIRECTIONS[config.objective]
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=direction,
+        load_if_exists=True,
+        sampler=sampler,
+        pruner=make_pruner(config),
+    )
+    existing = study.user_attrs.get("objective")
+    if existing is None:
+        study.set_user_attr("objective", config.objective)
+    elif existing != config.objective:
+        raise UserError(
+            f"the study '{name}' optimizes validation {existing}, not {config.objective}",
+            field="objective",
+            hint=f"use --objective {existing}, or another --study name",
+        )
+    return study
+
+
+def make_sampler(
+    config: TuneConfig, grid: dict[str, list[Any]] | None, seed: int | None
+) -> optuna.samplers.BaseSampler:
+    """TPE (default; ``constant_liar`` so parallel workers spread out), random, or grid."""
+    if config.sampler == "grid":
+        return optuna.samplers.GridSampler(grid or {}, seed=seed)
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def make_pruner(config: TuneConfig) -> optuna.pruners.BasePruner:
+    """The pruner that stops hopeless trials from their per-epoch validation metric."""
+    if config.pruner == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=config.prune_startup, n_warmup_steps=config.prune_warmup
+        )
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, config.prune_warmup))
+    return optuna.pruners.NopPruner()
+
+
+def sampler_seed(config: TuneConfig, worker: int, trials_so_far: int) -> int:
+    """The sampler seed of a worker.
+
+    One worker on the run folder's own study is reproducible: the configured seed,
+    plus the number of trials the study had when the worker started (so a resumed
+    search does not repeat its first trials). Local workers add their number; with a
+    shared database, commands on other machines may use the same worker numbers, so
+    the host and process are mixed in to keep workers from proposing the same trials.
+    """
+    if config.storage is None:
+        return (config.seed + 7919 * trials_so_far + worker) % (2**31)
+    key = (config.seed, trials_so_far, worker, socket.gethostname(), os.getpid())
+    return hash(key) % (2**31)
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state (``complete``, ``pruned``, ``fail``, ``running``,
+    ``waiting``), over all workers."""
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] += 1
+    return counts
+
+
+class PruningCallback(pl.Callback):
+    """Reports the per-epoch validation metric to the trial and stops hopeless ones.
+
+    A trial the pruner gives up on stops after the current epoch (``should_stop``), so
+    its run folder is still complete; the objective then reports it as pruned.
+
+    Args:
+        trial: The Optuna trial.
+        monitor: ``val_auroc`` or ``val_loss`` (a key of Lightning's callback metrics).
+    """
+
+    def __init__(self, trial: optuna.Trial, monitor: str) -> None:
+        self.trial = trial
+        self.monitor = monitor
+        self.pruned_epoch: int | None = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Report this epoch's value (step = 1-based epoch); ask the pruner."""
+        if trainer.sanity_checking or self.pruned_epoch is not None:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None or math.isnan(float(value)):
+            return
+        epoch = trainer.current_epoch + 1
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.pruned_epoch = epoch
+            trainer.should_stop = True
