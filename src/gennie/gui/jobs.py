@@ -1,0 +1,489 @@
+"""Background jobs of the GUI: a queue persisted in SQLite, run by a detached worker.
+
+A job is one stage run. Submitting a job writes its validated ``parameters.yaml`` into
+``<workspace>/.gennie/jobs/<id>/`` and adds a ``queued`` row to
+``<workspace>/.gennie/jobs.sqlite``. A worker process (``python -m gennie.gui.jobs
+WORKSPACE``), started detached from the GUI so that it outlives page reloads and even
+the GUI itself, takes queued jobs in order and runs each one as
+``python -m gennie run PARAMETERS --name NAME`` in its own process group, at most
+``parallel`` at a time. The run therefore writes the very same run folder and
+``parameters.yaml`` as the command line.
+
+Job states: ``queued`` → ``running`` → ``complete`` | ``failed`` | ``cancelled``.
+Cancelling a running job interrupts its process group (SIGINT, then SIGKILL after a
+grace period) and marks the run folder's ``run.json`` as ``cancelled``.
+
+This module does not import Streamlit, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from gennie.config import StageConfig, dump_config
+from gennie.runs import RUN_FILE, read_status
+
+STATE_DIR = ".gennie"
+"""Folder in the workspace that holds the job database and each job's files."""
+
+WORKER_LINGER = 30.0
+"""Seconds a detached worker waits for new jobs before it exits."""
+
+FINISHED = ("complete", "failed", "cancelled")
+"""Job states that do not change any more."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    stage TEXT NOT NULL,
+    name TEXT NOT NULL,
+    run_dir TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    returncode INTEGER,
+    error TEXT,
+    created TEXT NOT NULL,
+    started TEXT,
+    finished TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job table."""
+
+    id: int
+    stage: str
+    name: str
+    run_dir: Path
+    parameters: Path
+    status: str
+    pid: int | None
+    returncode: int | None
+    error: str | None
+    created: str
+    started: str | None
+    finished: str | None
+
+    @property
+    def folder(self) -> Path:
+        """The job's own folder (parameters and console output)."""
+        return self.parameters.parent
+
+    @property
+    def output(self) -> Path:
+        """The console output (stdout and stderr) of the job's process."""
+        return self.folder / "output.log"
+
+    @property
+    def finished_state(self) -> bool:
+        """True when the job is complete, failed or cancelled."""
+        return self.status in FINISHED
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def _alive(pid: int | None) -> bool:
+    """True when a process with this id exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def mark_run_cancelled(run_dir: Path) -> bool:
+    """Set ``status: cancelled`` in a run folder's ``run.json`` unless it finished.
+
+    Args:
+        run_dir: The run folder.
+
+    Returns:
+        True when the file was changed.
+    """
+    info = read_status(run_dir)
+    if not info or info.get("status") in ("complete", "cancelled"):
+        return False
+    _set_run_status(run_dir, "cancelled", error="cancelled by the user")
+    return True
+
+
+def _set_run_status(run_dir: Path, status: str, **extra: object) -> None:
+    """Rewrite the status in a run folder's ``run.json`` (atomically)."""
+    info = read_status(run_dir)
+    info.update({"status": status, "finished": _now(), **extra})
+    tmp = Path(run_dir) / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str))
+    tmp.replace(Path(run_dir) / RUN_FILE)
+
+
+def _error_from_output(path: Path) -> str | None:
+    """The ``error: ...`` message the command line printed, with its hint."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("error: "):
+            return "\n".join([lines[i].removeprefix("error: ")] + lines[i + 1 : i + 3]).strip()
+    tail = [line for line in lines if line.strip()][-3:]
+    return "\n".join(tail) or None
+
+
+class JobStore:
+    """The job queue of one workspace.
+
+    Args:
+        workspace: The GUI's workspace folder; the database lives in ``.gennie/`` there.
+        python: Interpreter that runs jobs and the worker (default: this one).
+    """
+
+    def __init__(self, workspace: Path, python: str | None = None) -> None:
+        self.workspace = Path(workspace).expanduser().resolve()
+        self.state_dir = self.workspace / STATE_DIR
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / "jobs.sqlite"
+        self.python = python or sys.executable
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _job(row: sqlite3.Row) -> Job:
+        data = dict(row)
+        data["run_dir"] = Path(data["run_dir"])
+        data["parameters"] = Path(data["parameters"])
+        return Job(**data)
+
+    def get(self, job_id: int) -> Job:
+        """One job by id.
+
+        Raises:
+            KeyError: No such job.
+        """
+        with self._db() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return self._job(row)
+
+    def list(self, stage: str | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs, newest first, optionally of one stage only."""
+        query = "SELECT * FROM jobs" + (" WHERE stage = ?" if stage else "") + " ORDER BY id DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        with self._db() as db:
+            rows = db.execute(query, (stage,) if stage else ()).fetchall()
+        return [self._job(r) for r in rows]
+
+    @property
+    def parallel(self) -> int:
+        """How many jobs the worker runs at the same time (default 1)."""
+        with self._db() as db:
+            row = db.execute("SELECT value FROM settings WHERE key = 'parallel'").fetchone()
+        return int(row["value"]) if row else 1
+
+    @parallel.setter
+    def parallel(self, value: int) -> None:
+        self._set("parallel", str(max(1, int(value))))
+
+    def _set(self, key: str, value: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ submitting
+
+    def _free_name(self, config: StageConfig) -> str:
+        """The default run-folder name ``<stage>_<date>-<time>``, unused in ``out`` and
+        by other jobs."""
+        taken = {j.run_dir for j in self.list()}
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for n in range(1, 1000):
+            name = f"{config.stage}_{stamp}" + (f"-{n}" if n > 1 else "")
+            run_dir = Path(config.out) / name
+            if not run_dir.exists() and run_dir not in taken:
+                return name
+        raise RuntimeError("no free run folder name")
+
+    def submit(self, config: StageConfig, start_worker: bool = True) -> Job:
+        """Queue a validated configuration as a job.
+
+        Args:
+            config: The stage configuration (with absolute paths).
+            start_worker: Start the worker if none is running.
+
+        Returns:
+            The new ``queued`` job; its ``run_dir`` is ``<out>/<name>``, the name being
+            the configuration's or the default ``<stage>_<date>-<time>``.
+        """
+        name = config.name or self._free_name(config)
+        with self._db() as db:
+            cursor = db.execute(
+                "INSERT INTO jobs (stage, name, run_dir, parameters, status, created) "
+                "VALUES (?, ?, ?, '', 'queued', ?)",
+                (config.stage, name, str(Path(config.out) / name), _now()),
+            )
+            job_id = int(cursor.lastrowid)
+            folder = self.state_dir / "jobs" / str(job_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            parameters = folder / "parameters.yaml"
+            dump_config(config, parameters)
+            db.execute("UPDATE jobs SET parameters = ? WHERE id = ?", (str(parameters), job_id))
+        if start_worker:
+            self.ensure_worker()
+        return self.get(job_id)
+
+    def command(self, job: Job) -> list[str]:
+        """The command line that runs a job (the same as ``gennie run``)."""
+        return [self.python, "-m", "gennie", "run", str(job.parameters), "--name", job.name]
+
+    # ------------------------------------------------------------------ cancelling
+
+    def cancel(self, job_id: int, grace: float = 5.0) -> Job:
+        """Cancel a queued or running job.
+
+        A running job's process group gets SIGINT, and SIGKILL if it is still alive after
+        ``grace`` seconds; its run folder is then marked ``cancelled``.
+
+        Returns:
+            The job after cancelling (unchanged if it had finished already).
+        """
+        job = self.get(job_id)
+        if job.finished_state:
+            return job
+        with self._db() as db:
+            db.execute(
+                "UPDATE jobs SET status = 'cancelled', finished = ?, error = ? "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (_now(), "cancelled by the user", job_id),
+            )
+        if job.status == "running" and job.pid:
+            _stop_group(job.pid, grace)
+            if job.run_dir.is_dir():
+                mark_run_cancelled(job.run_dir)
+        return self.get(job_id)
+
+    # ------------------------------------------------------------------ worker
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.state_dir / "worker.lock"
+
+    def worker_running(self) -> bool:
+        """True when a worker holds the workspace's worker lock."""
+        with open(self._lock_path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def stop_worker(self, timeout: float = 10.0) -> None:
+        """Stop an idle worker (SIGTERM). Running jobs are left alone: they run in their
+        own process groups and are picked up as dead or finished by the next worker."""
+        if not self.worker_running():
+            return
+        with self._db() as db:
+            row = db.execute("SELECT value FROM settings WHERE key = 'worker_pid'").fetchone()
+        if row is None:
+            return
+        pid = int(row["value"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def ensure_worker(self) -> bool:
+        """Start a detached worker if jobs are queued and none is running.
+
+        Returns:
+            True when a worker was started.
+        """
+        self.recover()
+        if not any(j.status == "queued" for j in self.list()) or self.worker_running():
+            return False
+        log = open(self.state_dir / "worker.log", "a")  # noqa: SIM115 - handed to the child
+        subprocess.Popen(
+            [self.python, "-m", "gennie.gui.jobs", str(self.workspace)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the GUI and its page reloads
+            cwd=self.workspace,
+        )
+        log.close()
+        return True
+
+    def recover(self) -> None:
+        """Mark ``running`` jobs whose process is gone as failed (e.g. after a reboot)."""
+        if self.worker_running():
+            return
+        for job in self.list():
+            if job.status == "running" and not _alive(job.pid):
+                self._finish(job, None)
+
+    def _claim(self) -> Job | None:
+        """Take the oldest queued job and mark it running (atomically)."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            db.execute(
+                "UPDATE jobs SET status = 'running', started = ? WHERE id = ?",
+                (_now(), row["id"]),
+            )
+            db.execute("COMMIT")
+        return self.get(int(row["id"]))
+
+    def _start(self, job: Job) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with open(job.output, "wb") as out:
+            process = subprocess.Popen(
+                self.command(job),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so cancel stops it whole
+                cwd=self.workspace,
+                env=env,
+            )
+        with self._db() as db:
+            db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (process.pid, job.id))
+        return process
+
+    def _finish(self, job: Job, returncode: int | None) -> None:
+        """Record how a job's process ended (unless it was cancelled meanwhile)."""
+        job = self.get(job.id)
+        if job.status == "cancelled":
+            if job.run_dir.is_dir():
+                mark_run_cancelled(job.run_dir)
+            return
+        run_info = read_status(job.run_dir) if job.run_dir.is_dir() else {}
+        run_status = run_info.get("status")
+        if returncode == 0 and run_status in (None, "complete"):
+            status, error = "complete", None
+        elif returncode == 130 or run_status == "cancelled":
+            status, error = "cancelled", "interrupted"
+        else:
+            status = "failed"
+            error = (
+                run_info.get("error")
+                or _error_from_output(job.output)
+                or "the process ended unexpectedly"
+            )
+        if status == "cancelled" and run_status in ("running", "failed"):
+            mark_run_cancelled(job.run_dir)
+        elif status == "failed" and run_status == "running":
+            _set_run_status(job.run_dir, "failed", error=error)
+        with self._db() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, returncode = ?, error = ?, finished = ? "
+                "WHERE id = ? AND status = 'running'",
+                (status, returncode, error, _now(), job.id),
+            )
+
+    def work(self, poll: float = 0.5, idle_exit: float = 2.0) -> None:
+        """The worker loop: run queued jobs (``parallel`` at a time) until none are left.
+
+        Only one worker per workspace runs; a second one returns at once.
+
+        Args:
+            poll: Seconds between checks of the running processes and the queue.
+            idle_exit: Seconds without queued or running jobs after which it returns.
+        """
+        with open(self._lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            self._set("worker_pid", str(os.getpid()))
+            for job in self.list():  # left running by a worker that died
+                if job.status == "running" and not _alive(job.pid):
+                    self._finish(job, None)
+            running: dict[int, subprocess.Popen] = {}
+            idle_since = time.monotonic()
+            while True:
+                for job_id, process in list(running.items()):
+                    if process.poll() is not None:
+                        self._finish(self.get(job_id), process.returncode)
+                        del running[job_id]
+                while len(running) < self.parallel:
+                    job = self._claim()
+                    if job is None:
+                        break
+                    running[job.id] = self._start(job)
+                if running:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > idle_exit:
+                    return
+                time.sleep(poll)
+
+
+def _stop_group(pid: int, grace: float) -> None:
+    """SIGINT to a process group, then SIGKILL if it is still alive after ``grace`` s."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the worker process: ``python -m gennie.gui.jobs WORKSPACE [LINGER]``."""
+    args = sys.argv[1:] if argv is None else argv
+    # Waiting a while for the next job saves starting a worker for each one.
+    JobStore(Path(args[0])).work(idle_exit=float(args[1]) if len(args) > 1 else WORKER_LINGER)
+
+
+if __name__ == "__main__":
+    main()

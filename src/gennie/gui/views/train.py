@@ -1,0 +1,5 @@
+"""The Train page."""
+
+from gennie.gui.stage_page import render_stage_page
+
+render_stage_page("train")

@@ -1,0 +1,242 @@
+"""End to end in a real browser: ``gennie gui`` driven by headless chromium (Playwright).
+
+Preprocess → train → evaluate → predict on the small BED example, by typing and
+clicking as a user would; the page is reloaded while training runs and must still show
+the job. Screenshots go to ``$GENNIE_TEST_ARTIFACTS`` (default: the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gennie.example import bed_example
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+JOB_TIMEOUT_MS = 90_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gui(tmp_path):
+    """A running ``gennie gui`` on a free port, with the BED example in its workspace."""
+    workspace = tmp_path / "workspace"
+    data = workspace / "data"
+    data.mkdir(parents=True)
+    example = bed_example()
+    for path in [*example["classes"].values(), example["genome"]]:
+        shutil.copy(path, data / Path(path).name)
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    log = open(tmp_path / "gui.log", "wb")  # noqa: SIM115 - closed after the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gennie", "gui", "--port", str(port), "--workspace", str(workspace)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
+                if reply.read() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("the GUI did not start: " + (tmp_path / "gui.log").read_text())
+    yield url, workspace
+    os.killpg(server.pid, 15)
+    server.wait(timeout=20)
+    log.close()
+    from gennie.gui.jobs import JobStore
+
+    store = JobStore(workspace)
+    for job in store.list():  # nothing may keep running after the test
+        if job.status in ("queued", "running"):
+            store.cancel(job.id, grace=1)
+    store.stop_worker()
+
+
+class Pilot:
+    """A user at the browser: types, clicks, waits, takes screenshots."""
+
+    def __init__(self, page, shots: Path) -> None:
+        self.page = page
+        self.shots = shots
+
+    def shot(self, name: str) -> None:
+        """Screenshot of the whole page (Streamlit scrolls inside its main section, so
+        the window grows to show it all)."""
+        height = self.page.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0"
+        )
+        self.page.set_viewport_size({"width": 1400, "height": min(max(1100, height), 8000)})
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"))
+        self.page.set_viewport_size({"width": 1400, "height": 1100})
+
+    def fill(self, label: str, text: str) -> None:
+        box = self.page.get_by_label(label, exact=True)
+        box.fill(text)
+        box.press("Enter")
+
+    def see(self, text: str | re.Pattern, **kwargs) -> None:
+        from playwright.sync_api import expect
+
+        expect(self.page.get_by_text(text).first).to_be_visible(**kwargs)
+
+    def open_page(self, title: str) -> None:
+        from playwright.sync_api import expect
+
+        self.page.get_by_role("link", name=re.compile(title)).first.click()
+        expect(self.page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+
+    def click(self, button: str) -> None:
+        self.page.get_by_role("button", name=button, exact=True).first.click()
+
+    def use_from_browser(self, index: int, expected: str) -> None:
+        """Pick the first entry of the index-th Browse list of the page."""
+        self.page.get_by_role("button", name="Browse").nth(index).click()
+        self.click("Use")
+        self.see(expected)
+
+    def wait_for_job(self, number: int, stage: str) -> None:
+        card = self.page.get_by_text(
+            re.compile(rf"Job {number}: {stage} .*(complete|failed|cancelled)")
+        )
+        from playwright.sync_api import expect
+
+        expect(card).to_be_visible(timeout=JOB_TIMEOUT_MS)
+        if not card.inner_text().endswith("complete"):
+            pytest.fail(f"job {number} ({stage}) did not complete: {card.inner_text()}")
+
+    def see_charts(self, count: int) -> None:
+        """``count`` plotly charts, the first one drawn (they draw when scrolled to)."""
+        from playwright.sync_api import expect
+
+        charts = self.page.locator("[data-testid='stPlotlyChart']")
+        expect(charts).to_have_count(count)
+        charts.first.scroll_into_view_if_needed()
+        expect(charts.first.locator(".js-plotly-plot")).to_be_visible()
+
+
+def test_pipeline_in_the_browser(gui, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, workspace = gui
+    shots = Path(os.environ.get("GENNIE_TEST_ARTIFACTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)  # page switches take a while on a busy machine
+        user = Pilot(page, shots)
+        try:
+            _preprocess_train_evaluate_predict(user, url)
+        except Exception:
+            user.shot("failure")
+            raise
+        finally:
+            browser.close()
+
+    runs = sorted(p.name.split("_")[0] for p in (workspace / "gennie-runs").glob("*_*-*"))
+    assert runs == ["evaluate", "predict", "preprocess", "train"]
+    for run in (workspace / "gennie-runs").glob("*_*-*"):
+        assert (run / "parameters.yaml").is_file()
+
+
+def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
+    from playwright.sync_api import expect
+
+    page = user.page
+    # ---------------------------------------------------------- preprocess
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Preprocess", exact=True)).to_be_visible()
+    user.fill("Class 1 file", "data/bound.bed")
+    user.fill("Class 2 file", "data/missing.bed")
+    user.see(re.compile("not found: .*missing.bed"))
+    expect(page.get_by_role("button", name="Run preprocess")).to_be_disabled()
+    user.shot("01-preprocess-invalid")
+    user.fill("Class 2 file", "data/unbound.bed")
+    user.fill("Genome", "data/genome.fa.gz")
+    user.fill("Window", "100")
+    user.see("✓ BED, 300 intervals on 3 chromosomes")
+    user.see("✓ FASTA, 4 sequences")
+    user.click("Run preprocess")
+    user.wait_for_job(1, "preprocess")
+    user.shot("02-preprocess-done")
+
+    # ---------------------------------------------------------- train
+    user.open_page("Train")
+    user.use_from_browser(0, "✓ preprocess run, complete")  # the dataset just made
+    user.fill("Epochs", "3")
+    user.click("Run train")
+    user.see(re.compile("Job 2: train .*running"), timeout=JOB_TIMEOUT_MS)
+    user.shot("03-train-running")
+    page.reload()  # the job lives on the server, not in the page
+    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    user.see(re.compile("Job 2: train"))
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("3")  # the form, too
+    user.wait_for_job(2, "train")
+    user.see_charts(1)  # loss, accuracy and AUROC per epoch
+    user.shot("04-train-done")
+
+    # ---------------------------------------------------------- evaluate
+    user.open_page("Evaluate")
+    user.use_from_browser(0, "✓ train run, complete")  # the model
+    user.use_from_browser(2, "✓ preprocess run, complete")  # its dataset's blackbox split
+    user.click("Run evaluate")
+    user.wait_for_job(3, "evaluate")
+    user.click("Show results")
+    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    user.see("Confusion matrix (rows: true class, columns: predicted)")
+    user.see_charts(3)  # ROC, precision-recall, confusion matrix
+    user.shot("05-evaluate-results")
+
+    # ---------------------------------------------------------- predict
+    user.open_page("Predict")
+    user.use_from_browser(0, "✓ train run, complete")
+    user.fill("Input file", "data/bound.bed")
+    user.see("✓ BED, 300 intervals on 4 chromosomes")
+    user.click("Run predict")
+    user.wait_for_job(4, "predict")
+    user.click("Show results")
+    user.see("Predictions (300 rows)")
+    expect(page.get_by_role("button", name="Download predictions.tsv")).to_be_visible()
+    user.shot("06-predict-results")

@@ -1,0 +1,174 @@
+"""The GUI's job queue: SQLite store, worker, cancel, persistence (no Streamlit)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gennie.config import PreprocessConfig, load_run_config
+from gennie.gui.jobs import JobStore, mark_run_cancelled
+from gennie.runs import read_status
+
+FASTA_A = "".join(f">a{i}\nACGTACGTACGTACGTACGT\n" for i in range(20))
+FASTA_B = "".join(f">b{i}\nTTTTGGGGCCCCAAAATTTT\n" for i in range(20))
+
+
+def _preprocess_config(workspace: Path, **extra) -> PreprocessConfig:
+    (workspace / "a.fa").write_text(FASTA_A)
+    (workspace / "b.fa").write_text(FASTA_B)
+    return PreprocessConfig(
+        classes={"a": workspace / "a.fa", "b": workspace / "b.fa"},
+        window=20,
+        ratio="2:1:1",
+        out=workspace / "runs",
+        cache=False,
+        jobs=1,
+        **extra,
+    )
+
+
+class ScriptedStore(JobStore):
+    """A job store whose jobs run a given Python script instead of a gennie stage."""
+
+    script = ""
+
+    def command(self, job):
+        return [sys.executable, "-c", self.script, str(job.run_dir)]
+
+
+# A fake stage: writes a running run.json, then waits to be stopped.
+SLOW = """
+import json, sys, time, pathlib
+run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True)
+(run / 'run.json').write_text(json.dumps({'stage': 'train', 'status': 'running'}))
+time.sleep(60)
+"""
+STUBBORN = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" + SLOW
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_submit_writes_parameters_and_queues(tmp_path):
+    store = JobStore(tmp_path)
+    config = _preprocess_config(tmp_path)
+    job = store.submit(config, start_worker=False)
+    assert job.id == 1
+    assert job.status == "queued"
+    assert job.stage == "preprocess"
+    assert job.name.startswith("preprocess_")
+    assert job.run_dir == tmp_path / "runs" / job.name
+    assert job.parameters == tmp_path / ".gennie" / "jobs" / "1" / "parameters.yaml"
+    # the saved YAML is a complete, re-runnable configuration
+    assert load_run_config(job.parameters) == config
+    assert store.command(job)[-5:] == ["gennie", "run", str(job.parameters), "--name", job.name]
+    second = store.submit(config.model_copy(update={"name": "mine"}), start_worker=False)
+    assert second.name == "mine"
+    assert [j.id for j in store.list()] == [2, 1]
+
+
+def test_worker_runs_queued_jobs_in_order_like_the_cli(tmp_path):
+    store = JobStore(tmp_path)
+    first = store.submit(_preprocess_config(tmp_path, name="first"), start_worker=False)
+    second = store.submit(_preprocess_config(tmp_path, name="second"), start_worker=False)
+    store.work(poll=0.05, idle_exit=0.1)
+    first, second = store.get(first.id), store.get(second.id)
+    assert (first.status, second.status) == ("complete", "complete")
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert first.started <= second.started  # one at a time, oldest first
+    assert first.finished <= second.started
+    for job in (first, second):
+        assert read_status(job.run_dir)["status"] == "complete"
+        assert (job.run_dir / "parameters.yaml").is_file()
+        assert load_run_config(job.run_dir / "parameters.yaml").name == job.name
+    table = (tmp_path / "runs" / "preprocess_parameters.tsv").read_text().splitlines()
+    assert len(table) == 3  # header + one row per run, as on the command line
+
+
+def test_user_error_fails_the_job_with_the_message(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    (tmp_path / "b.fa").unlink()  # disappears before the job starts
+    store.work(poll=0.05, idle_exit=0.1)
+    job = store.get(job.id)
+    assert job.status == "failed"
+    assert job.returncode == 2
+    assert "b.fa" in job.error and "not found" in job.error
+    assert not job.run_dir.exists()  # nothing half-written
+
+
+def test_cancel_queued_job_never_starts(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    assert store.cancel(job.id).status == "cancelled"
+    store.work(poll=0.05, idle_exit=0.1)
+    job = store.get(job.id)
+    assert job.status == "cancelled"
+    assert job.pid is None
+    assert not job.run_dir.exists()
+
+
+@pytest.mark.parametrize("script", [SLOW, STUBBORN], ids=["sigint", "sigkill"])
+def test_cancel_running_job_stops_the_process_group(tmp_path, script):
+    store = ScriptedStore(tmp_path)
+    store.script = script
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    worker = threading.Thread(target=store.work, kwargs={"poll": 0.05, "idle_exit": 0.2})
+    worker.start()
+    _wait(lambda: read_status(job.run_dir).get("status") == "running")
+    pid = store.get(job.id).pid
+    assert store.get(job.id).status == "running"
+    cancelled = store.cancel(job.id, grace=0.5)
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert cancelled.status == "cancelled"
+    assert store.get(job.id).status == "cancelled"
+    assert read_status(job.run_dir)["status"] == "cancelled"
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_jobs_persist_and_dead_running_jobs_are_recovered(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    with store._db() as db:  # a job left running by a worker that died with the machine
+        db.execute("UPDATE jobs SET status='running', pid=999999999 WHERE id=?", (job.id,))
+    reopened = JobStore(tmp_path)
+    assert reopened.get(job.id).status == "running"
+    reopened.parallel = 3
+    assert JobStore(tmp_path).parallel == 3
+    reopened.recover()
+    recovered = JobStore(tmp_path).get(job.id)
+    assert recovered.status == "failed"
+    assert recovered.error == "the process ended unexpectedly"
+
+
+def test_mark_run_cancelled_keeps_finished_runs(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"stage": "train", "status": "complete"}))
+    assert mark_run_cancelled(tmp_path) is False
+    assert read_status(tmp_path)["status"] == "complete"
+    (tmp_path / "run.json").write_text(json.dumps({"stage": "train", "status": "running"}))
+    assert mark_run_cancelled(tmp_path) is True
+    assert read_status(tmp_path)["status"] == "cancelled"
+    assert read_status(tmp_path)["error"] == "cancelled by the user"
+    assert read_status(tmp_path)["stage"] == "train"
+
+
+def test_detached_worker_outlives_its_starter(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=True)
+    _wait(lambda: store.get(job.id).status == "complete", timeout=60)
+    assert read_status(store.get(job.id).run_dir)["status"] == "complete"
+    assert store.worker_running()  # waits a while for more jobs
+    store.stop_worker()
+    assert not store.worker_running()

@@ -1,0 +1,377 @@
+"""GUI pages with Streamlit's AppTest: fields and defaults from the config models,
+dependent fields, inline validation, loading earlier parameters, submitting jobs; and
+the form helpers underneath (field kinds, path checks) on tiny hand-made files."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import gennie.gui
+from gennie.config import STAGES, TrainConfig, dump_config, load_run_config
+from gennie.gui.fields import check_path, form_fields, resolve_path, validate_page, visible
+from gennie.gui.form import to_raw
+from gennie.gui.jobs import JobStore
+
+VIEWS = Path(gennie.gui.__file__).parent / "views"
+PAGE_OF = {"preprocess": "preprocess", "train": "train", "evaluate": "evaluate"}
+PAGE_OF.update({"predict": "predict", "tune": "search", "motifs": "interpret", "ism": "interpret"})
+
+BED = "track name=x\nchr1\t0\t10\ta\t0\t+\nchr1\t20\t30\tb\t0\t-\n# note\nchr2\t5\t15\tc\t0\t+\n"
+FASTA_A = "".join(f">a{i}\nACGTACGTACGTACGTACGT\n" for i in range(20))
+FASTA_B = "".join(f">b{i}\nTTTTGGGGCCCCAAAATTTT\n" for i in range(20))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENNIE_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _page(stage: str) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{PAGE_OF[stage]}.py"), default_timeout=60)
+    if stage in ("motifs", "ism"):
+        at.session_state["interpret.stage"] = stage
+    return at.run()
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _fake_run(folder: Path, stage: str, status: str = "complete", **files: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(
+        json.dumps({"stage": stage, "status": status, "started": "2026-01-01T10:00:00"})
+    )
+    for name, text in files.items():
+        path = folder / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_form_fields_mirror_the_models():
+    for stage, model in STAGES.items():
+        fields = form_fields(stage)
+        assert [f.name for f in fields] == list(model.model_fields)
+        for ff in fields:
+            assert ff.default == model.model_fields[ff.name].get_default(call_default_factory=True)
+            assert ff.help == (model.model_fields[ff.name].description or "")
+    train = {f.name: f for f in form_fields("train")}
+    assert train["optimizer"].kind == "choice"
+    assert train["optimizer"].choices == ("sgd", "rmsprop", "adam", "adamw")
+    assert train["preset"].kind == "choice" and "enngene" in train["preset"].choices
+    assert train["early_stopping"].kind == "bool"
+    assert (train["epochs"].kind, train["epochs"].minimum, train["epochs"].maximum) == (
+        "int",
+        1,
+        100_000,
+    )
+    assert train["architecture"].kind == "yaml"
+    pre = {f.name: f for f in form_fields("preprocess")}
+    assert pre["classes"].kind == "classes"
+    assert pre["chromosomes"].kind == "chromosomes"
+    assert pre["chromosomes"].keys == ("train", "validation", "test", "blackbox")
+    assert pre["negatives"].optional and pre["negatives"].choices == ("shuffle", "background")
+
+
+def test_dependent_fields():
+    assert visible("preprocess", "ratio", {"split": "random"})
+    assert not visible("preprocess", "chromosomes", {"split": "random"})
+    assert visible("preprocess", "chromosomes", {"split": "chromosome"})
+    assert not visible("train", "lr_decay", {"lr_schedule": "fixed"})
+    assert visible("train", "lr_decay", {"lr_schedule": "decay"})
+    assert not visible("predict", "custom_window", {"model": "runs/train_1"})
+    assert visible("predict", "custom_window", {"model": "net.onnx"})
+
+
+def test_check_path_counts_records_and_chromosomes(tmp_path):
+    (tmp_path / "x.bed").write_text(BED)
+    (tmp_path / "x.fa").write_text(">s1\nACGT\n>s2\nGGCC\n")
+    (tmp_path / "x.txt").write_text("ACGT\n\nGGCC\nTTAA\n")
+    (tmp_path / "bad.txt").write_text("hello world again\n")
+    bed = check_path(tmp_path / "x.bed", "input")
+    assert (bed.ok, bed.format, bed.records) == (True, "bed", 3)
+    assert bed.chromosomes == {"chr1": 2, "chr2": 1}
+    assert bed.message == "BED, 3 intervals on 2 chromosomes"
+    assert check_path(tmp_path / "x.fa", "input").message == "FASTA, 2 sequences"
+    assert check_path(tmp_path / "x.txt", "input").message == "sequences, 3 lines"
+    bad = check_path(tmp_path / "bad.txt", "input")
+    assert not bad.ok and "cannot tell the format" in bad.message and "(line 1)" in bad.message
+    assert check_path(tmp_path / "nope.bed", "input").message == f"not found: {tmp_path}/nope.bed"
+    assert check_path(tmp_path / "new", "out").message == "will be created"
+    assert not check_path(tmp_path, "dataset").ok
+    run = _fake_run(tmp_path / "t", "train")
+    assert check_path(run, "model").message == "train run, complete"
+    assert (
+        check_path(run, "dataset").message
+        == "this is a train run, complete; give a preprocess run folder"
+    )
+
+
+def test_paths_relative_absolute_and_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert resolve_path("data/a.bed", tmp_path) == tmp_path / "data/a.bed"
+    assert resolve_path("~/a.bed", tmp_path) == tmp_path / "home/a.bed"
+    assert resolve_path("/x/a.bed", tmp_path) == Path("/x/a.bed")
+    (tmp_path / "a.fa").write_text(FASTA_A)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "b.fa").write_text(FASTA_B)
+    values = {"classes": {"a": "a.fa", "b": "~/b.fa"}, "window": 20, "out": "runs"}
+    check = validate_page("preprocess", values, tmp_path)
+    assert check.ok, check.errors
+    assert check.config.classes == {"a": tmp_path / "a.fa", "b": tmp_path / "home/b.fa"}
+    assert check.config.out == tmp_path / "runs"
+    _fake_run(tmp_path / "runs" / "mine", "preprocess")
+    taken = validate_page("preprocess", {**values, "name": "mine"}, tmp_path)
+    assert taken.errors == {"name": f"{tmp_path}/runs/mine exists already; choose another name"}
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@pytest.mark.parametrize("stage", list(PAGE_OF))
+def test_every_field_is_on_its_page_with_the_default(workspace, stage):
+    at = _page(stage)
+    assert not at.exception
+    values: dict = {}
+    for ff in form_fields(stage):
+        if ff.kind in ("classes", "chromosomes") or not visible(stage, ff.name, values):
+            continue
+        if stage == "train" and ff.name == "architecture":
+            assert at.checkbox(key="train.custom_architecture").value is False
+            continue
+        widget = at.session_state[f"{stage}.{ff.name}"]
+        assert widget == to_raw(ff, ff.default), ff.name
+    assert at.button(key=f"{stage}.run").disabled  # nothing to run on yet
+
+
+def test_dependent_fields_keep_their_values(workspace):
+    at = _page("preprocess")
+    at.text_input(key="preprocess.ratio").input("8:1:1").run()
+    assert not any(w.key.startswith("preprocess.chromosomes.") for w in at.text_input)
+    at.selectbox(key="preprocess.split").select("chromosome").run()
+    assert "preprocess.ratio" not in [w.key for w in at.text_input]
+    at.text_input(key="preprocess.chromosomes.test").input("chr3").run()
+    at.selectbox(key="preprocess.split").select("random").run()
+    assert at.text_input(key="preprocess.ratio").value == "8:1:1"
+    at.selectbox(key="preprocess.split").select("chromosome").run()
+    assert at.text_input(key="preprocess.chromosomes.test").value == "chr3"
+
+    train = _page("train")
+    assert "train.lr_decay" not in [w.key for w in train.number_input]
+    train.selectbox(key="train.lr_schedule").select("decay").run()
+    assert train.number_input(key="train.lr_decay").value == 0.95
+
+
+def test_inline_validation_before_running(workspace):
+    (workspace / "a.bed").write_text(BED)
+    at = _page("preprocess")
+    at.text_input(key="preprocess.classes.0.file").input("a.bed")
+    at.text_input(key="preprocess.classes.1.file").input("missing.fa")
+    at.text_input(key="preprocess.ratio").input("7:1").run()
+    errors = _errors(at)
+    assert f"not found: {workspace}/missing.fa" in errors
+    assert any("must have 3 or 4 parts" in e for e in errors)
+    assert "BED class files need the reference genome FASTA" in [i.value for i in at.info]
+    assert "✓ BED, 3 intervals on 2 chromosomes" in [c.value for c in at.caption]
+    assert at.button(key="preprocess.run").disabled
+    # chromosome split: the chromosomes of the class files are listed
+    at.selectbox(key="preprocess.split").select("chromosome").run()
+    assert any(
+        "Chromosomes in the class files (intervals): chr1 (2), chr2 (1)" in e for e in _errors(at)
+    )
+
+
+def test_previous_run_fills_every_field(workspace):
+    config = TrainConfig(
+        dataset=workspace / "data",
+        epochs=7,
+        optimizer="sgd",
+        lr=0.05,
+        lr_schedule="decay",
+        lr_decay=0.9,
+        early_stopping=False,
+        batch_size=16,
+        architecture={"branches": {"seq": [{"type": "conv", "filters": 8}]}, "common": []},
+        out=workspace / "runs",
+    )
+    run = _fake_run(workspace / "runs" / "train_old", "train")
+    dump_config(config, run / "parameters.yaml")
+    at = _page("train")
+    at.selectbox(key="train.load.run").select("runs/train_old")
+    at.button(key="train.load.button").click().run()
+    assert "Loaded the parameters of runs/train_old." in [s.value for s in at.success]
+    assert at.text_input(key="train.dataset").value == "data"
+    assert at.number_input(key="train.epochs").value == 7
+    assert at.selectbox(key="train.optimizer").value == "sgd"
+    assert at.number_input(key="train.lr").value == 0.05
+    assert at.selectbox(key="train.lr_schedule").value == "decay"
+    assert at.number_input(key="train.lr_decay").value == 0.9
+    assert at.checkbox(key="train.early_stopping").value is False
+    assert "train.patience" not in [w.key for w in at.number_input]  # hidden now
+    assert at.checkbox(key="train.custom_architecture").value is True
+    assert "filters: 8" in at.text_area(key="train.architecture").value
+    assert at.text_input(key="train.out").value == "runs"
+
+
+def test_run_submits_a_job_that_writes_the_cli_run_folder(workspace):
+    (workspace / "a.fa").write_text(FASTA_A)
+    (workspace / "b.fa").write_text(FASTA_B)
+    at = _page("preprocess")
+    at.text_input(key="preprocess.classes.0.file").input("a.fa")
+    at.text_input(key="preprocess.classes.1.name").input("other")
+    at.text_input(key="preprocess.classes.1.file").input("b.fa")
+    at.number_input(key="preprocess.window").set_value(20)
+    at.text_input(key="preprocess.ratio").input("2:1:1")
+    at.checkbox(key="preprocess.cache").uncheck().run()
+    assert not _errors(at)
+    assert not at.button(key="preprocess.run").disabled
+    at.button(key="preprocess.run").click().run()
+    store = JobStore(workspace)
+    (job,) = store.list()
+    assert job.stage == "preprocess" and job.status in ("queued", "running", "complete")
+    deadline = time.monotonic() + 60
+    while store.get(job.id).status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job = store.get(job.id)
+    store.stop_worker()
+    assert job.status == "complete", job.error
+    saved = load_run_config(job.run_dir / "parameters.yaml")
+    assert saved.classes == {"a": workspace / "a.fa", "other": workspace / "b.fa"}
+    assert (saved.window, saved.ratio, saved.cache) == (20, "2:1:1", False)
+    assert saved.out == workspace / "gennie-runs"
+    at.run()
+    assert any(
+        f"Job {job.id}: preprocess" in m.value and "complete" in m.value for m in at.markdown
+    )
+
+
+def test_runs_page_shows_results(workspace):
+    metrics = {
+        "loss": 0.5,
+        "accuracy": 0.75,
+        "auroc": 0.8,
+        "auprc": 0.7,
+        "per_class": {"a": {"auroc": 0.8, "auprc": 0.7}, "b": {"auroc": 0.8, "auprc": 0.7}},
+    }
+    _fake_run(
+        workspace / "runs" / "evaluate_1",
+        "evaluate",
+        **{
+            "metrics.json": json.dumps(metrics),
+            "roc_curve.tsv": "class\tfpr\ttpr\tthreshold\na\t0\t0\t1\na\t1\t1\t0\n",
+            "pr_curve.tsv": "class\trecall\tprecision\tthreshold\na\t1\t0.5\t0\n",
+            "confusion_matrix.tsv": "true\\predicted\ta\tb\na\t3\t1\nb\t0\t4\n",
+            "predictions.tsv": "name\tp_a\tp_b\thighest\ns1\t0.9\t0.1\ta\ns2\t0.2\t0.8\tb\n",
+        },
+    )
+    from PIL import Image
+
+    (workspace / "runs" / "evaluate_1" / "logos").mkdir()
+    Image.new("RGB", (4, 2), "red").save(workspace / "runs" / "evaluate_1" / "logos" / "a_1.png")
+    at = AppTest.from_file(str(VIEWS / "runs.py"), default_timeout=60).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["runs/evaluate_1"]
+    assert list(table["stage"]) == ["evaluate"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # ROC, PR, confusion matrix
+    frames = [d.value for d in at.dataframe]
+    assert any(list(f.columns) == ["name", "p_a", "p_b", "highest"] for f in frames)
+    assert any(
+        list(f.columns[:1]) == ["class"] and f.iloc[0]["class"] == "all (macro)" for f in frames
+    )
+    assert [img.captions for img in at.image] == [["a_1"]]  # the logo
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download predictions.tsv" in labels
+    assert any(label.startswith("predictions.tsv") for label in labels)
+
+
+def test_cancel_button_stops_a_running_job(workspace):
+    import subprocess
+    import sys
+
+    from gennie.runs import read_status
+
+    store = JobStore(workspace)
+    job = store.submit(
+        TrainConfig(dataset=workspace / "data", out=workspace / "runs"), start_worker=False
+    )
+    _fake_run(job.run_dir, "train", status="running")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    with store._db() as db:
+        db.execute("UPDATE jobs SET status='running', pid=? WHERE id=?", (process.pid, job.id))
+    at = _page("train")
+    assert any(f"Job {job.id}: train" in m.value and "running" in m.value for m in at.markdown)
+    assert at.get("progress")[0].proto.text == "0% — starting"
+    at.button(key=f"cancel:{job.id}").click().run()
+    assert process.wait(timeout=10) != 0
+    assert store.get(job.id).status == "cancelled"
+    assert read_status(job.run_dir)["status"] == "cancelled"
+    assert any(f"Job {job.id}: train" in m.value and "cancelled" in m.value for m in at.markdown)
+
+
+def test_uploaded_parameters_fill_the_page(workspace):
+    text = "stage: predict\nmodel: runs/train_1\nsequences: [ACGT, GGCC]\nbatch_size: 32\n"
+    at = _page("predict")
+    at.file_uploader(key="predict.load.upload").upload("parameters.yaml", text.encode()).run()
+    at.button(key="predict.load.upload_button").click().run()
+    assert "Loaded parameters.yaml." in [s.value for s in at.success]
+    assert at.text_input(key="predict.model").value == "runs/train_1"
+    assert at.text_area(key="predict.sequences").value == "ACGT\nGGCC"
+    assert at.number_input(key="predict.batch_size").value == 32
+    assert at.checkbox(key="predict.attributions").value is False  # not in the file: default
+    assert at.text_input(key="predict.out").value == "gennie-runs"
+    wrong = "stage: train\nepochs: 3\n"
+    at.file_uploader(key="predict.load.upload").set_value(("p.yaml", wrong.encode(), "text/yaml"))
+    at.run()
+    at.button(key="predict.load.upload_button").click().run()
+    assert "this file holds train parameters; open the train page" in _errors(at)
+
+
+def test_sidebar_upload_saves_into_the_workspace(workspace):
+    at = _page("preprocess")
+    at.sidebar.file_uploader(key="sidebar.upload").upload("mine.fa", b">s\nACGT\n").run()
+    assert (workspace / "uploads" / "mine.fa").read_bytes() == b">s\nACGT\n"
+    assert "Saved as `uploads/mine.fa`" in [s.value for s in at.sidebar.success]
+
+
+def test_gui_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from gennie.cli import app
+    from gennie.gui import APP, streamlit_command
+
+    command = streamlit_command()
+    assert command[1:5] == ["-m", "streamlit", "run", str(APP)]
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("--server.port") + 1] == "8501"
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(app, ["gui", "--workspace", str(tmp_path / "file")])
+    assert result.exit_code == 2
+    assert "the workspace must be a folder" in result.output
+
+
+def test_form_survives_a_reload_and_resets_to_defaults(workspace):
+    first = _page("preprocess")
+    first.text_input(key="preprocess.ratio").input("8:1:1")
+    first.text_input(key="preprocess.classes.1.file").input("b.fa").run()
+    reloaded = _page("preprocess")  # a new browser session on the same workspace
+    assert reloaded.text_input(key="preprocess.ratio").value == "8:1:1"
+    assert reloaded.text_input(key="preprocess.classes.1.file").value == "b.fa"
+    reloaded.button(key="preprocess.load.reset").click().run()
+    assert reloaded.text_input(key="preprocess.ratio").value == "7:1:1:1"
+    assert reloaded.text_input(key="preprocess.classes.1.file").value == ""
+    assert _page("preprocess").text_input(key="preprocess.ratio").value == "7:1:1:1"
