@@ -67,7 +67,7 @@ def test_preset_names_and_descriptions() -> None:
         "1layer", "1layer_64motif", "1layer_128motif", "1layer_local_win3",
         "1layer_local_win9", "2layer", "3layer", "2layer_local_win3", "3layer_local_win3",
     )
-    assert set(PRESETS[9:]) == {"deepbind", "enngene"}
+    assert set(PRESETS[9:]) == {"deepbind", "enngene", "gennie"}
     assert set(PRESET_DESCRIPTIONS) == set(PRESETS)
     assert all(d and "\n" not in d for d in PRESET_DESCRIPTIONS.values())
 

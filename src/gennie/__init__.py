@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "evaluate", "predict", "preprocess", "train"]
+__all__ = ["__version__", "evaluate", "ism", "motifs", "predict", "preprocess", "train", "tune"]
 
 
 def __getattr__(name: str):
@@ -35,4 +35,12 @@ def __getattr__(name: str):
         from gennie.predict.prediction import predict
 
         return predict
+    if name == "tune":
+        from gennie.search.tuning import tune
+
+        return tune
+    if name in ("motifs", "ism"):
+        import gennie.interpret
+
+        return getattr(gennie.interpret, name)
     raise AttributeError(f"module 'gennie' has no attribute {name!r}")

@@ -22,12 +22,16 @@ import typer
 from gennie import __version__
 from gennie.config import (
     STAGES,
+    AttributionOptions,
     EvaluateConfig,
+    IsmConfig,
     ModelInputConfig,
+    MotifsConfig,
     PredictConfig,
     PreprocessConfig,
     StageConfig,
     TrainConfig,
+    TuneConfig,
     build_config,
     load_run_config,
 )
@@ -200,6 +204,9 @@ def preprocess(
         list[Path] | None,
         typer.Option(help=_help(PreprocessConfig, "conservation", "Repeat for several tracks.")),
     ] = None,
+    fold_temperature: Annotated[
+        float | None, typer.Option(help=_help(PreprocessConfig, "fold_temperature"))
+    ] = None,
     window: Annotated[int | None, typer.Option(help=_help(PreprocessConfig, "window"))] = None,
     placement: Annotated[
         str | None, typer.Option(help=_help(PreprocessConfig, "placement"))
@@ -260,6 +267,7 @@ def preprocess(
             genome=genome,
             branches=_list(branches),
             conservation=conservation,
+            fold_temperature=fold_temperature,
             window=window,
             placement=placement,
             strand=strand,
@@ -377,6 +385,48 @@ CustomBranchesOpt = Annotated[
 ]
 
 
+AttributionsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--attributions/--no-attributions", help=_help(AttributionOptions, "attributions")
+    ),
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help=_help(AttributionOptions, "target"))
+]
+StepsOpt = Annotated[int | None, typer.Option("--steps", help=_help(AttributionOptions, "steps"))]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        help=_help(AttributionOptions, "baseline", "zeros, shuffle, or an NPZ file."),
+    ),
+]
+TopOpt = Annotated[int | None, typer.Option("--top", help=_help(AttributionOptions, "top"))]
+
+
+def _attribution_overrides(
+    attributions: bool | None,
+    target: str | None,
+    steps: int | None,
+    baseline: str | None,
+    top: int | None,
+) -> dict[str, Any]:
+    """Overrides of the Integrated Gradients options; ``--baseline FILE`` sets the file."""
+    fields: dict[str, Any] = {
+        "attributions": attributions,
+        "target": target,
+        "steps": steps,
+        "top": top,
+    }
+    if baseline in ("zeros", "shuffle", "file"):
+        fields["baseline"] = baseline
+    elif baseline is not None:
+        fields["baseline"] = "file"
+        fields["baseline_file"] = Path(baseline)
+    return _overrides(**fields)
+
+
 def _model_overrides(
     genome: Path | None,
     conservation: list[Path] | None,
@@ -431,6 +481,11 @@ def evaluate(
     custom_window: CustomWindowOpt = None,
     custom_classes: CustomClassesOpt = None,
     custom_branches: CustomBranchesOpt = None,
+    attributions: AttributionsOpt = None,
+    target: TargetOpt = None,
+    steps: StepsOpt = None,
+    baseline: BaselineOpt = None,
+    top: TopOpt = None,
     out: OutOpt = None,
     name: NameOpt = None,
     as_json: JsonOpt = False,
@@ -448,6 +503,7 @@ def evaluate(
             class_column=class_column,
             out=out,
             name=name,
+            **_attribution_overrides(attributions, target, steps, baseline, top),
             **_model_overrides(
                 genome,
                 conservation,
@@ -482,11 +538,17 @@ def predict(
     custom_window: CustomWindowOpt = None,
     custom_classes: CustomClassesOpt = None,
     custom_branches: CustomBranchesOpt = None,
+    attributions: AttributionsOpt = None,
+    target: TargetOpt = None,
+    steps: StepsOpt = None,
+    baseline: BaselineOpt = None,
+    top: TopOpt = None,
     out: OutOpt = None,
     name: NameOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A model + new data → class probabilities per input (predictions.tsv)."""
+    """A model + new data → class probabilities per input (predictions.tsv); with
+    --attributions also Integrated Gradients, report.html and logos."""
     from gennie.predict.prediction import predict as run_stage
 
     def work():
@@ -496,6 +558,7 @@ def predict(
             sequences=sequence,
             out=out,
             name=name,
+            **_attribution_overrides(attributions, target, steps, baseline, top),
             **_model_overrides(
                 genome,
                 conservation,
@@ -511,6 +574,137 @@ def predict(
     _execute("predict", work, as_json)
 
 
+@app.command()
+def tune(
+    config: ConfigOpt = None,
+    dataset: Annotated[Path | None, typer.Option(help=_help(TuneConfig, "dataset"))] = None,
+    n_trials: Annotated[int | None, typer.Option(help=_help(TuneConfig, "n_trials"))] = None,
+    timeout: Annotated[float | None, typer.Option(help=_help(TuneConfig, "timeout"))] = None,
+    storage: Annotated[str | None, typer.Option(help=_help(TuneConfig, "storage"))] = None,
+    study: Annotated[str | None, typer.Option(help=_help(TuneConfig, "study"))] = None,
+    jobs: Annotated[int | None, typer.Option(help=_help(TuneConfig, "jobs"))] = None,
+    sampler: Annotated[str | None, typer.Option(help=_help(TuneConfig, "sampler"))] = None,
+    objective: Annotated[str | None, typer.Option(help=_help(TuneConfig, "objective"))] = None,
+    pruner: Annotated[str | None, typer.Option(help=_help(TuneConfig, "pruner"))] = None,
+    retrain: Annotated[
+        bool | None, typer.Option("--retrain/--no-retrain", help=_help(TuneConfig, "retrain"))
+    ] = None,
+    heartbeat: Annotated[int | None, typer.Option(help=_help(TuneConfig, "heartbeat"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help(TuneConfig, "device"))] = None,
+    threads: Annotated[int | None, typer.Option(help=_help(TuneConfig, "threads"))] = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search hyper-parameters and architectures (Optuna) on train/validation data."""
+    from gennie.search.tuning import tune as run_stage
+
+    def work():
+        overrides = _overrides(
+            dataset=dataset,
+            n_trials=n_trials,
+            timeout=timeout,
+            storage=storage,
+            study=study,
+            jobs=jobs,
+            sampler=sampler,
+            objective=objective,
+            pruner=pruner,
+            retrain=retrain,
+            heartbeat=heartbeat,
+            device=device,
+            threads=threads,
+            seed=seed,
+            out=out,
+            name=name,
+        )
+        return run_stage(_build("tune", config, overrides))
+
+    _execute("tune", work, as_json)
+
+
+interpret_app = typer.Typer(
+    help="Filter motifs and in-silico mutagenesis of a trained model.",
+    no_args_is_help=True,
+)
+app.add_typer(interpret_app, name="interpret")
+
+
+@interpret_app.command("motifs")
+def interpret_motifs(
+    config: ConfigOpt = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help=_help(MotifsConfig, "model"))
+    ] = None,
+    dataset: Annotated[Path | None, typer.Option(help=_help(MotifsConfig, "dataset"))] = None,
+    split: Annotated[str | None, typer.Option(help=_help(MotifsConfig, "split"))] = None,
+    max_samples: Annotated[
+        int | None, typer.Option(help=_help(MotifsConfig, "max_samples"))
+    ] = None,
+    threshold: Annotated[float | None, typer.Option(help=_help(MotifsConfig, "threshold"))] = None,
+    database: Annotated[Path | None, typer.Option(help=_help(MotifsConfig, "database"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_help(MotifsConfig, "batch_size"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help(MotifsConfig, "device"))] = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """First-layer filters of the seq branch → motifs.meme, motifs.tsv, logos/."""
+    from gennie.interpret.motifs import motifs as run_stage
+
+    def work():
+        overrides = _overrides(
+            model=model,
+            dataset=dataset,
+            split=split,
+            max_samples=max_samples,
+            threshold=threshold,
+            database=database,
+            batch_size=batch_size,
+            device=device,
+            seed=seed,
+            out=out,
+            name=name,
+        )
+        return run_stage(_build("motifs", config, overrides))
+
+    _execute("motifs", work, as_json)
+
+
+@interpret_app.command("ism")
+def interpret_ism(
+    config: ConfigOpt = None,
+    model: Annotated[Path | None, typer.Option("--model", help=_help(IsmConfig, "model"))] = None,
+    sequence: Annotated[str | None, typer.Option(help=_help(IsmConfig, "sequence"))] = None,
+    target: Annotated[str | None, typer.Option(help=_help(IsmConfig, "target"))] = None,
+    steps: Annotated[int | None, typer.Option(help=_help(IsmConfig, "steps"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_help(IsmConfig, "batch_size"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help(IsmConfig, "device"))] = None,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """In-silico mutagenesis of one sequence → ism.tsv, ism.png, ism.svg."""
+    from gennie.interpret.ism import ism as run_stage
+
+    def work():
+        overrides = _overrides(
+            model=model,
+            sequence=sequence,
+            target=target,
+            steps=steps,
+            batch_size=batch_size,
+            device=device,
+            out=out,
+            name=name,
+        )
+        return run_stage(_build("ism", config, overrides))
+
+    _execute("ism", work, as_json)
+
+
 def run_config(config) -> Any:
     """Run any stage from its configuration (the dispatch behind ``gennie run``)."""
     if config.stage == "preprocess":
@@ -519,6 +713,12 @@ def run_config(config) -> Any:
         from gennie.train.training import train as stage
     elif config.stage == "evaluate":
         from gennie.evaluate.evaluation import evaluate as stage
+    elif config.stage == "tune":
+        from gennie.search.tuning import tune as stage
+    elif config.stage == "motifs":
+        from gennie.interpret.motifs import motifs as stage
+    elif config.stage == "ism":
+        from gennie.interpret.ism import ism as stage
     else:
         from gennie.predict.prediction import predict as stage
     return stage(config)
@@ -559,12 +759,54 @@ def quickstart(
         str, typer.Option(help="rbp (real PUM2 CLIP sites, FASTA) or bed (generated genome, BED).")
     ] = "rbp",
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 20,
+    branches: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated input branches (default: seq for rbp; seq,fold,cons for "
+            "bed, whose genome comes with a conservation track)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Preprocess → train → evaluate → predict on the bundled example data."""
     from gennie.quickstart import run_quickstart
 
-    _execute("quickstart", lambda: run_quickstart(out, example, epochs), as_json)
+    _execute(
+        "quickstart", lambda: run_quickstart(out, example, epochs, _list(branches)), as_json
+    )
+
+
+@app.command()
+def gui(
+    host: Annotated[
+        str, typer.Option(help="Address to serve on; 127.0.0.1 keeps the GUI on this machine.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8501,
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            help="Folder the GUI works in: relative paths, uploads, runs and the job queue."
+        ),
+    ] = Path("."),
+) -> None:
+    """Open the browser GUI (Streamlit) for the whole pipeline."""
+    import os
+
+    from gennie.gui import streamlit_command
+
+    folder = workspace.expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        typer.echo(f"error: {folder}: the workspace must be a folder", err=True)
+        raise typer.Exit(2)
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GENNIE_WORKSPACE": str(folder)}
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    typer.echo(f"gennie GUI: http://{shown}:{port}  (workspace {folder}; Ctrl+C stops it)")
+    sys.stdout.flush()
+    # Become the Streamlit server, so that stopping this process stops the server.
+    command = streamlit_command(host, port)
+    os.chdir(folder)
+    os.execve(command[0], command, env)
 
 
 def _version(value: bool) -> None:

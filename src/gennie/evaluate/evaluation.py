@@ -126,7 +126,11 @@ def evaluate(config: EvaluateConfig) -> StageResult:
     spec = model.spec
     classes = spec.classes
     device = pick_device(config.device)
-    mapper = InputMapper(spec, config.genome)
+    if config.attributions:
+        from gennie.interpret.explain import check_attribution_options
+
+        check_attribution_options(config, model)
+    mapper = InputMapper(spec, config.genome, config.conservation)
     try:
         if config.blackbox:
             dataset = Dataset(config.blackbox, field="blackbox")
@@ -151,6 +155,9 @@ def evaluate(config: EvaluateConfig) -> StageResult:
             samples = dataset.samples().iloc[indices]
             identity = samples[IDENTITY_COLUMNS].reset_index(drop=True)
             batches = index_batches(load, indices, config.batch_size)
+
+            def load_samples(idx: np.ndarray) -> list[np.ndarray]:
+                return load(indices[idx])
         else:
             parts: list[tuple[ModelInputs, np.ndarray]] = []
             if config.input:
@@ -189,6 +196,19 @@ def evaluate(config: EvaluateConfig) -> StageResult:
                     )
 
             batches = all_batches()
+            starts = np.cumsum([0] + [len(p[0].table) for p in parts])
+
+            def load_samples(idx: np.ndarray) -> list[np.ndarray]:
+                # Sample i of the run is row i - starts[p] of part p; read part by part
+                # in sorted order, then put the rows back in the order asked for.
+                order = np.argsort(idx, kind="stable")
+                ordered = np.asarray(idx)[order]
+                owner = np.searchsorted(starts, ordered, side="right") - 1
+                pieces = [
+                    parts[p][0].inputs(ordered[owner == p] - starts[p]) for p in np.unique(owner)
+                ]
+                back = np.argsort(order, kind="stable")
+                return [np.concatenate(arrays)[back] for arrays in zip(*pieces, strict=True)]
         with run_folder(config) as run:
             forward = model.network.to(device) if model.network is not None else model.forward
             probs = predict_probabilities(forward, batches, device, model.outputs_are_probabilities)
@@ -196,9 +216,28 @@ def evaluate(config: EvaluateConfig) -> StageResult:
             (run.dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
             write_curves(probs, labels, classes, run.dir)
             write_confusion_matrix(metrics["confusion_matrix"], classes, run.dir)
-            probability_table(identity, probs, classes).to_csv(
-                run.dir / "predictions.tsv", sep="\t", index=False
-            )
+            table = probability_table(identity, probs, classes)
+            table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
+            if config.attributions:
+                from gennie.interpret.explain import write_attribution_outputs
+
+                run.summary.update(
+                    write_attribution_outputs(
+                        run.dir,
+                        forward,
+                        load_samples,
+                        np.arange(len(labels)),
+                        table,
+                        list(identity.columns),
+                        spec,
+                        config,
+                        device,
+                        model.outputs_are_probabilities,
+                        seed=config.seed,
+                        batch_size=min(config.batch_size, 64),
+                        model_label=str(config.model),
+                    )
+                )
             run.summary.update({"metrics": headline_metrics(metrics), "samples": int(len(labels))})
             log.info(
                 "evaluated %d samples: accuracy %.4f, AUROC %.4f",

@@ -81,7 +81,11 @@ def predict(config: PredictConfig) -> StageResult:
         )
     model = load_model(config)
     device = pick_device(config.device)
-    with InputMapper(model.spec, config.genome) as mapper:
+    if config.attributions:
+        from gennie.interpret.explain import check_attribution_options
+
+        check_attribution_options(config, model)
+    with InputMapper(model.spec, config.genome, config.conservation) as mapper:
         inputs = (
             mapper.from_file(Path(config.input))
             if config.input
@@ -97,6 +101,7 @@ def predict(config: PredictConfig) -> StageResult:
                 model.outputs_are_probabilities,
             )
             table = probability_table(identity_columns(inputs), probs, model.spec.classes)
+            table["_sample"] = order  # finds each input's row after dropped rows are merged in
             if not inputs.dropped.empty:
                 dropped = pd.DataFrame(
                     {
@@ -114,7 +119,32 @@ def predict(config: PredictConfig) -> StageResult:
                     "%d intervals got no prediction (chromosome shorter than the window)",
                     len(dropped),
                 )
+            table = table.reset_index(drop=True)
+            sample_rows = np.empty(len(order), dtype=np.int64)
+            predicted = table["_sample"].notna().to_numpy()
+            sample_rows[table.loc[predicted, "_sample"].astype(int)] = np.flatnonzero(predicted)
+            table = table.drop(columns="_sample")
             table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
+            if config.attributions:
+                from gennie.interpret.explain import write_attribution_outputs
+
+                run.summary.update(
+                    write_attribution_outputs(
+                        run.dir,
+                        forward,
+                        inputs.inputs,
+                        sample_rows,
+                        table,
+                        list(identity_columns(inputs).columns),
+                        model.spec,
+                        config,
+                        device,
+                        model.outputs_are_probabilities,
+                        seed=config.seed,
+                        batch_size=min(config.batch_size, 64),
+                        model_label=str(config.model),
+                    )
+                )
             counts = table["highest"].value_counts().to_dict() if len(table) else {}
             run.summary.update(
                 {

@@ -6,6 +6,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC
+from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
 
@@ -31,9 +32,10 @@ class Classifier(pl.LightningModule):
         self.network = network
         self.config = config
         self.steps_per_epoch = steps_per_epoch
-        for split in ("train", "val"):
-            setattr(self, f"{split}_accuracy", MulticlassAccuracy(num_classes, average="micro"))
-            setattr(self, f"{split}_auroc", MulticlassAUROC(num_classes, average="macro"))
+        self.num_classes = num_classes
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_auroc = MulticlassAUROC(num_classes, average="macro")
+        self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return self.network(*xs)
@@ -43,21 +45,54 @@ class Classifier(pl.LightningModule):
         logits = self(*xs)
         loss = F.cross_entropy(logits, y)
         probs = logits.detach().softmax(dim=1)
+        if split == "train":
+            self._log_train(loss, probs, y)
+            return loss
         accuracy = getattr(self, f"{split}_accuracy")
         auroc = getattr(self, f"{split}_auroc")
         accuracy.update(probs, y)
         auroc.update(probs, y)
-        # Loss in the progress bar for both splits; accuracy and AUROC for validation.
         for name, value in (("loss", loss), ("accuracy", accuracy), ("auroc", auroc)):
             self.log(
                 f"{split}_{name}",
                 value,
                 on_step=False,
                 on_epoch=True,
-                prog_bar=name == "loss" or split == "val",
+                prog_bar=True,
                 batch_size=y.shape[0],
             )
         return loss
+
+    def _log_train(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
+        """Collect the epoch's training outputs; log loss, accuracy and AUROC once, at the
+        epoch's last batch.
+
+        Logging through Lightning costs about as much per call as a small model's
+        training step, so the per-batch work here is only appending to lists.
+        """
+        self._train_outputs.append((loss.detach() * y.shape[0], probs, y))
+        if len(self._train_outputs) < self.trainer.num_training_batches:
+            return
+        losses, all_probs, all_y = zip(*self._train_outputs, strict=True)
+        self._train_outputs = []
+        probs, y = torch.cat(all_probs), torch.cat(all_y)
+        values = {
+            "loss": torch.stack(losses).sum() / y.shape[0],
+            "accuracy": (probs.argmax(dim=1) == y).float().mean(),
+            "auroc": multiclass_auroc(probs, y, self.num_classes, average="macro"),
+        }
+        for name, value in values.items():
+            self.log(
+                f"train_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "loss",
+                batch_size=1,
+            )
+
+    def on_train_epoch_start(self) -> None:
+        self._train_outputs = []
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -95,14 +96,21 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
 
 
-def train(config: TrainConfig) -> StageResult:
+def train(
+    config: TrainConfig, extra_callbacks: Sequence[Any] = (), *, evaluate_test: bool = True
+) -> StageResult:
     """Run the train stage (see the module docstring).
 
     Args:
         config: The train configuration.
+        extra_callbacks: More Lightning callbacks for the loop (the search adds its
+            pruning callback here); training itself is unchanged by them.
+        evaluate_test: Evaluate the best weights on the test split. The search turns
+            this off so that its trials never see the test data.
 
     Returns:
-        The run folder and a summary with the test-split ``metrics``.
+        The run folder and a summary with the test-split ``metrics`` (none when
+        ``evaluate_test`` is off).
 
     Raises:
         UserError: A problem with the dataset or the configuration.
@@ -159,7 +167,7 @@ def train(config: TrainConfig) -> StageResult:
         )
         module = Classifier(network, len(classes), config, steps_per_epoch=len(train_loader))
         best = BestWeights(config.monitor)
-        callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best]
+        callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best, *extra_callbacks]
         if config.early_stopping:
             callbacks.append(
                 EarlyStopping(
@@ -204,13 +212,15 @@ def train(config: TrainConfig) -> StageResult:
         # Test evaluation with the best weights (restored by BestWeights at fit end).
         network = module.network.to(device).eval()
         test_idx = dataset.indices("test")
-        probs = predict_probabilities(network, index_batches(load, test_idx, 512), device)
-        metrics = classification_metrics(probs, dataset.labels[test_idx], classes)
-        evaluation = run.dir / "evaluation"
-        evaluation.mkdir()
-        (evaluation / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        write_curves(probs, dataset.labels[test_idx], classes, evaluation)
-        write_confusion_matrix(metrics["confusion_matrix"], classes, evaluation)
+        if evaluate_test:
+            probs = predict_probabilities(network, index_batches(load, test_idx, 512), device)
+            metrics = classification_metrics(probs, dataset.labels[test_idx], classes)
+            evaluation = run.dir / "evaluation"
+            evaluation.mkdir()
+            (evaluation / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            write_curves(probs, dataset.labels[test_idx], classes, evaluation)
+            write_confusion_matrix(metrics["confusion_matrix"], classes, evaluation)
+            run.summary["metrics"] = headline_metrics(metrics)
         plot_training_curves(run.dir / "metrics.tsv", run.dir, best_epoch=best.best_epoch)
 
         network = network.cpu()
@@ -246,7 +256,6 @@ def train(config: TrainConfig) -> StageResult:
         save_bundle(run.dir / BUNDLE_DIR, network, spec)
         run.summary.update(
             {
-                "metrics": headline_metrics(metrics),
                 "best_epoch": best.best_epoch,
                 "epochs_run": epochs_run,
             }

@@ -1,0 +1,327 @@
+"""RBP24 benchmark: gennie's default configuration on ten real CLIP experiments.
+
+For each experiment of the data folder (``NAME.train.positives.fa.gz`` and friends,
+see the data folder's README):
+
+1. preprocess the ``train`` files (FASTA) into a dataset with train/validation/test
+   splits only (ratio 8:1:1, no blackbox split): a window of :data:`WINDOW` bases
+   centred on each sequence. The sequences are the binding site plus ~150 nt of real
+   flank on each side (68-375 nt, ~320 on average); 150 nt is the ENNGene paper's window
+   and was as good as the whole sequence (375) on the validation splits of the
+   training files (better on one of two experiments tried, worse on the other) at
+   2.5 times less compute. Shorter sequences are padded with N (all-zero one-hot), as
+   gennie does for any FASTA input;
+2. train with gennie's default :class:`~gennie.config.TrainConfig` (default preset,
+   optimizer, schedule and early stopping on the validation split of the train files);
+3. evaluate the model on the ``ls`` (left-out) files as a blackbox: they are read only
+   here, never for training, early stopping or selection.
+
+The results table (Markdown and CSV) sets gennie's AUROC next to the published
+numbers of DeepBind, iDeepE, DeepRKE and ENNGene on the same left-out sets, with the
+means, and a bar plot (PNG and SVG) shows them side by side. Results are written
+after every experiment, and an experiment whose result is already in the output
+folder is not run again (delete ``results.csv`` to start over).
+
+Usage (paths relative to the repository root)::
+
+    .venv/bin/python benchmarks/rbp24.py --data ../shared/data/rbp24
+    .venv/bin/python benchmarks/rbp24.py --data ../shared/data/rbp24 --quick
+    .venv/bin/python benchmarks/rbp24.py --data ../shared/data/rbp24 --branches seq,fold
+
+``--quick`` is a smoke test of a few minutes: the two smallest experiments, 1000
+training sequences per class and at most 5 epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+EXPERIMENTS = [
+    "ALKBH5_Baltz2012",
+    "C17ORF85_Baltz2012",
+    "C22ORF28_Baltz2012",
+    "CAPRIN1_Baltz2012",
+    "CLIPSEQ_ELAVL1",
+    "PARCLIP_ELAVL1A",
+    "PARCLIP_IGF2BP123",
+    "PARCLIP_PUM2",
+    "PARCLIP_QKI",
+    "PARCLIP_TAF15",
+]
+"""The ten RBP24 experiments with published left-out AUROCs, in table order."""
+
+METHODS = ["DeepBind", "iDeepE", "DeepRKE", "ENNGene"]
+"""Published methods, in table order."""
+
+PUBLISHED: dict[str, tuple[float, float, float, float]] = {
+    "ALKBH5_Baltz2012": (0.668, 0.758, 0.740, 0.877),
+    "C17ORF85_Baltz2012": (0.755, 0.830, 0.824, 0.916),
+    "C22ORF28_Baltz2012": (0.809, 0.837, 0.832, 0.908),
+    "CAPRIN1_Baltz2012": (0.888, 0.893, 0.869, 0.896),
+    "CLIPSEQ_ELAVL1": (0.980, 0.964, 0.978, 0.991),
+    "PARCLIP_ELAVL1A": (0.961, 0.971, 0.980, 0.987),
+    "PARCLIP_IGF2BP123": (0.939, 0.947, 0.943, 0.946),
+    "PARCLIP_PUM2": (0.964, 0.967, 0.965, 0.972),
+    "PARCLIP_QKI": (0.973, 0.970, 0.975, 0.984),
+    "PARCLIP_TAF15": (0.978, 0.976, 0.985, 0.985),
+}
+"""AUROC on the left-out sets as published (ENNGene paper, Table 1), per experiment in
+the order of :data:`METHODS`."""
+
+WINDOW = 150
+"""Window length: the ENNGene paper's, centred on the binding site."""
+
+QUICK_EXPERIMENTS = ["ALKBH5_Baltz2012", "C17ORF85_Baltz2012"]
+QUICK_PER_CLASS = 1000
+QUICK_EPOCHS = 5
+
+
+@dataclass
+class Result:
+    """One experiment's outcome.
+
+    Attributes:
+        experiment: Experiment name (file prefix).
+        auroc: gennie's AUROC of the positive class on the left-out set.
+        seconds: Wall time of preprocess + train + evaluate.
+        best_epoch: Epoch whose weights were kept (best validation loss).
+        epochs_run: Epochs trained before early stopping.
+    """
+
+    experiment: str
+    auroc: float
+    seconds: float
+    best_epoch: int
+    epochs_run: int
+
+
+CSV_COLUMNS = ["experiment", "gennie", *METHODS, "seconds", "best_epoch", "epochs_run"]
+
+
+def write_table(results: list[Result], out: Path, label: str = "gennie") -> tuple[Path, Path]:
+    """Write the results next to the published numbers, with the means.
+
+    Args:
+        results: One result per experiment, in any order; experiments without a result
+            are left out of the table and of every mean.
+        out: Folder for ``results.csv`` and ``results.md``.
+        label: Column title of gennie's results in the Markdown table.
+
+    Returns:
+        The CSV and the Markdown file.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(results, key=lambda r: EXPERIMENTS.index(r.experiment))
+    csv_path = out / "results.csv"
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for r in ordered:
+            writer.writerow(
+                [r.experiment, f"{r.auroc:.4f}", *(f"{v:.3f}" for v in PUBLISHED[r.experiment])]
+                + [f"{r.seconds:.1f}", r.best_epoch, r.epochs_run]
+            )
+    lines = [
+        f"| experiment | {label} | " + " | ".join(METHODS) + " |",
+        "|---|---|" + "---|" * len(METHODS),
+    ]
+    for r in ordered:
+        cells = [f"{r.auroc:.3f}", *(f"{v:.3f}" for v in PUBLISHED[r.experiment])]
+        lines.append(f"| {r.experiment} | " + " | ".join(cells) + " |")
+    if ordered:
+        means = [sum(r.auroc for r in ordered) / len(ordered)]
+        means += [
+            sum(PUBLISHED[r.experiment][i] for r in ordered) / len(ordered)
+            for i in range(len(METHODS))
+        ]
+        title = f"**mean of {len(ordered)}**"
+        lines.append(f"| {title} | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
+        total = sum(r.seconds for r in ordered)
+        lines.append("")
+        lines.append(f"Total time (preprocess + train + evaluate): {total / 60:.1f} min.")
+    md_path = out / "results.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+def read_results(out: Path) -> list[Result]:
+    """The results already written to ``out/results.csv`` (empty if none)."""
+    path = out / "results.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return [
+            Result(
+                experiment=row["experiment"],
+                auroc=float(row["gennie"]),
+                seconds=float(row["seconds"]),
+                best_epoch=int(row["best_epoch"]),
+                epochs_run=int(row["epochs_run"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def plot_results(results: list[Result], out: Path, label: str = "gennie") -> list[Path]:
+    """Grouped bar plot of the AUROCs (gennie and the published methods) per experiment.
+
+    Returns:
+        The PNG and SVG files (``results.png``, ``results.svg`` in ``out``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ordered = sorted(results, key=lambda r: EXPERIMENTS.index(r.experiment))
+    names = [r.experiment.replace("_Baltz2012", "") for r in ordered] + ["mean"]
+    series = {label: [r.auroc for r in ordered]}
+    for i, method in enumerate(METHODS):
+        series[method] = [PUBLISHED[r.experiment][i] for r in ordered]
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    x = np.arange(len(names))
+    width = 0.8 / len(series)
+    for k, (method, values) in enumerate(series.items()):
+        values = values + [float(np.mean(values))]
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=method)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylim(0.6, 1.0)
+    ax.set_ylabel("AUROC on the left-out set")
+    ax.set_title("RBP24 (ten experiments): gennie default vs published")
+    ax.legend(ncol=len(series), fontsize=8, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    paths = [out / "results.png", out / "results.svg"]
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def run_experiment(
+    data: Path, name: str, out: Path, branches: list[str], quick: bool, threads: int
+) -> Result:
+    """Preprocess, train (default configuration) and evaluate one experiment.
+
+    Args:
+        data: Folder with the experiment's FASTA files.
+        name: Experiment name (file prefix).
+        out: Folder for the run folders.
+        branches: Input branches, e.g. ``["seq"]`` or ``["seq", "fold"]``.
+        quick: Smoke-test mode (fewer sequences and epochs).
+        threads: CPU threads for PyTorch (0 = its default).
+
+    Returns:
+        The experiment's :class:`Result`.
+    """
+    # The stage functions by their modules: ``gennie.train`` and ``gennie.evaluate`` are
+    # also the names of sub-packages.
+    from gennie.config import EvaluateConfig, PreprocessConfig, TrainConfig
+    from gennie.dataset.preprocess import preprocess
+    from gennie.evaluate.evaluation import evaluate
+    from gennie.train.training import train
+
+    started = time.time()
+    runs = out / "runs"
+    files = {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
+    reduce = {c: float(QUICK_PER_CLASS) for c in files} if quick else {}
+    dataset = preprocess(
+        PreprocessConfig(
+            classes=files,
+            branches=branches,
+            window=WINDOW,
+            ratio="8:1:1",
+            reduce=reduce,
+            alphabet="rna",
+            jobs=max(threads, 1),
+            out=runs,
+            name=f"{name}-preprocess",
+        )
+    )
+    extra = {"epochs": QUICK_EPOCHS} if quick else {}
+    model = train(
+        TrainConfig(
+            dataset=dataset.run_dir, threads=threads, out=runs, name=f"{name}-train", **extra
+        )
+    )
+    evaluation = evaluate(
+        EvaluateConfig(
+            model=model.run_dir,
+            classes={c: data / f"{name}.ls.{c}s.fa.gz" for c in ("positive", "negative")},
+            out=runs,
+            name=f"{name}-evaluate",
+        )
+    )
+    auroc = evaluation.summary["metrics"]["per_class"]["positive"]["auroc"]
+    return Result(
+        experiment=name,
+        auroc=float(auroc),
+        seconds=time.time() - started,
+        best_epoch=int(model.summary["best_epoch"]),
+        epochs_run=int(model.summary["epochs_run"]),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with the RBP24 files")
+    parser.add_argument("--quick", action="store_true", help="smoke test of a few minutes")
+    parser.add_argument("--branches", default="seq", help="seq (default) or seq,fold")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument(
+        "--experiments", default=None, help="comma-separated subset (default: all ten)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="PyTorch CPU threads (default 1: on a busy machine more threads than free "
+        "cores made training ten times slower)",
+    )
+    args = parser.parse_args(argv)
+
+    branches = args.branches.split(",")
+    tag = "-".join(branches) + ("-quick" if args.quick else "")
+    out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
+    names = args.experiments.split(",") if args.experiments else EXPERIMENTS
+    if args.quick and not args.experiments:
+        names = QUICK_EXPERIMENTS
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        parser.error(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
+    if args.threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+    label = "gennie " + "+".join(branches)
+    results = [r for r in read_results(out) if r.experiment in names]
+    done = {r.experiment for r in results}
+    for name in names:
+        if name in done:
+            auroc = next(r.auroc for r in results if r.experiment == name)
+            print(f"{name}: already done, AUROC {auroc:.3f}")
+            continue
+        result = run_experiment(args.data, name, out, branches, args.quick, args.threads)
+        results.append(result)
+        print(
+            f"{name}: AUROC {result.auroc:.3f} (best epoch {result.best_epoch} of "
+            f"{result.epochs_run}, {result.seconds:.0f} s)",
+            flush=True,
+        )
+        write_table(results, out, label)
+    csv_path, md_path = write_table(results, out, label)
+    plot_results(results, out, label)
+    print(md_path.read_text())
+    print(f"written: {csv_path}, {md_path}, {out / 'results.png'}, {out / 'results.svg'}")
+
+
+if __name__ == "__main__":
+    main()

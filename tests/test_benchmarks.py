@@ -1,0 +1,132 @@
+"""Tests of the default preset, the training module's metric logging, and the RBP24
+benchmark's table writing (on made-up results; the benchmark data is not used)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gennie.config import TrainConfig
+from gennie.model import build_network, layer_table, preset_architecture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rbp24():
+    spec = importlib.util.spec_from_file_location("rbp24", ROOT / "benchmarks" / "rbp24.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rbp24"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_preset_is_gennie_and_enngene_stays_available() -> None:
+    assert TrainConfig().preset == "gennie"
+    assert preset_architecture("enngene", ["seq"]).branches["seq"][0].filters == 40
+
+
+def test_gennie_preset_layer_shapes() -> None:
+    inputs = {"seq": (4, 150)}
+    model = build_network(preset_architecture("gennie", ["seq"]), inputs, 2)
+    rows = [(r["layer"], r["output_shape"], r["parameters"]) for r in layer_table(model, inputs)]
+    # 150 - 11 = 139 positions after the convolution, floor(139 / 10) = 13 after pooling.
+    assert rows == [
+        ("branches.seq.0.conv", "(n, 64, 139)", 4 * 12 * 64 + 64),
+        ("branches.seq.0.activation", "(n, 64, 139)", 0),
+        ("branches.seq.1.pool", "(n, 64, 13)", 0),
+        ("branches.seq.1.dropout", "(n, 64, 13)", 0),
+        ("concat", "(n, 64, 13)", 0),
+        ("common.0.flatten", "(n, 832)", 0),
+        ("common.0.linear", "(n, 32)", 64 * 13 * 32 + 32),
+        ("common.0.activation", "(n, 32)", 0),
+        ("common.0.dropout", "(n, 32)", 0),
+        ("output", "(n, 2)", 32 * 2 + 2),
+    ]
+
+
+def test_gennie_preset_on_two_branches_joins_channels() -> None:
+    inputs = {"seq": (4, 150), "fold": (3, 150)}
+    model = build_network(preset_architecture("gennie", list(inputs)), inputs, 2)
+    shapes = {r["layer"]: r["output_shape"] for r in layer_table(model, inputs)}
+    assert shapes["concat"] == "(n, 128, 13)"
+    assert model.branches["fold"][0].conv.weight.shape == (64, 3, 12)
+
+
+def test_train_metrics_are_logged_once_per_epoch_with_exact_values() -> None:
+    from gennie.train.module import Classifier
+
+    class Fixed(torch.nn.Module):
+        """Logits given by the input itself: x has shape (n, 2, 1)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, :, 0] + 0 * self.unused
+
+    module = Classifier(Fixed(), 2, TrainConfig(), steps_per_epoch=2)
+    logged: dict[str, float] = {}
+    module.log = lambda name, value, **_: logged.__setitem__(name, float(value))
+
+    class _Trainer:
+        num_training_batches = 2
+
+    module._trainer = _Trainer()  # the only trainer attribute the step reads
+    module.on_train_epoch_start()
+    # Batch 1: probabilities of class 1 are 0.5 and 0.73; batch 2: 0.27.
+    x1 = torch.tensor([[[0.0], [0.0]], [[0.0], [1.0]]])
+    x2 = torch.tensor([[[1.0], [0.0]]])
+    module._step(((x1,), torch.tensor([0, 1])), "train")
+    assert logged == {}  # nothing logged before the epoch's last batch
+    module._step(((x2,), torch.tensor([1])), "train")
+    logits = torch.cat([x1, x2])[:, :, 0]
+    labels = torch.tensor([0, 1, 1])
+    expected_loss = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert logged["train_loss"] == pytest.approx(expected_loss, abs=1e-6)
+    # argmax: [0 (tie → first), 1, 0] against [0, 1, 1] → 2 of 3 right.
+    assert logged["train_accuracy"] == pytest.approx(2 / 3)
+    # Class-1 scores 0.5, 0.73, 0.27 for labels 0, 1, 1: one of two positive pairs
+    # ranked right → 0.5 for each class, macro 0.5.
+    assert logged["train_auroc"] == pytest.approx(0.5)
+
+
+def test_rbp24_table_and_csv_from_made_up_results(tmp_path: Path) -> None:
+    rbp24 = _rbp24()
+    results = [
+        rbp24.Result("PARCLIP_PUM2", 0.97, 120.0, 8, 18),
+        rbp24.Result("ALKBH5_Baltz2012", 0.70, 30.0, 3, 13),
+    ]
+    csv_path, md_path = rbp24.write_table(results, tmp_path, label="gennie seq")
+    lines = md_path.read_text().splitlines()
+    assert lines[0] == "| experiment | gennie seq | DeepBind | iDeepE | DeepRKE | ENNGene |"
+    # Table order, not input order; the means cover only the experiments with results.
+    assert lines[2] == "| ALKBH5_Baltz2012 | 0.700 | 0.668 | 0.758 | 0.740 | 0.877 |"
+    assert lines[3] == "| PARCLIP_PUM2 | 0.970 | 0.964 | 0.967 | 0.965 | 0.972 |"
+    assert lines[4] == (
+        "| **mean of 2** | **0.835** | **0.816** | **0.863** | **0.853** | **0.924** |"
+    )
+    assert lines[6] == "Total time (preprocess + train + evaluate): 2.5 min."
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == rbp24.CSV_COLUMNS
+    assert rows[1] == ["ALKBH5_Baltz2012", "0.7000", "0.668", "0.758", "0.740", "0.877"] + [
+        "30.0",
+        "3",
+        "13",
+    ]
+    assert rbp24.read_results(tmp_path) == sorted(results, key=lambda r: r.experiment)
+    pngs = rbp24.plot_results(results, tmp_path)
+    assert all(p.stat().st_size > 0 for p in pngs)
+
+
+def test_rbp24_published_means_match_the_data_readme() -> None:
+    rbp24 = _rbp24()
+    means = np.mean([rbp24.PUBLISHED[name] for name in rbp24.EXPERIMENTS], axis=0)
+    assert np.round(means, 3).tolist() == [0.892, 0.911, 0.909, 0.946]
