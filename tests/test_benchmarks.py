@@ -35,15 +35,20 @@ def test_gennie_preset_layer_shapes() -> None:
     inputs = {"seq": (4, 150)}
     model = build_network(preset_architecture("gennie", ["seq"]), inputs, 2)
     rows = [(r["layer"], r["output_shape"], r["parameters"]) for r in layer_table(model, inputs)]
-    # 150 - 11 = 139 positions after the convolution, floor(139 / 10) = 13 after pooling.
+    # 150 - 11 = 139 positions after the first convolution, floor(139 / 3) = 46 after
+    # pooling, 46 after the 'same' convolution, floor(46 / 3) = 15 after pooling.
     assert rows == [
         ("branches.seq.0.conv", "(n, 64, 139)", 4 * 12 * 64 + 64),
         ("branches.seq.0.activation", "(n, 64, 139)", 0),
-        ("branches.seq.1.pool", "(n, 64, 13)", 0),
-        ("branches.seq.1.dropout", "(n, 64, 13)", 0),
-        ("concat", "(n, 64, 13)", 0),
-        ("common.0.flatten", "(n, 832)", 0),
-        ("common.0.linear", "(n, 32)", 64 * 13 * 32 + 32),
+        ("branches.seq.1.pool", "(n, 64, 46)", 0),
+        ("branches.seq.1.dropout", "(n, 64, 46)", 0),
+        ("branches.seq.2.conv", "(n, 64, 46)", 64 * 5 * 64 + 64),
+        ("branches.seq.2.activation", "(n, 64, 46)", 0),
+        ("branches.seq.3.pool", "(n, 64, 15)", 0),
+        ("branches.seq.3.dropout", "(n, 64, 15)", 0),
+        ("concat", "(n, 64, 15)", 0),
+        ("common.0.flatten", "(n, 960)", 0),
+        ("common.0.linear", "(n, 32)", 64 * 15 * 32 + 32),
         ("common.0.activation", "(n, 32)", 0),
         ("common.0.dropout", "(n, 32)", 0),
         ("output", "(n, 2)", 32 * 2 + 2),
@@ -54,7 +59,7 @@ def test_gennie_preset_on_two_branches_joins_channels() -> None:
     inputs = {"seq": (4, 150), "fold": (3, 150)}
     model = build_network(preset_architecture("gennie", list(inputs)), inputs, 2)
     shapes = {r["layer"]: r["output_shape"] for r in layer_table(model, inputs)}
-    assert shapes["concat"] == "(n, 128, 13)"
+    assert shapes["concat"] == "(n, 128, 15)"
     assert model.branches["fold"][0].conv.weight.shape == (64, 3, 12)
 
 

@@ -65,17 +65,28 @@ def test_invalid_yaml_reports_line(tmp_path):
 
 def test_overlapping_chromosomes_rejected():
     with pytest.raises(UserError) as err:
-        build_config("preprocess", None, {
-            "split": "chromosome",
-            "chromosomes": {"train": ["chr1", "chr2"], "validation": ["chr2"], "test": ["chr3"]},
-        })
+        build_config(
+            "preprocess",
+            None,
+            {
+                "split": "chromosome",
+                "chromosomes": {
+                    "train": ["chr1", "chr2"],
+                    "validation": ["chr2"],
+                    "test": ["chr3"],
+                },
+            },
+        )
     assert "chr2" in str(err.value) and err.value.field == "chromosomes"
 
 
 def test_chromosome_split_needs_lists():
     with pytest.raises(UserError, match="validation"):
-        build_config("preprocess", None, {"split": "chromosome",
-                                          "chromosomes": {"train": ["chr1"], "test": ["chr3"]}})
+        build_config(
+            "preprocess",
+            None,
+            {"split": "chromosome", "chromosomes": {"train": ["chr1"], "test": ["chr3"]}},
+        )
 
 
 def test_reduction_values():
@@ -99,8 +110,9 @@ def test_yaml_paths_relative_to_file_and_flags_to_cwd(tmp_path, monkeypatch):
 
 
 def test_round_trip_through_parameters_yaml(tmp_path):
-    config = build_config("train", None, {"dataset": str(tmp_path), "lr": 0.01, "epochs": 3,
-                                          "out": str(tmp_path)})
+    config = build_config(
+        "train", None, {"dataset": str(tmp_path), "lr": 0.01, "epochs": 3, "out": str(tmp_path)}
+    )
     dump_config(config, tmp_path / "parameters.yaml")
     again = load_run_config(tmp_path / "parameters.yaml")
     assert isinstance(again, TrainConfig)

@@ -30,8 +30,10 @@ def onnx_model(tmp_path):
         "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, WINDOW])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 2])],
-        [numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"),
-         numpy_helper.from_array(WEIGHTS, "w")],
+        [
+            numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"),
+            numpy_helper.from_array(WEIGHTS, "w"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
@@ -49,22 +51,35 @@ def _expected(seqs):
 
 def test_onnx_model_predicts_exact_probabilities(tmp_path, onnx_model):
     seqs = ["AAAAAAAAAAAA", "TTTTTTTTTTTT", "ACGTACGTACGT", "AAAATTTTTTTT"]
-    result = predict(PredictConfig(model=onnx_model, sequences=seqs, custom_window=WINDOW,
-                                   custom_classes=["a_rich", "t_rich"], out=tmp_path))
+    result = predict(
+        PredictConfig(
+            model=onnx_model,
+            sequences=seqs,
+            custom_window=WINDOW,
+            custom_classes=["a_rich", "t_rich"],
+            out=tmp_path,
+        )
+    )
     table = pd.read_csv(result.run_dir / "predictions.tsv", sep="\t")
     assert table["sequence"].tolist() == seqs
-    np.testing.assert_allclose(table[["p_a_rich", "p_t_rich"]].to_numpy(), _expected(seqs),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        table[["p_a_rich", "p_t_rich"]].to_numpy(), _expected(seqs), atol=1e-6
+    )
     assert table["highest"].tolist() == ["a_rich", "t_rich", "a_rich", "t_rich"]
 
 
 def test_onnx_model_evaluates(tmp_path, onnx_model):
     (tmp_path / "a.fa").write_text(">a1\nAAAAAAAAAAAA\n>a2\nAAAAAAACAAAA\n")
     (tmp_path / "t.fa").write_text(">t1\nTTTTTTTTTTTT\n>t2\nATTTTTTTTTTA\n")
-    result = evaluate(EvaluateConfig(
-        model=onnx_model, classes={"a_rich": tmp_path / "a.fa", "t_rich": tmp_path / "t.fa"},
-        custom_window=WINDOW, custom_classes=["a_rich", "t_rich"], out=tmp_path,
-    ))
+    result = evaluate(
+        EvaluateConfig(
+            model=onnx_model,
+            classes={"a_rich": tmp_path / "a.fa", "t_rich": tmp_path / "t.fa"},
+            custom_window=WINDOW,
+            custom_classes=["a_rich", "t_rich"],
+            out=tmp_path,
+        )
+    )
     assert result.summary["metrics"]["accuracy"] == 1.0
     assert result.summary["metrics"]["auroc"] == 1.0
 
@@ -74,6 +89,13 @@ def test_custom_model_needs_window_and_classes(tmp_path, onnx_model):
         predict(PredictConfig(model=onnx_model, sequences=["ACGT"], out=tmp_path))
     assert err.value.field == "custom_window"
     with pytest.raises(UserError) as err:
-        predict(PredictConfig(model=onnx_model, sequences=["ACGT"], custom_window=WINDOW,
-                              custom_classes=["one", "two", "three"], out=tmp_path))
+        predict(
+            PredictConfig(
+                model=onnx_model,
+                sequences=["ACGT"],
+                custom_window=WINDOW,
+                custom_classes=["one", "two", "three"],
+                out=tmp_path,
+            )
+        )
     assert err.value.field == "custom_classes" and "(n, 3)" in err.value.message

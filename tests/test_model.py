@@ -64,8 +64,15 @@ def test_every_preset_gives_2d_logits(name: str, shapes: dict, window: int) -> N
 
 def test_preset_names_and_descriptions() -> None:
     assert PRESETS[:9] == (
-        "1layer", "1layer_64motif", "1layer_128motif", "1layer_local_win3",
-        "1layer_local_win9", "2layer", "3layer", "2layer_local_win3", "3layer_local_win3",
+        "1layer",
+        "1layer_64motif",
+        "1layer_128motif",
+        "1layer_local_win3",
+        "1layer_local_win9",
+        "2layer",
+        "3layer",
+        "2layer_local_win3",
+        "3layer_local_win3",
     )
     assert set(PRESETS[9:]) == {"deepbind", "enngene", "gennie"}
     assert set(PRESET_DESCRIPTIONS) == set(PRESETS)
@@ -120,17 +127,27 @@ def test_hand_checked_shapes_and_parameters() -> None:
     model = build_network(config, inputs, 3)
     rows = layer_table(model, inputs)
     assert rows == [
-        {"layer": "branches.seq.0.conv", "type": "Conv1d", "output_shape": "(n, 2, 8)",
-         "parameters": 4 * 2 * 3 + 2},
-        {"layer": "branches.seq.0.activation", "type": "ReLU", "output_shape": "(n, 2, 8)",
-         "parameters": 0},
-        {"layer": "branches.seq.1.pool", "type": "LocalPool", "output_shape": "(n, 2, 4)",
-         "parameters": 0},
-        {"layer": "concat", "type": "Concatenate", "output_shape": "(n, 2, 4)",
-         "parameters": 0},
+        {
+            "layer": "branches.seq.0.conv",
+            "type": "Conv1d",
+            "output_shape": "(n, 2, 8)",
+            "parameters": 4 * 2 * 3 + 2,
+        },
+        {
+            "layer": "branches.seq.0.activation",
+            "type": "ReLU",
+            "output_shape": "(n, 2, 8)",
+            "parameters": 0,
+        },
+        {
+            "layer": "branches.seq.1.pool",
+            "type": "LocalPool",
+            "output_shape": "(n, 2, 4)",
+            "parameters": 0,
+        },
+        {"layer": "concat", "type": "Concatenate", "output_shape": "(n, 2, 4)", "parameters": 0},
         {"layer": "flatten", "type": "Flatten", "output_shape": "(n, 8)", "parameters": 0},
-        {"layer": "output", "type": "Linear", "output_shape": "(n, 3)",
-         "parameters": 8 * 3 + 3},
+        {"layer": "output", "type": "Linear", "output_shape": "(n, 3)", "parameters": 8 * 3 + 3},
     ]
     assert sum(p.numel() for p in model.parameters()) == 26 + 27
     text = format_layer_table(rows)
@@ -174,10 +191,12 @@ def test_recurrent_layer_returns_sequence_only_before_sequence_layers() -> None:
     gru = {"type": "gru", "units": 3}
     model = build_network(
         arch(common=[gru, CONV3, gru, {"type": "global_pool"}, {"type": "dense", "units": 4}]),
-        inputs, 2,
+        inputs,
+        2,
     )
     assert [block.readout.final_state for block in (model.common[0], model.common[2])] == [
-        False, False,
+        False,
+        False,
     ]
     rows = {r["layer"]: r["output_shape"] for r in layer_table(model, inputs)}
     assert rows["common.0.readout"] == "(n, 6, 12)"
@@ -212,8 +231,14 @@ def test_branches_of_different_lengths_are_flattened_before_joining() -> None:
 def test_same_padding_keeps_length_and_matches_torch() -> None:
     torch.manual_seed(1)
     for kernel, dilation in [(4, 1), (3, 2), (5, 1), (2, 3)]:
-        layer = {"type": "conv", "filters": 2, "kernel_size": kernel, "dilation": dilation,
-                 "padding": "same", "activation": "linear"}
+        layer = {
+            "type": "conv",
+            "filters": 2,
+            "kernel_size": kernel,
+            "dilation": dilation,
+            "padding": "same",
+            "activation": "linear",
+        }
         model = build_network(arch({"seq": [layer]}), {"seq": (4, 7)}, 2)
         block = model.branches["seq"][0]
         x = torch.randn(1, 4, 7)
@@ -229,9 +254,7 @@ def test_same_padding_keeps_length_and_matches_torch() -> None:
 def test_pooling_values() -> None:
     x = torch.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]])
     torch.testing.assert_close(LocalPool("max", 2)(x), torch.tensor([[[3.0, 2.0]]]))
-    torch.testing.assert_close(
-        LocalPool("max_avg", 2)(x), torch.tensor([[[3.0, 2.0], [2.0, 1.0]]])
-    )
+    torch.testing.assert_close(LocalPool("max_avg", 2)(x), torch.tensor([[[3.0, 2.0], [2.0, 1.0]]]))
     torch.testing.assert_close(GlobalPool("max_avg")(x), torch.tensor([[5.0, 2.2]]))
 
 
@@ -318,8 +341,10 @@ def test_predict_proba_rows_sum_to_one() -> None:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_trace_matches_eager() -> None:
     inputs = {"seq": (4, 20), "fold": (3, 20)}
-    config = arch({"seq": [CONV3], "fold": [CONV3]},
-                  [{"type": "gru", "units": 3}, {"type": "dense", "units": 4}])
+    config = arch(
+        {"seq": [CONV3], "fold": [CONV3]},
+        [{"type": "gru", "units": 3}, {"type": "dense", "units": 4}],
+    )
     model = build_network(config, inputs, 2).eval()
     traced = torch.jit.trace(model, tuple(zeros(inputs, n=2)))
     xs = randn(inputs, n=4)

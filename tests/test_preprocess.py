@@ -33,8 +33,10 @@ def _bed(path, rows, header=True):
 
 
 def _fasta(path, records, compress=False):
-    text = "".join(f">{name}\n{seq[:30]}\n{seq[30:]}\n" if len(seq) > 30 else f">{name}\n{seq}\n"
-                   for name, seq in records)
+    text = "".join(
+        f">{name}\n{seq[:30]}\n{seq[30:]}\n" if len(seq) > 30 else f">{name}\n{seq}\n"
+        for name, seq in records
+    )
     if compress:
         with gzip.open(path, "wt") as handle:
             handle.write(text)
@@ -53,13 +55,16 @@ def _config(tmp_path, **kw):
 
 
 def test_bed_windows_exact_with_strand_and_ends(tmp_path, genome):
-    a = _bed(tmp_path / "a.bed", [
-        ("chr1", 50, 60, "plus", 0, "+"),      # centred window 45..65
-        ("chr1", 50, 60, "minus", 0, "-"),     # same window, reverse-complemented
-        ("chr1", 0, 4, "left", 0, "+"),        # window -8..12 shifted to 0..20
-        ("chr2", 115, 120, "right", 0, "+"),   # window 107..127 shifted to 100..120
-        ("chrM", 2, 6, "short", 0, "+"),       # chrM is shorter than the window: dropped
-    ])
+    a = _bed(
+        tmp_path / "a.bed",
+        [
+            ("chr1", 50, 60, "plus", 0, "+"),  # centred window 45..65
+            ("chr1", 50, 60, "minus", 0, "-"),  # same window, reverse-complemented
+            ("chr1", 0, 4, "left", 0, "+"),  # window -8..12 shifted to 0..20
+            ("chr2", 115, 120, "right", 0, "+"),  # window 107..127 shifted to 100..120
+            ("chrM", 2, 6, "short", 0, "+"),  # chrM is shorter than the window: dropped
+        ],
+    )
     b = _bed(tmp_path / "b.bed", _rows(6, "chr2", 10), header=False)
     result = preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome))
     ds = Dataset(result.run_dir)
@@ -88,18 +93,22 @@ def _revcomp(seq):
 def test_no_strand_keeps_plus_orientation(tmp_path, genome):
     a = _bed(tmp_path / "a.bed", _rows(3, strand="-"))
     b = _bed(tmp_path / "b.bed", _rows(3, "chr2"))
-    ds = Dataset(preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome,
-                                    strand=False)).run_dir)
+    ds = Dataset(
+        preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome, strand=False)).run_dir
+    )
     assert decode(ds.array("seq")[0]) == CHR1[45:65]
 
 
 def test_fasta_cut_pad_and_gzip(tmp_path):
-    pos = _fasta(tmp_path / "pos.fa.gz", [("p1", "A" * 10 + "C" * 20 + "G" * 10),
-                                          ("p2", "ACGU"), ("p3", "ACGTN" * 8)], compress=True)
+    pos = _fasta(
+        tmp_path / "pos.fa.gz",
+        [("p1", "A" * 10 + "C" * 20 + "G" * 10), ("p2", "ACGU"), ("p3", "ACGTN" * 8)],
+        compress=True,
+    )
     neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "T" * 25) for i in range(3)])
     ds = Dataset(preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg})).run_dir)
     codes = ds.array("seq")
-    assert decode(codes[0]) == "C" * 20                 # 40 bp centred cut to 20
+    assert decode(codes[0]) == "C" * 20  # 40 bp centred cut to 20
     assert decode(codes[1]) == "N" * 8 + "ACGT" + "N" * 8  # padded on both sides
     counts = ds.metadata["counts"]["pos"]
     assert counts["padded"] == 1 and counts["padded_bases"] == 16
@@ -139,8 +148,13 @@ def test_window_longer_than_every_chromosome(tmp_path, genome):
 def test_split_and_reduction_stratified(tmp_path):
     pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", "ACGT" * 6) for i in range(40)])
     neg = _fasta(tmp_path / "neg.fa", [(f"n{i}", "TTGA" * 6) for i in range(60)])
-    ds = Dataset(preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}, ratio="6:2:1:1",
-                                    reduce={"neg": 0.5})).run_dir)
+    ds = Dataset(
+        preprocess(
+            _config(
+                tmp_path, classes={"pos": pos, "neg": neg}, ratio="6:2:1:1", reduce={"neg": 0.5}
+            )
+        ).run_dir
+    )
     samples = ds.samples()
     table = pd.crosstab(samples["class"], samples["split"])
     assert table.loc["pos"].to_dict() == {"train": 24, "validation": 8, "test": 4, "blackbox": 4}
@@ -166,8 +180,9 @@ def test_cache_hit_reads_nothing(tmp_path, genome, monkeypatch):
         raise AssertionError("the genome was opened on a cache hit")
 
     monkeypatch.setattr("gennie.dataset.preprocess.Genome", no_genome)
-    second = preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome,
-                                ratio="2:1:1", reduce={"a": 6}))
+    second = preprocess(
+        _config(tmp_path, classes={"a": a, "b": b}, genome=genome, ratio="2:1:1", reduce={"a": 6})
+    )
     meta = json.loads((second.run_dir / "metadata.json").read_text())
     assert meta["cache"] == {"hits": 2, "misses": 0, "genome_read": False}
     ds = Dataset(second.run_dir)
@@ -194,14 +209,23 @@ def test_incomplete_cache_entry_is_rebuilt(tmp_path):
 def test_chromosome_split(tmp_path, genome):
     a = _bed(tmp_path / "a.bed", _rows(3) + _rows(3, "chr2"))
     b = _bed(tmp_path / "b.bed", _rows(3, start=100) + _rows(3, "chr2", 60))
-    cfg = _config(tmp_path, classes={"a": a, "b": b}, genome=genome, split="chromosome",
-                  chromosomes={"train": ["chr1"], "validation": ["chr2"], "test": ["chr2x"]})
+    cfg = _config(
+        tmp_path,
+        classes={"a": a, "b": b},
+        genome=genome,
+        split="chromosome",
+        chromosomes={"train": ["chr1"], "validation": ["chr2"], "test": ["chr2x"]},
+    )
     with pytest.raises(UserError, match="no samples in the test split"):
         preprocess(cfg)
     a2 = _bed(tmp_path / "a2.bed", _rows(2) + _rows(2, "chr2") + [("chrM", 1, 5)])
-    cfg = cfg.model_copy(update={"classes": {"a": a2, "b": b}, "window": 8,
-                                 "chromosomes": {"train": ["chr1"], "validation": ["chr2"],
-                                                 "test": ["chrM"]}})
+    cfg = cfg.model_copy(
+        update={
+            "classes": {"a": a2, "b": b},
+            "window": 8,
+            "chromosomes": {"train": ["chr1"], "validation": ["chr2"], "test": ["chrM"]},
+        }
+    )
     with pytest.raises(UserError):  # b has nothing on chrM
         preprocess(cfg)
 
@@ -210,28 +234,50 @@ def test_chromosome_split_assigns_by_chromosome(tmp_path, genome):
     rows = _rows(2) + _rows(2, "chr2") + [("chrM", 1, 5, "m", 0, "+")]
     a = _bed(tmp_path / "a.bed", rows)
     b = _bed(tmp_path / "b.bed", rows)
-    ds = Dataset(preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome, window=8,
-                                    split="chromosome",
-                                    chromosomes={"train": ["chr1"], "validation": ["chr2"],
-                                                 "test": ["chrM"]})).run_dir)
+    ds = Dataset(
+        preprocess(
+            _config(
+                tmp_path,
+                classes={"a": a, "b": b},
+                genome=genome,
+                window=8,
+                split="chromosome",
+                chromosomes={"train": ["chr1"], "validation": ["chr2"], "test": ["chrM"]},
+            )
+        ).run_dir
+    )
     samples = ds.samples()
     assert set(samples.groupby("split")["chrom"].unique().map(tuple)) == {
-        ("chr1",), ("chr2",), ("chrM",)}
+        ("chr1",),
+        ("chr2",),
+        ("chrM",),
+    }
     assert samples.loc[samples["split"] == "train", "chrom"].eq("chr1").all()
 
 
 def test_fasta_with_chromosome_split_rejected(tmp_path):
     pos = _fasta(tmp_path / "pos.fa", [("p", "ACGT" * 6)])
     with pytest.raises(UserError, match="BED input"):
-        preprocess(_config(tmp_path, classes={"pos": pos, "neg": pos}, split="chromosome",
-                           chromosomes={"train": ["a"], "validation": ["b"], "test": ["c"]}))
+        preprocess(
+            _config(
+                tmp_path,
+                classes={"pos": pos, "neg": pos},
+                split="chromosome",
+                chromosomes={"train": ["a"], "validation": ["b"], "test": ["c"]},
+            )
+        )
 
 
 def test_shuffled_negatives_keep_dinucleotides(tmp_path):
     seqs = [("".join("ACGT"[(i * j + j // 2) % 4] for j in range(20))) for i in range(12)]
     pos = _fasta(tmp_path / "pos.fa", [(f"p{i}", s) for i, s in enumerate(seqs)])
-    ds = Dataset(preprocess(_config(tmp_path, classes={"bound": pos}, negatives="shuffle",
-                                    negatives_name="shuffled")).run_dir)
+    ds = Dataset(
+        preprocess(
+            _config(
+                tmp_path, classes={"bound": pos}, negatives="shuffle", negatives_name="shuffled"
+            )
+        ).run_dir
+    )
     assert ds.classes == ["bound", "shuffled"]
     codes = ds.array("seq")
     samples = ds.samples()
@@ -250,10 +296,19 @@ def test_background_negatives_from_example_genome(tmp_path):
     example = bed_example()
     genome = tmp_path / "genome.fa.gz"
     shutil.copy(example["genome"], genome)
-    ds = Dataset(preprocess(_config(
-        tmp_path, classes={"bound": example["classes"]["bound"]}, genome=genome, window=100,
-        negatives="background", negatives_name="background", ratio="7:1:1:1",
-    )).run_dir)
+    ds = Dataset(
+        preprocess(
+            _config(
+                tmp_path,
+                classes={"bound": example["classes"]["bound"]},
+                genome=genome,
+                window=100,
+                negatives="background",
+                negatives_name="background",
+                ratio="7:1:1:1",
+            )
+        ).run_dir
+    )
     samples = ds.samples()
     bound = samples[samples["class"] == "bound"]
     background = samples[samples["class"] == "background"]

@@ -47,6 +47,8 @@ def test_reduction_count_and_ratio():
 
 
 def test_chromosome_split():
-    codes = chromosome_split(np.array(["chr1", "chr2", "chr3", "chrX", "chr1"]),
-                             {"train": ["chr1"], "validation": ["chr2"], "test": ["chr3"]})
+    codes = chromosome_split(
+        np.array(["chr1", "chr2", "chr3", "chrX", "chr1"]),
+        {"train": ["chr1"], "validation": ["chr2"], "test": ["chr3"]},
+    )
     assert codes.tolist() == [0, 1, 2, UNASSIGNED, 0]

@@ -35,14 +35,19 @@ def dataset(tmp_path_factory):
     neg = "".join(f">n{i}\n{random_seq(40)}\n" for i in range(200))
     (folder / "pos.fa").write_text(pos)
     (folder / "neg.fa").write_text(neg)
-    config = PreprocessConfig(classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
-                              window=40, ratio="6:2:2", out=folder / "out")
+    config = PreprocessConfig(
+        classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
+        window=40,
+        ratio="6:2:2",
+        out=folder / "out",
+    )
     return preprocess(config).run_dir
 
 
 def _train(dataset, tmp_path, **kw):
-    config = TrainConfig(**{"dataset": dataset, "out": tmp_path, "epochs": 4, "batch_size": 32,
-                            **kw})
+    config = TrainConfig(
+        **{"dataset": dataset, "out": tmp_path, "epochs": 4, "batch_size": 32, **kw}
+    )
     return train(config)
 
 
@@ -51,24 +56,42 @@ def test_training_outputs_and_best_checkpoint(dataset, tmp_path):
     run = result.run_dir
     table = pd.read_csv(run / "metrics.tsv", sep="\t")
     assert table["epoch"].tolist() == [1, 2, 3, 4]
-    for column in ("train_loss", "train_accuracy", "train_auroc", "val_loss", "val_accuracy",
-                   "val_auroc", "lr"):
+    for column in (
+        "train_loss",
+        "train_accuracy",
+        "train_auroc",
+        "val_loss",
+        "val_accuracy",
+        "val_auroc",
+        "lr",
+    ):
         assert table[column].notna().all(), column
     best_epoch = int(table.loc[table["val_loss"].idxmin(), "epoch"])
     assert result.summary["best_epoch"] == best_epoch
-    for name in ("model/weights.safetensors", "model/bundle.yaml", "training_curves.png",
-                 "architecture.png", "architecture.txt", "evaluation/metrics.json",
-                 "evaluation/roc_curve.png", "evaluation/roc_curve.svg",
-                 "evaluation/roc_curve.tsv", "evaluation/pr_curve.png",
-                 "evaluation/confusion_matrix.png", "parameters.yaml", "gennie.log"):
+    for name in (
+        "model/weights.safetensors",
+        "model/bundle.yaml",
+        "training_curves.png",
+        "architecture.png",
+        "architecture.txt",
+        "evaluation/metrics.json",
+        "evaluation/roc_curve.png",
+        "evaluation/roc_curve.svg",
+        "evaluation/roc_curve.tsv",
+        "evaluation/pr_curve.png",
+        "evaluation/confusion_matrix.png",
+        "parameters.yaml",
+        "gennie.log",
+    ):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard").rglob("events.out.tfevents*"))
     assert result.summary["metrics"]["auroc"] > 0.9  # the planted motif is easy
 
     # The test metrics were computed with the weights that were saved (the best ones):
     # evaluating the saved bundle on the same split gives exactly the same numbers.
-    again = evaluate(EvaluateConfig(model=run, blackbox=dataset, blackbox_split="test",
-                                    out=tmp_path))
+    again = evaluate(
+        EvaluateConfig(model=run, blackbox=dataset, blackbox_split="test", out=tmp_path)
+    )
     saved = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert again.summary["metrics"]["auroc"] == saved["auroc"]
     assert again.summary["metrics"]["loss"] == saved["loss"]
@@ -94,26 +117,49 @@ def test_early_stopping_stops(dataset, tmp_path):
 
 
 def test_decay_schedule_and_sgd(dataset, tmp_path):
-    result = _train(dataset, tmp_path, epochs=3, early_stopping=False, optimizer="sgd",
-                    lr=0.1, lr_schedule="decay", lr_decay=0.5)
+    result = _train(
+        dataset,
+        tmp_path,
+        epochs=3,
+        early_stopping=False,
+        optimizer="sgd",
+        lr=0.1,
+        lr_schedule="decay",
+        lr_decay=0.5,
+    )
     lrs = pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")["lr"].tolist()
     assert lrs == pytest.approx([0.05, 0.025, 0.0125])  # read after each epoch's step
 
 
 def test_one_cycle_schedule(dataset, tmp_path):
-    result = _train(dataset, tmp_path, epochs=3, early_stopping=False, optimizer="adamw",
-                    lr=0.01, lr_schedule="one-cycle")
+    result = _train(
+        dataset,
+        tmp_path,
+        epochs=3,
+        early_stopping=False,
+        optimizer="adamw",
+        lr=0.01,
+        lr_schedule="one-cycle",
+    )
     lrs = pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")["lr"].tolist()
     assert max(lrs) <= 0.01 and lrs[-1] < lrs[0] and lrs[-1] < 1e-4
 
 
-@pytest.mark.parametrize("common", [
-    [], [{"type": "conv", "filters": 4, "kernel_size": 3}],
-    [{"type": "gru", "units": 4, "bidirectional": True}],
-])
+@pytest.mark.parametrize(
+    "common",
+    [
+        [],
+        [{"type": "conv", "filters": 4, "kernel_size": 3}],
+        [{"type": "gru", "units": 4, "bidirectional": True}],
+    ],
+)
 def test_any_common_part_trains_to_2d_output(dataset, tmp_path, common):
-    arch = {"branches": {"seq": [{"type": "conv", "filters": 8, "kernel_size": 5},
-                                 {"type": "pool", "size": 2}]}, "common": common}
+    arch = {
+        "branches": {
+            "seq": [{"type": "conv", "filters": 8, "kernel_size": 5}, {"type": "pool", "size": 2}]
+        },
+        "common": common,
+    }
     result = _train(dataset, tmp_path, epochs=1, early_stopping=False, architecture=arch)
     network, _ = load_bundle(result.run_dir)
     assert network(torch.zeros(3, 4, 40)).shape == (3, 2)

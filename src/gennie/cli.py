@@ -771,9 +771,7 @@ def quickstart(
     """Preprocess → train → evaluate → predict on the bundled example data."""
     from gennie.quickstart import run_quickstart
 
-    _execute(
-        "quickstart", lambda: run_quickstart(out, example, epochs, _list(branches)), as_json
-    )
+    _execute("quickstart", lambda: run_quickstart(out, example, epochs, _list(branches)), as_json)
 
 
 @app.command()

@@ -379,7 +379,7 @@ class TrainConfig(StageConfig):
     preset: str = Field(
         "gennie",
         description="Named architecture to start from (used when no architecture is given); "
-        "the default 'gennie' beat ENNGene's default ('enngene') on the RBP24 benchmark.",
+        "the default 'gennie' beat ENNGene's default ('enngene') on RBP24 validation data.",
     )
     architecture: ArchitectureConfig | None = Field(
         None, description="Layers per branch and of the common part (default: the preset's)."
@@ -702,7 +702,13 @@ class ArchitectureSpace(_Strict):
     )
 
     @field_validator(
-        "conv_layers", "filters", "kernel_size", "dilation", "pool_size", "common_layers", "units",
+        "conv_layers",
+        "filters",
+        "kernel_size",
+        "dilation",
+        "pool_size",
+        "common_layers",
+        "units",
         mode="before",
     )
     @classmethod
@@ -931,8 +937,10 @@ class TuneConfig(StageConfig):
         "died is marked failed once it misses them.",
     )
     grace_period: int | None = Field(
-        None, ge=1, description="Seconds without heartbeat before a trial counts as dead "
-        "(default: twice the heartbeat)."
+        None,
+        ge=1,
+        description="Seconds without heartbeat before a trial counts as dead "
+        "(default: twice the heartbeat).",
     )
     retry_failed: int = Field(
         1, ge=0, le=10, description="Times a trial whose worker died is run again."

@@ -209,6 +209,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
                 ]
                 back = np.argsort(order, kind="stable")
                 return [np.concatenate(arrays)[back] for arrays in zip(*pieces, strict=True)]
+
         with run_folder(config) as run:
             forward = model.network.to(device) if model.network is not None else model.forward
             probs = predict_probabilities(forward, batches, device, model.outputs_are_probabilities)
