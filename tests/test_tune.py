@@ -421,3 +421,39 @@ def test_a_hopeless_trial_is_pruned_and_resuming_counts_it(dataset, tmp_path):
     assert table["epochs_run"].tolist() == [4, 1]
     assert table["pruned_epoch"].isna().tolist() == [True, False]
     assert result.summary["best_trial"] == 0
+
+
+def test_jobs_runs_several_worker_processes(dataset, tmp_path):
+    """--jobs 2: the command and one more process share the run folder's SQLite study."""
+    search = tmp_path / "search.yaml"
+    search.write_text(yaml.safe_dump({"sampler": "random", "space": SMALL_SPACE}))
+    result = subprocess.run(
+        [
+            str(GENNIE),
+            "tune",
+            "--config",
+            str(search),
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(tmp_path / "runs"),
+            "--study",
+            "two",
+            "--n-trials",
+            "6",
+            "--jobs",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    table = pd.read_csv(Path(summary["run_dir"]) / "trials.tsv", sep="\t")
+    finished = table[table["state"].isin(["COMPLETE", "PRUNED"])]
+    # Six finished trials were asked for; concurrent workers overshoot by at most one.
+    assert 6 <= len(finished) <= 7
+    assert finished["worker"].nunique() == 2
