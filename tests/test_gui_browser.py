@@ -146,12 +146,22 @@ class Pilot:
 
     def see_charts(self, count: int) -> None:
         """``count`` plotly charts, the first one drawn (they draw when scrolled to)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
         from playwright.sync_api import expect
 
         charts = self.page.locator("[data-testid='stPlotlyChart']")
-        expect(charts).to_have_count(count)
-        charts.first.scroll_into_view_if_needed()
-        expect(charts.first.locator(".js-plotly-plot")).to_be_visible()
+        expect(charts).to_have_count(count, timeout=JOB_TIMEOUT_MS)
+        # The page re-renders while jobs are polled, which can replace the element
+        # while it is being scrolled to: try again until it holds still.
+        deadline = time.monotonic() + JOB_TIMEOUT_MS / 1000
+        while True:
+            try:
+                charts.first.scroll_into_view_if_needed(timeout=5_000)
+                expect(charts.first.locator(".js-plotly-plot")).to_be_visible(timeout=10_000)
+                return
+            except (PlaywrightTimeout, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
 
 
 def test_pipeline_in_the_browser(gui, tmp_path):
