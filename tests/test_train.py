@@ -2,13 +2,12 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
+from planted import planted_motif_dataset
 
-from gennie.config import EvaluateConfig, PreprocessConfig, TrainConfig
-from gennie.dataset.preprocess import preprocess
+from gennie.config import EvaluateConfig, TrainConfig
 from gennie.evaluate.evaluation import evaluate
 from gennie.model.bundle import load_bundle
 from gennie.train.training import train
@@ -25,23 +24,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """200 random 40-mers per class; the positive class carries TGTAAATA in the middle."""
-    folder = tmp_path_factory.mktemp("train-data")
-    rng = np.random.default_rng(0)
-
-    def random_seq(n):
-        return "".join(rng.choice(list("ACGT"), size=n))
-
-    pos = "".join(f">p{i}\n{random_seq(16)}TGTAAATA{random_seq(16)}\n" for i in range(200))
-    neg = "".join(f">n{i}\n{random_seq(40)}\n" for i in range(200))
-    (folder / "pos.fa").write_text(pos)
-    (folder / "neg.fa").write_text(neg)
-    config = PreprocessConfig(
-        classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
-        window=40,
-        ratio="6:2:2",
-        out=folder / "out",
-    )
-    return preprocess(config).run_dir
+    return planted_motif_dataset(tmp_path_factory.mktemp("train-data"), 200, seed=0)
 
 
 def _train(dataset, tmp_path, **kw):

@@ -13,17 +13,16 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import optuna
 import pandas as pd
 import pytest
 import torch
 import yaml
+from planted import planted_motif_dataset
 from typer.testing import CliRunner
 
 from gennie.cli import app
-from gennie.config import FloatRange, IntRange, PreprocessConfig, TuneConfig, build_config
-from gennie.dataset.preprocess import preprocess
+from gennie.config import FloatRange, IntRange, TuneConfig, build_config
 from gennie.dataset.store import Dataset
 from gennie.errors import UserError
 from gennie.model.presets import PRESETS
@@ -44,23 +43,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tune-data")
-    rng = np.random.default_rng(0)
-
-    def random_seq(n: int) -> str:
-        return "".join(rng.choice(list("ACGT"), size=n))
-
-    pos = "".join(f">p{i}\n{random_seq(16)}TGTAAATA{random_seq(16)}\n" for i in range(100))
-    neg = "".join(f">n{i}\n{random_seq(40)}\n" for i in range(100))
-    (folder / "pos.fa").write_text(pos)
-    (folder / "neg.fa").write_text(neg)
-    config = PreprocessConfig(
-        classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
-        window=40,
-        ratio="6:2:2",
-        out=folder / "out",
-    )
-    return preprocess(config).run_dir
+    return planted_motif_dataset(tmp_path_factory.mktemp("tune-data"), 100, seed=0)
 
 
 SMALL_SPACE = {

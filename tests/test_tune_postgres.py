@@ -26,14 +26,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 import torch
 import yaml
+from planted import planted_motif_dataset
 
-from gennie.config import PreprocessConfig, build_config
-from gennie.dataset.preprocess import preprocess
+from gennie.config import build_config
 from gennie.dataset.store import Dataset
 from gennie.search.report import trial_info
 from gennie.search.study import with_driver
@@ -121,23 +120,7 @@ def postgres_url():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("pg-data")
-    rng = np.random.default_rng(1)
-
-    def random_seq(n: int) -> str:
-        return "".join(rng.choice(list("ACGT"), size=n))
-
-    pos = "".join(f">p{i}\n{random_seq(16)}TGTAAATA{random_seq(16)}\n" for i in range(80))
-    neg = "".join(f">n{i}\n{random_seq(40)}\n" for i in range(80))
-    (folder / "pos.fa").write_text(pos)
-    (folder / "neg.fa").write_text(neg)
-    config = PreprocessConfig(
-        classes={"pos": folder / "pos.fa", "neg": folder / "neg.fa"},
-        window=40,
-        ratio="6:2:2",
-        out=folder / "out",
-    )
-    return preprocess(config).run_dir
+    return planted_motif_dataset(tmp_path_factory.mktemp("pg-data"), 80, seed=1)
 
 
 def _search_file(path: Path, epochs: int, early_stopping: bool = True) -> Path:
