@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -164,7 +165,31 @@ def test_mark_run_cancelled_keeps_finished_runs(tmp_path):
     assert read_status(tmp_path)["stage"] == "train"
 
 
-def test_detached_worker_outlives_its_starter(tmp_path):
+@pytest.fixture
+def signals_ignored():
+    """Start processes the way a non-interactive shell's background job does: with SIGINT
+    and SIGTERM ignored (inherited across exec)."""
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_jobs_get_default_signal_actions(tmp_path, signals_ignored):
+    store = ScriptedStore(tmp_path)
+    store.script = (
+        "import signal, sys, pathlib\n"
+        "pathlib.Path(sys.argv[1]).mkdir(parents=True)\n"
+        "handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))\n"
+        "ok = handlers == (signal.default_int_handler, signal.SIG_DFL)\n"
+        "sys.exit(0 if ok else 1)\n"
+    )
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    store.work(poll=0.05, idle_exit=0.1)
+    assert store.get(job.id).returncode == 0
+
+
+def test_detached_worker_outlives_its_starter(tmp_path, signals_ignored):
     store = JobStore(tmp_path)
     job = store.submit(_preprocess_config(tmp_path), start_worker=True)
     _wait(lambda: store.get(job.id).status == "complete", timeout=60)

@@ -238,12 +238,15 @@ def test_workers_share_a_study_and_survive_a_killed_worker(postgres_url, dataset
     assert max(rows) == len(trials)
     assert max(s["best_value"] for s in summaries) == study.best_value
 
-    # The best configuration, exported by a worker, trains to the same validation metric.
+    # The best configuration exported by the worker that saw the whole study trains to the
+    # same validation metric. (A worker that finished earlier may name an earlier best.)
+    last = max(summaries, key=lambda s: s["best_value"])
+    assert trials[last["best_trial"]].value == study.best_value
     torch.set_num_threads(1)
     best = build_config(
-        "train", Path(summaries[0]["run_dir"]) / "best_config.yaml", {"out": tmp_path / "rerun"}
+        "train", Path(last["run_dir"]) / "best_config.yaml", {"out": tmp_path / "rerun"}
     )
     rerun = train(best)
     metrics = validation_metrics(rerun.run_dir, Dataset(dataset))
-    assert metrics["auroc"] == trial_info(study.best_trial)["val_auroc"]
-    assert metrics["loss"] == trial_info(study.best_trial)["val_loss"]
+    assert metrics["auroc"] == trial_info(trials[last["best_trial"]])["val_auroc"]
+    assert metrics["loss"] == trial_info(trials[last["best_trial"]])["val_loss"]

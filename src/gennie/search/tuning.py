@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -404,6 +405,8 @@ def _worker_process(
     """Entry point of a worker process started by ``--jobs``: exit 2 on a user error."""
     import optuna
 
+    # The parent's terminate() must work even where SIGTERM was inherited ignored.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.dup2(2, 1)  # keep stdout clean for the parent's --json output
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     root = logging.getLogger("gennie")
