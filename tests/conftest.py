@@ -6,6 +6,24 @@ slows tiny models down many times over.
 """
 
 import os
+import signal
+
+import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@pytest.fixture
+def signals_ignored():
+    """Run a test as a background job of a non-interactive shell or a CI runner may run
+    it: SIGINT and SIGTERM ignored and blocked, both inherited by every process it
+    starts."""
+    saved = {number: signal.signal(number, signal.SIG_IGN) for number in _SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    for number, handler in saved.items():
+        signal.signal(number, handler)

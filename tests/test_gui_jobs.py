@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
@@ -165,23 +164,14 @@ def test_mark_run_cancelled_keeps_finished_runs(tmp_path):
     assert read_status(tmp_path)["stage"] == "train"
 
 
-@pytest.fixture
-def signals_ignored():
-    """Start processes the way a non-interactive shell's background job does: with SIGINT
-    and SIGTERM ignored (inherited across exec)."""
-    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
-
-
 def test_jobs_get_default_signal_actions(tmp_path, signals_ignored):
     store = ScriptedStore(tmp_path)
     store.script = (
         "import signal, sys, pathlib\n"
         "pathlib.Path(sys.argv[1]).mkdir(parents=True)\n"
         "handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))\n"
-        "ok = handlers == (signal.default_int_handler, signal.SIG_DFL)\n"
+        "blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+        "ok = handlers == (signal.default_int_handler, signal.SIG_DFL) and not blocked\n"
         "sys.exit(0 if ok else 1)\n"
     )
     job = store.submit(_preprocess_config(tmp_path), start_worker=False)

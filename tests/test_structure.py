@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 
 import numpy as np
 import pytest
@@ -70,6 +71,19 @@ def test_parallel_folding_matches_one_process():
     two = make_encoder("fold", jobs=2).encode(WindowBatch(sequences=sequences))
     assert np.array_equal(one, two)
     assert np.array_equal(one, structure_codes(fold_sequences(sequences), sequences))
+
+
+def test_folding_processes_restore_signals_inherited_ignored(signals_ignored):
+    # The pool's exit ends its processes with SIGTERM: ignored, the exit would hang.
+    pool = structure.fold_pool(2)
+    try:
+        action = pool.apply(signal.getsignal, (signal.SIGTERM,))
+        blocked = pool.apply(signal.pthread_sigmask, (signal.SIG_BLOCK, []))
+    finally:
+        pool.close()
+        pool.join()
+    assert action == signal.SIG_DFL
+    assert not blocked
 
 
 def test_fold_cache_skips_folding(tmp_path, monkeypatch):

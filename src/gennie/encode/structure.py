@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from gennie.encode.alphabet import UNKNOWN, base_codes
 from gennie.encode.base import BranchEncoder, WindowBatch, register
+from gennie.processes import restore_signals
 
 log = logging.getLogger("gennie.fold")
 
@@ -99,6 +100,12 @@ def _pool_context() -> multiprocessing.context.BaseContext:
         context.set_forkserver_preload([__name__])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def fold_pool(jobs: int) -> multiprocessing.pool.Pool:
+    """A pool of ``jobs`` folding processes with the default SIGINT/SIGTERM actions, so
+    that its exit (``terminate()``) ends them even where the caller ignores SIGTERM."""
+    return _pool_context().Pool(jobs, initializer=restore_signals)
 
 
 def structure_codes(structures: list[str], sequences: list[str]) -> np.ndarray:
@@ -272,7 +279,7 @@ class FoldEncoder(BranchEncoder):
                 for lo in range(0, len(sequences), size)
             ]
             out = []
-            with _pool_context().Pool(jobs) as pool:
+            with fold_pool(jobs) as pool:
                 for part, seconds in pool.imap(_fold_task, tasks):
                     out += part
                     self.worker_cpu_seconds += seconds

@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gennie.config import StageConfig, dump_config
+from gennie.processes import restore_signals
 from gennie.runs import RUN_FILE, read_status
 
 STATE_DIR = ".gennie"
@@ -388,7 +389,7 @@ class JobStore:
                 start_new_session=True,  # its own process group, so cancel stops it whole
                 cwd=self.workspace,
                 env=env,
-                preexec_fn=_default_signals,
+                preexec_fn=restore_signals,
             )
         with self._db() as db:
             db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (process.pid, job.id))
@@ -479,20 +480,10 @@ def _stop_group(pid: int, grace: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _default_signals() -> None:
-    """Restore the default SIGINT and SIGTERM actions.
-
-    A process started from a non-interactive shell or a service manager may inherit them
-    ignored; then neither ``stop_worker`` nor ``cancel`` could stop it gracefully.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the worker process: ``python -m gennie.gui.jobs WORKSPACE [LINGER]``."""
     args = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # for stop_worker(), even if inherited ignored
+    restore_signals()  # stop_worker() and cancel() rely on them
     # Waiting a while for the next job saves starting a worker for each one.
     JobStore(Path(args[0])).work(idle_exit=float(args[1]) if len(args) > 1 else WORKER_LINGER)
 

@@ -27,7 +27,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -39,6 +38,7 @@ from typing import Any
 
 from gennie.config import TrainConfig, TuneConfig, dump_config
 from gennie.errors import UserError
+from gennie.processes import restore_signals
 from gennie.runs import (
     LOG_FILE,
     PARAMETERS_FILE,
@@ -405,8 +405,7 @@ def _worker_process(
     """Entry point of a worker process started by ``--jobs``: exit 2 on a user error."""
     import optuna
 
-    # The parent's terminate() must work even where SIGTERM was inherited ignored.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    restore_signals()  # the parent's terminate() must stop it
     os.dup2(2, 1)  # keep stdout clean for the parent's --json output
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     root = logging.getLogger("gennie")

@@ -1,0 +1,170 @@
+"""Choosing gennie's defaults on RBP24 without touching the left-out files.
+
+Trains named configuration variants on RBP24 training files and reports each one's
+AUROC on the *test split of the training files* (8:1:1 split, seed fixed), which is
+what the defaults were chosen on. The ``ls`` (left-out) files are never read here;
+``benchmarks/rbp24.py`` evaluates the chosen defaults on them.
+
+Each variant is a set of overrides of gennie's default train configuration (and the
+window). Results are appended to ``OUT/variants.csv`` (one row per experiment ×
+variant × seed) and summarised per variant (mean test AUROC over the experiments run)
+in ``OUT/variants.md``; a row already in the CSV is not run again.
+
+Usage (paths relative to the repository root)::
+
+    .venv/bin/python benchmarks/rbp24_defaults.py --data ../shared/data/rbp24 \\
+        --experiments CAPRIN1_Baltz2012,PARCLIP_IGF2BP123 --variants default,wide
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rbp24 import EXPERIMENTS
+
+_WIDE = [
+    {"type": "conv", "filters": 128, "kernel_size": 12, "activation": "relu"},
+    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
+    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
+    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
+]
+_DENSE = [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.5}]
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "window375": {"window": 375},
+    "wide": {"architecture": {"branches": {"seq": _WIDE}, "common": _DENSE}},
+    "auroc-monitor": {"monitor": "val_auroc", "min_delta": 0.0},
+    "patience5-loss": {"min_delta": 0.0, "patience": 5},
+    "decay": {"lr_schedule": "decay", "lr_decay": 0.9},
+    "wd": {"optimizer": "adamw", "weight_decay": 0.01},
+    "one-cycle": {"lr_schedule": "one-cycle", "epochs": 20, "early_stopping": False},
+    "batch128": {"batch_size": 128},
+}
+"""Named variants: keys of the train configuration (plus ``window``) to override."""
+
+COLUMNS = ["experiment", "variant", "seed", "test_auroc", "val_auroc", "best_epoch", "seconds"]
+
+
+def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, Any]:
+    """Preprocess (once per window) and train one variant; its test-split AUROC."""
+    from gennie.config import PreprocessConfig, TrainConfig
+    from gennie.dataset.preprocess import preprocess
+    from gennie.train.training import train
+
+    overrides = dict(VARIANTS[variant])
+    window = overrides.pop("window", 150)
+    runs = out / "runs"
+    dataset_dir = runs / f"{name}-w{window}"
+    started = time.time()
+    if not (dataset_dir / "metadata.json").exists():
+        files = {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
+        preprocess(
+            PreprocessConfig(
+                classes=files,
+                window=window,
+                ratio="8:1:1",
+                alphabet="rna",
+                out=runs,
+                name=dataset_dir.name,
+                overwrite=True,
+            )
+        )
+    model = train(
+        TrainConfig(
+            dataset=dataset_dir,
+            threads=1,
+            seed=seed,
+            out=runs,
+            name=f"{name}-{variant}-s{seed}",
+            overwrite=True,
+            **overrides,
+        )
+    )
+    summary = model.summary
+    return {
+        "experiment": name,
+        "variant": variant,
+        "seed": seed,
+        "test_auroc": f"{summary['metrics']['per_class']['positive']['auroc']:.4f}",
+        "val_auroc": f"{summary.get('best_val_auroc', float('nan')):.4f}",
+        "best_epoch": summary["best_epoch"],
+        "seconds": f"{time.time() - started:.1f}",
+    }
+
+
+def summarise(rows: list[dict[str, str]], out: Path) -> str:
+    """Mean test AUROC per variant over the experiments it ran on (Markdown)."""
+    variants = sorted({r["variant"] for r in rows}, key=list(VARIANTS).index)
+    experiments = [e for e in EXPERIMENTS if any(r["experiment"] == e for r in rows)]
+    lines = [
+        "| variant | " + " | ".join(experiments) + " | mean |",
+        "|---" * (len(experiments) + 2) + "|",
+    ]
+    for variant in variants:
+        cells, values = [], []
+        for experiment in experiments:
+            scores = [
+                float(r["test_auroc"])
+                for r in rows
+                if r["variant"] == variant and r["experiment"] == experiment
+            ]
+            if scores:
+                values.append(sum(scores) / len(scores))
+                cells.append(
+                    f"{values[-1]:.3f}" + (f" (n={len(scores)})" if len(scores) > 1 else "")
+                )
+            else:
+                cells.append("")
+        mean = f"{sum(values) / len(values):.3f}" if len(values) == len(experiments) else ""
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {mean} |")
+    text = "\n".join(lines) + "\n"
+    (out / "variants.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with the RBP24 files")
+    parser.add_argument("--experiments", required=True, help="comma-separated experiments")
+    parser.add_argument("--variants", default="default", help=f"of: {', '.join(VARIANTS)}")
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    parser.add_argument("--out", type=Path, default=Path("gennie-runs/rbp24-defaults"))
+    args = parser.parse_args(argv)
+    names = args.experiments.split(",")
+    variants = args.variants.split(",")
+    for value, known in ((names, EXPERIMENTS), (variants, VARIANTS)):
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            parser.error(f"unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = args.out / "variants.csv"
+    rows = list(csv.DictReader(table.open())) if table.exists() else []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for name in names:
+            for variant in variants:
+                key = (name, variant, str(seed))
+                if any((r["experiment"], r["variant"], r["seed"]) == key for r in rows):
+                    continue
+                row = run(args.data, name, variant, seed, args.out)
+                print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+                rows.append({k: str(v) for k, v in row.items()})
+                with table.open("w", newline="") as handle:
+                    writer = csv.DictWriter(handle, COLUMNS)
+                    writer.writeheader()
+                    writer.writerows(rows)
+    print(summarise(rows, args.out))
+
+
+if __name__ == "__main__":
+    main()
