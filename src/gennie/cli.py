@@ -791,6 +791,7 @@ def gui(
     import os
 
     from gennie.gui import streamlit_command
+    from gennie.processes import restore_signals
 
     folder = workspace.expanduser().resolve()
     if folder.exists() and not folder.is_dir():
@@ -804,6 +805,7 @@ def gui(
     # Become the Streamlit server, so that stopping this process stops the server.
     command = streamlit_command(host, port)
     os.chdir(folder)
+    restore_signals()  # Ctrl+C and kill stop it even if this process inherited them ignored
     os.execve(command[0], command, env)
 
 
