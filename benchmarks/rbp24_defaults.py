@@ -46,6 +46,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "wd": {"optimizer": "adamw", "weight_decay": 0.01},
     "one-cycle": {"lr_schedule": "one-cycle", "epochs": 20, "early_stopping": False},
     "batch128": {"batch_size": 128},
+    "deepbind375": {"window": 375, "preset": "deepbind"},
+    "deepbind150": {"preset": "deepbind"},
 }
 """Named variants: keys of the train configuration (plus ``window``) to override."""
 
@@ -73,7 +75,6 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
                 alphabet="rna",
                 out=runs,
                 name=dataset_dir.name,
-                overwrite=True,
             )
         )
     model = train(
@@ -83,17 +84,18 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
             seed=seed,
             out=runs,
             name=f"{name}-{variant}-s{seed}",
-            overwrite=True,
             **overrides,
         )
     )
     summary = model.summary
+    epochs = list(csv.DictReader((model.run_dir / "metrics.tsv").open(), delimiter="\t"))
+    best = next(row for row in epochs if int(row["epoch"]) == summary["best_epoch"])
     return {
         "experiment": name,
         "variant": variant,
         "seed": seed,
         "test_auroc": f"{summary['metrics']['per_class']['positive']['auroc']:.4f}",
-        "val_auroc": f"{summary.get('best_val_auroc', float('nan')):.4f}",
+        "val_auroc": f"{float(best['val_auroc']):.4f}",
         "best_epoch": summary["best_epoch"],
         "seconds": f"{time.time() - started:.1f}",
     }

@@ -8,7 +8,11 @@
    ``overhead_api`` repeats the comparison inside one Python process
    (``gennie.tune`` vs ``gennie.train``), without any process start-up cost.
 2. Scaling: trials per hour of ``gennie tune --jobs 2`` versus ``--jobs 1`` on the
-   same random search of small models. Goal: ≥ 1.6×.
+   same random search of small models. Goal: ≥ 1.6×. For reference, the machine's own
+   scaling on such work is measured in the same run: a bare PyTorch training loop (a
+   DeepBind-sized model, one thread) run in one process, then in two processes at
+   once; ``machine_speedup`` is how much more work two processes do per second. Two
+   virtual CPUs that share one physical core, or memory bandwidth, cap it below 2.
 
 The data are generated here (random sequences, a planted motif in one class), so the
 benchmark needs nothing but gennie. Usage::
@@ -243,6 +247,50 @@ def scaling(work: Path, dataset: Path, trials: int, epochs: int) -> dict:
     }
 
 
+BARE_LOOP = """
+import sys, time, torch
+torch.set_num_threads(1)
+torch.manual_seed(0)
+net = torch.nn.Sequential(
+    torch.nn.Conv1d(4, 16, 24), torch.nn.ReLU(), torch.nn.AdaptiveMaxPool1d(1),
+    torch.nn.Flatten(), torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2),
+)
+optimizer = torch.optim.Adam(net.parameters())
+x, y = torch.randn(64, 4, 100), torch.randint(0, 2, (64,))
+started = time.perf_counter()
+for _ in range(int(sys.argv[1])):
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+print(time.perf_counter() - started)
+"""
+
+
+def machine_scaling(steps: int = 3000) -> dict:
+    """Work per second of two concurrent bare training loops versus one (see above)."""
+
+    def run(copies: int) -> float:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", BARE_LOOP, str(steps)],
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
+            for _ in range(copies)
+        ]
+        return max(float(p.communicate()[0]) for p in processes)
+
+    alone, together = run(1), run(2)
+    return {
+        "steps": steps,
+        "one_process_seconds": round(alone, 2),
+        "two_processes_seconds": round(together, 2),
+        "machine_speedup": round(2 * alone / together, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=4)
@@ -268,7 +316,11 @@ def main() -> None:
         report["overhead_api"] = overhead_api(work, dataset, args.trials, args.epochs)
         print(json.dumps({"overhead_api": report["overhead_api"]}), file=sys.stderr, flush=True)
     if "scaling" in parts:
+        report["machine"] = machine_scaling()
         report["scaling"] = scaling(work, dataset, args.scaling_trials, args.epochs)
+        report["scaling"]["speedup_vs_machine"] = round(
+            report["scaling"]["speedup"] / report["machine"]["machine_speedup"], 3
+        )
     report["load_average_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 

@@ -117,7 +117,7 @@ def train(
     """
     import pytorch_lightning as pl
     import torch
-    from pytorch_lightning.callbacks import EarlyStopping
+    from pytorch_lightning.callbacks import EarlyStopping, ProgressBar, RichProgressBar
     from pytorch_lightning.loggers import TensorBoardLogger
 
     from gennie.evaluate.metrics import classification_metrics, headline_metrics
@@ -132,7 +132,7 @@ def train(
     from gennie.model.network import build_network
     from gennie.model.summary import draw_architecture, format_layer_table, layer_table
     from gennie.train.callbacks import BestWeights, EpochTable
-    from gennie.train.data import BatchedSamples, batch_loader
+    from gennie.train.data import BatchedSamples, batch_loader, preload
     from gennie.train.module import Classifier
 
     config, dataset = prepare(config)
@@ -154,20 +154,25 @@ def train(
             return dataset.inputs(indices, branches)
 
         train_idx, val_idx = dataset.indices("train"), dataset.indices("validation")
+        sample_bytes = 4 * sum(channels * length for channels, length in inputs.values())
         train_loader = batch_loader(
-            BatchedSamples(load, train_idx, dataset.labels[train_idx]),
+            preload(BatchedSamples(load, train_idx, dataset.labels[train_idx]), sample_bytes),
             config.batch_size,
             shuffle=True,
             seed=config.seed,
         )
         val_loader = batch_loader(
-            BatchedSamples(load, val_idx, dataset.labels[val_idx]),
+            preload(BatchedSamples(load, val_idx, dataset.labels[val_idx]), sample_bytes),
             max(config.batch_size, 256),
             shuffle=False,
         )
         module = Classifier(network, len(classes), config, steps_per_epoch=len(train_loader))
         best = BestWeights(config.monitor)
         callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best, *extra_callbacks]
+        if not any(isinstance(c, ProgressBar) for c in callbacks):
+            # Redrawn about 20 times per epoch: after every batch, drawing would cost
+            # as much as a small model's training step.
+            callbacks.append(RichProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
         if config.early_stopping:
             callbacks.append(
                 EarlyStopping(
