@@ -7,6 +7,7 @@ TGTAAATA) and every trial trains 1–2 epochs, so the searches take seconds.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -445,3 +446,16 @@ def test_jobs_runs_several_worker_processes(dataset, tmp_path):
     # Eight finished trials were asked for; concurrent workers overshoot by at most one.
     assert 8 <= len(finished) <= 9
     assert finished["worker"].nunique() == 2
+
+
+def test_jobs_stops_its_waiting_workers_on_a_user_error(tmp_path):
+    # The extra worker processes start before the input is checked; a bad input stops
+    # them (none is left behind) and nothing is written.
+    config = TuneConfig.model_validate(
+        {"dataset": tmp_path / "missing", "out": tmp_path, "jobs": 3, "space": {"epochs": 1}}
+    )
+    with pytest.raises(UserError) as info:
+        tune(config)
+    assert info.value.field == "dataset"
+    assert multiprocessing.active_children() == []
+    assert list(tmp_path.iterdir()) == []

@@ -399,13 +399,13 @@ def _worker_process(
     url: str,
     study_name: str,
     target: int,
-    index: int,
     deadline: float | None,
+    index: int,
 ) -> None:
-    """Entry point of a worker process started by ``--jobs``: exit 2 on a user error."""
+    """Trials of worker ``index`` (an extra process of ``--jobs``); exit 2 on a user
+    error."""
     import optuna
 
-    restore_signals()  # the parent's terminate() must stop it
     os.dup2(2, 1)  # keep stdout clean for the parent's --json output
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     root = logging.getLogger("gennie")
@@ -423,6 +423,75 @@ def _worker_process(
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    # Every trial is in the database and its folder: leave without the interpreter's
+    # teardown of PyTorch and friends, which took seconds the parent waited for.
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _waiting_worker(connection: Any, index: int) -> None:
+    """Entry point of a worker process started by ``--jobs``: import what trials need
+    while the parent checks its input, then wait for the go (the worker's arguments)
+    or for ``None`` (nothing to do)."""
+    restore_signals()  # the parent's terminate() must stop it
+    import optuna  # noqa: F401 - imported now, while the parent still checks
+    import pytorch_lightning  # noqa: F401
+
+    import gennie.train.training  # noqa: F401
+
+    try:
+        args = connection.recv()
+    except (EOFError, KeyboardInterrupt):
+        return
+    if args is not None:
+        _worker_process(*args, index)
+
+
+class _Workers:
+    """The extra worker processes of ``--jobs N`` (N − 1 of them; this process is worker
+    0). They start first, so that importing PyTorch and Lightning (seconds) overlaps
+    with this process's own start instead of delaying their first trials."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no forked PyTorch/database state
+        self.processes: list[Any] = []
+        self._connections: list[Any] = []
+        for index in range(1, count):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_waiting_worker, args=(theirs, index), name=f"worker{index}"
+            )
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self._connections.append(ours)
+
+    def go(self, args: tuple[Any, ...]) -> None:
+        """Let every worker run trials with ``args`` (see :func:`_worker_process`)."""
+        for connection in self._connections:
+            connection.send(args)
+            connection.close()
+        self._connections = []
+
+    def close(self) -> None:
+        """Wait for the workers that got the go; stop the others at once (this process
+        is leaving before any trial, e.g. on a user error)."""
+        if self._connections:
+            self.terminate()
+        for process in self.processes:
+            process.join()
+
+    def terminate(self) -> None:
+        """Stop every worker now."""
+        for connection in self._connections:
+            connection.close()
+        self._connections = []
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join()
 
 
 def _run_workers(
@@ -433,17 +502,10 @@ def _run_workers(
     target: int,
     deadline: float | None,
     storage: Any,
+    workers: _Workers,
 ) -> None:
-    """Run ``config.jobs`` workers: this process is worker 0, the others are started as
-    new processes (one start-up less than starting them all)."""
-    context = multiprocessing.get_context("spawn")  # no forked PyTorch/database state
-    args = (config.model_dump(mode="json"), str(run_dir), url, name, target)
-    processes = [
-        context.Process(target=_worker_process, args=(*args, i, deadline), name=f"worker{i}")
-        for i in range(1, config.jobs)
-    ]
-    for process in processes:
-        process.start()
+    """Run trials here (worker 0) and in the started ``workers``."""
+    workers.go((config.model_dump(mode="json"), str(run_dir), url, name, target, deadline))
     own_error: UserError | None = None
     try:
         try:
@@ -451,16 +513,11 @@ def _run_workers(
         except UserError as exc:
             own_error = exc
             _say(f"error (worker 0): {exc}")
-        for process in processes:
-            process.join()
+        workers.close()
     except BaseException:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join()
+        workers.terminate()
         raise
-    codes = [p.exitcode for p in processes]
+    codes = [p.exitcode for p in workers.processes]
     if any(code not in (0, 2) for code in codes):
         raise RuntimeError(f"a worker process crashed (exit codes {codes}); see {LOG_FILE}")
     if own_error is not None and all(code == 2 for code in codes):
@@ -516,6 +573,15 @@ def tune(config: TuneConfig) -> StageResult:
     Raises:
         UserError: A problem with the dataset, the space, or the database.
     """
+    workers = _Workers(config.jobs)
+    try:
+        return _tune(config, workers)
+    finally:
+        workers.close()
+
+
+def _tune(config: TuneConfig, workers: _Workers) -> StageResult:
+    """:func:`tune` with its extra worker processes started."""
     import optuna
 
     from gennie.search.report import (
@@ -548,7 +614,7 @@ def tune(config: TuneConfig) -> StageResult:
         if config.jobs == 1:
             Worker(config, run.dir, url, name, target, 0, deadline, storage).run()
         else:
-            _run_workers(config, run.dir, url, name, target, deadline, storage)
+            _run_workers(config, run.dir, url, name, target, deadline, storage, workers)
 
         write_trials_table(study, run.dir)
         write_plots(study, run.dir)
