@@ -6,7 +6,10 @@ what the defaults were chosen on. The ``ls`` (left-out) files are never read her
 ``benchmarks/rbp24.py`` evaluates the chosen defaults on them.
 
 Each variant is a set of overrides of gennie's default train configuration (and the
-window). Results are appended to ``OUT/variants.csv`` (one row per experiment ×
+window). ``default`` is that configuration with the ENNGene paper's 150-nt window,
+the baseline the other variants are compared with; ``window375`` (whole sequences)
+became ``benchmarks/rbp24.py``'s window. Results of the runs behind the README's
+table: ``benchmarks/results/rbp24-defaults/``. Results are appended to ``OUT/variants.csv`` (one row per experiment ×
 variant × seed) and summarised per variant (mean test AUROC over the experiments run)
 in ``OUT/variants.md``; a row already in the CSV is not run again.
 

@@ -135,3 +135,35 @@ def test_rbp24_published_means_match_the_data_readme() -> None:
     rbp24 = _rbp24()
     means = np.mean([rbp24.PUBLISHED[name] for name in rbp24.EXPERIMENTS], axis=0)
     assert np.round(means, 3).tolist() == [0.892, 0.911, 0.909, 0.946]
+
+
+def test_rbp24_defaults_summary_means_per_variant(tmp_path) -> None:
+    _rbp24()  # the variants script imports its experiment list
+    spec = importlib.util.spec_from_file_location(
+        "rbp24_defaults", ROOT / "benchmarks" / "rbp24_defaults.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def row(experiment: str, variant: str, seed: int, auroc: float) -> dict[str, str]:
+        return {
+            "experiment": experiment,
+            "variant": variant,
+            "seed": str(seed),
+            "test_auroc": str(auroc),
+        }
+
+    rows = [
+        row("PARCLIP_PUM2", "default", 0, 0.9),
+        row("PARCLIP_PUM2", "default", 1, 0.8),
+        row("ALKBH5_Baltz2012", "default", 0, 0.7),
+        row("PARCLIP_PUM2", "window375", 0, 0.95),
+    ]
+    text = module.summarise(rows, tmp_path)
+    assert text.splitlines() == [
+        "| variant | ALKBH5_Baltz2012 | PARCLIP_PUM2 | mean |",
+        "|---|---|---|---|",
+        "| default | 0.700 | 0.850 (n=2) | 0.775 |",
+        "| window375 |  | 0.950 |  |",
+    ]
+    assert (tmp_path / "variants.md").read_text() == text
