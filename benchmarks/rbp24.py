@@ -30,7 +30,7 @@ Usage (paths relative to the repository root)::
 
 ``--quick`` is a smoke test of one to two minutes: the two smallest experiments, 1000
 training sequences per class and at most 5 epochs. All ten experiments take about
-8 minutes of one CPU core with the default configuration.
+21 minutes of one CPU core with the default configuration.
 """
 
 from __future__ import annotations
