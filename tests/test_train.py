@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -147,26 +146,3 @@ def test_any_common_part_trains_to_2d_output(dataset, tmp_path, common):
     result = _train(dataset, tmp_path, epochs=1, early_stopping=False, architecture=arch)
     network, _ = load_bundle(result.run_dir)
     assert network(torch.zeros(3, 4, 40)).shape == (3, 2)
-
-
-def test_preload_gives_the_same_batches_as_reading_them(monkeypatch):
-    import gennie.train.data as data
-
-    codes = np.arange(40, dtype=np.float32).reshape(10, 1, 4)
-    reads: list[int] = []
-
-    def inputs(indices):
-        reads.append(len(indices))
-        return [codes[indices]]
-
-    samples = data.BatchedSamples(inputs, np.array([7, 2, 5, 0]), np.array([1, 0, 1, 0]))
-    kept = data.preload(samples, bytes_per_sample=16)
-    assert reads == [4]  # one read of the whole split
-    (x,), y = kept[[2, 0]]
-    assert x.tolist() == [[[20, 21, 22, 23]], [[28, 29, 30, 31]]]
-    assert y.tolist() == [1, 1]
-    assert reads == [4]  # served from memory
-    (x_read,), y_read = samples[[2, 0]]
-    assert torch.equal(x, x_read) and torch.equal(y, y_read)
-    monkeypatch.setattr(data, "PRELOAD_BYTES", 63)  # 4 samples × 16 bytes do not fit
-    assert data.preload(samples, bytes_per_sample=16) is samples

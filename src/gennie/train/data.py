@@ -2,9 +2,7 @@
 
 Whole batches are read at once from the memory-mapped branch arrays (one fancy-index
 read per branch instead of one Python call per sample), which keeps the model fed on
-CPU without worker processes. Splits whose model inputs fit in :data:`PRELOAD_BYTES`
-are encoded once and kept in memory (:func:`preload`), so a training step only
-indexes tensors.
+CPU without worker processes.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-InputsFn = Callable[[np.ndarray], Sequence[np.ndarray | torch.Tensor]]
+InputsFn = Callable[[np.ndarray], list[np.ndarray]]
 
 
 class BatchedSamples(torch.utils.data.Dataset):
@@ -41,29 +39,10 @@ class BatchedSamples(torch.utils.data.Dataset):
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         positions = np.asarray(positions, dtype=np.int64)
         arrays = self.inputs(self.indices[positions])
-        xs = tuple(a if isinstance(a, torch.Tensor) else torch.from_numpy(a) for a in arrays)
+        xs = tuple(torch.from_numpy(a) for a in arrays)
         if self.labels is None:
             return xs, torch.from_numpy(positions)
         return xs, torch.from_numpy(self.labels[positions])
-
-
-PRELOAD_BYTES = 1 << 30
-"""Largest split (model inputs, float32) kept in memory during training: 1 GiB, e.g.
-about 400,000 one-hot windows of 150 bases."""
-
-
-def preload(samples: BatchedSamples, bytes_per_sample: int) -> BatchedSamples:
-    """The same samples, encoded once and held in memory, if they fit in
-    :data:`PRELOAD_BYTES`; else ``samples`` unchanged (read batch by batch)."""
-    if len(samples) * bytes_per_sample > PRELOAD_BYTES:
-        return samples
-    arrays = [torch.from_numpy(a) for a in samples.inputs(samples.indices)]
-
-    def rows(positions: np.ndarray) -> list[torch.Tensor]:
-        take = torch.from_numpy(positions)
-        return [a.index_select(0, take) for a in arrays]
-
-    return BatchedSamples(rows, np.arange(len(samples)), samples.labels)
 
 
 def batch_loader(

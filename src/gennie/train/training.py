@@ -132,7 +132,7 @@ def train(
     from gennie.model.network import build_network
     from gennie.model.summary import draw_architecture, format_layer_table, layer_table
     from gennie.train.callbacks import BestWeights, EpochTable
-    from gennie.train.data import BatchedSamples, batch_loader, preload
+    from gennie.train.data import BatchedSamples, batch_loader
     from gennie.train.module import Classifier
 
     config, dataset = prepare(config)
@@ -154,15 +154,14 @@ def train(
             return dataset.inputs(indices, branches)
 
         train_idx, val_idx = dataset.indices("train"), dataset.indices("validation")
-        sample_bytes = 4 * sum(channels * length for channels, length in inputs.values())
         train_loader = batch_loader(
-            preload(BatchedSamples(load, train_idx, dataset.labels[train_idx]), sample_bytes),
+            BatchedSamples(load, train_idx, dataset.labels[train_idx]),
             config.batch_size,
             shuffle=True,
             seed=config.seed,
         )
         val_loader = batch_loader(
-            preload(BatchedSamples(load, val_idx, dataset.labels[val_idx]), sample_bytes),
+            BatchedSamples(load, val_idx, dataset.labels[val_idx]),
             max(config.batch_size, 256),
             shuffle=False,
         )
@@ -170,8 +169,7 @@ def train(
         best = BestWeights(config.monitor)
         callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best, *extra_callbacks]
         if not any(isinstance(c, ProgressBar) for c in callbacks):
-            # Redrawn about 20 times per epoch: after every batch, drawing would cost
-            # as much as a small model's training step.
+            # Redrawn about 20 times per epoch rather than after every batch.
             callbacks.append(RichProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
         if config.early_stopping:
             callbacks.append(
