@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gennie.config import PreprocessConfig, load_run_config
+from gennie.config import PreprocessConfig, dump_config, load_run_config
 from gennie.gui.jobs import JobStore, mark_run_cancelled
 from gennie.runs import read_status
 
@@ -106,6 +106,23 @@ def test_user_error_fails_the_job_with_the_message(tmp_path):
     assert job.returncode == 2
     assert "b.fa" in job.error and "not found" in job.error
     assert not job.run_dir.exists()  # nothing half-written
+
+
+def test_a_job_is_visible_only_once_its_parameters_are_written(tmp_path, monkeypatch):
+    import gennie.gui.jobs as jobs
+
+    seen_while_writing: list[list] = []
+
+    def dump_and_look(config, path):
+        # What a worker polling at this moment (another connection) would find.
+        seen_while_writing.append(JobStore(tmp_path).list())
+        return dump_config(config, path)
+
+    monkeypatch.setattr(jobs, "dump_config", dump_and_look)
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    assert seen_while_writing == [[]]
+    assert job.parameters.is_file() and job.status == "queued"
 
 
 def test_cancel_queued_job_never_starts(tmp_path):

@@ -254,17 +254,25 @@ class JobStore:
         """
         name = config.name or self._free_name(config)
         with self._db() as db:
-            cursor = db.execute(
-                "INSERT INTO jobs (stage, name, run_dir, parameters, status, created) "
-                "VALUES (?, ?, ?, '', 'queued', ?)",
-                (config.stage, name, str(Path(config.out) / name), _now()),
-            )
-            job_id = int(cursor.lastrowid)
-            folder = self.state_dir / "jobs" / str(job_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            parameters = folder / "parameters.yaml"
-            dump_config(config, parameters)
-            db.execute("UPDATE jobs SET parameters = ? WHERE id = ?", (str(parameters), job_id))
+            # One transaction: a worker must never claim the job before its parameters
+            # file is written and recorded.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "INSERT INTO jobs (stage, name, run_dir, parameters, status, created) "
+                    "VALUES (?, ?, ?, '', 'queued', ?)",
+                    (config.stage, name, str(Path(config.out) / name), _now()),
+                )
+                job_id = int(cursor.lastrowid)
+                folder = self.state_dir / "jobs" / str(job_id)
+                folder.mkdir(parents=True, exist_ok=True)
+                parameters = folder / "parameters.yaml"
+                dump_config(config, parameters)
+                db.execute("UPDATE jobs SET parameters = ? WHERE id = ?", (str(parameters), job_id))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         if start_worker:
             self.ensure_worker()
         return self.get(job_id)
@@ -316,8 +324,9 @@ class JobStore:
             return False
 
     def stop_worker(self, timeout: float = 10.0) -> None:
-        """Stop an idle worker (SIGTERM). Running jobs are left alone: they run in their
-        own process groups and are picked up as dead or finished by the next worker."""
+        """Stop an idle worker (SIGTERM, then SIGKILL after ``timeout`` seconds). Running
+        jobs are left alone: they run in their own process groups and are picked up as
+        dead or finished by the next worker."""
         if not self.worker_running():
             return
         with self._db() as db:
@@ -325,11 +334,16 @@ class JobStore:
         if row is None:
             return
         pid = int(row["value"])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # SIGKILL if SIGTERM did not free the worker lock in time (an idle worker holds
+        # no state worth a graceful exit).
+        for number in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, number)
+            deadline = time.monotonic() + timeout
+            while self.worker_running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not self.worker_running():
+                return
 
     def ensure_worker(self) -> bool:
         """Start a detached worker if jobs are queued and none is running.
