@@ -279,11 +279,20 @@ class FoldEncoder(BranchEncoder):
                 for lo in range(0, len(sequences), size)
             ]
             out = []
-            with fold_pool(jobs) as pool:
+            pool = fold_pool(jobs)
+            try:
                 for part, seconds in pool.imap(_fold_task, tasks):
                     out += part
                     self.worker_cpu_seconds += seconds
                     progress.update(len(part))
+                # Done: let the processes end by themselves. (Terminating them could
+                # reach one still starting, before it stops ignoring SIGTERM.)
+                pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
             return out
         finally:
             progress.close()

@@ -491,7 +491,10 @@ class _Workers:
             if process.is_alive():
                 process.terminate()
         for process in self.processes:
-            process.join()
+            process.join(timeout=5)
+            if process.is_alive():  # still starting, SIGTERM not yet restored
+                process.kill()
+                process.join()
 
 
 def _run_workers(
