@@ -103,12 +103,18 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
     return run_dir
 
 
+def write_status_file(run_dir: Path, info: dict[str, Any]) -> None:
+    """Replace a run folder's ``run.json`` with ``info`` atomically (readers never see
+    a half-written file)."""
+    tmp = Path(run_dir) / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str))
+    tmp.replace(Path(run_dir) / RUN_FILE)
+
+
 def _write_status(run: Run, status: str, **extra: Any) -> None:
     info = read_status(run.dir)
     info.update({"stage": run.stage, "status": status, "pid": os.getpid(), **extra})
-    tmp = run.dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(run.dir / RUN_FILE)
+    write_status_file(run.dir, info)
 
 
 def _new_run_dir(config: StageConfig) -> Path:

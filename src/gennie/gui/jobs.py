@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import sqlite3
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from gennie.config import StageConfig, dump_config
 from gennie.processes import restore_signals
-from gennie.runs import RUN_FILE, read_status
+from gennie.runs import read_status, write_status_file
 
 STATE_DIR = ".gennie"
 """Folder in the workspace that holds the job database and each job's files."""
@@ -138,9 +137,7 @@ def _set_run_status(run_dir: Path, status: str, **extra: object) -> None:
     """Rewrite the status in a run folder's ``run.json`` (atomically)."""
     info = read_status(run_dir)
     info.update({"status": status, "finished": _now(), **extra})
-    tmp = Path(run_dir) / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(Path(run_dir) / RUN_FILE)
+    write_status_file(run_dir, info)
 
 
 def _error_from_output(path: Path) -> str | None:

@@ -22,7 +22,6 @@ resumes the study: trials already finished count toward ``n_trials``.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
@@ -42,11 +41,11 @@ from gennie.processes import restore_signals
 from gennie.runs import (
     LOG_FILE,
     PARAMETERS_FILE,
-    RUN_FILE,
     Run,
     StageResult,
     append_parameters_row,
     read_status,
+    write_status_file,
 )
 from gennie.search.report import trial_info
 
@@ -61,12 +60,6 @@ MAX_FAILURES_IN_A_ROW = 5
 
 
 # --------------------------------------------------------------------------- run folder
-
-
-def _write_status(run_dir: Path, info: dict[str, Any]) -> None:
-    tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(run_dir / RUN_FILE)
 
 
 def _folder_for(config: TuneConfig) -> tuple[Path, bool]:
@@ -125,7 +118,7 @@ def tune_folder(config: TuneConfig) -> Iterator[Run]:
     }
     if resumed:
         status["resumed"] = True
-    _write_status(run_dir, status)
+    write_status_file(run_dir, status)
     root = logging.getLogger("gennie")
     handler = logging.FileHandler(run_dir / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -140,7 +133,7 @@ def tune_folder(config: TuneConfig) -> Iterator[Run]:
         root.removeHandler(handler)
         handler.close()
         if resumed:
-            _write_status(run_dir, previous)
+            write_status_file(run_dir, previous)
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -151,7 +144,7 @@ def tune_folder(config: TuneConfig) -> Iterator[Run]:
             error=f"{type(exc).__name__}: {exc}",
             finished=datetime.now().isoformat(timespec="seconds"),
         )
-        _write_status(run_dir, status)
+        write_status_file(run_dir, status)
         root.removeHandler(handler)
         handler.close()
         raise
@@ -164,7 +157,7 @@ def tune_folder(config: TuneConfig) -> Iterator[Run]:
             seconds=seconds,
             summary=run.summary,
         )
-        _write_status(run_dir, status)
+        write_status_file(run_dir, status)
         append_parameters_row(run)
         log.info("search finished in %.1f s", seconds)
         root.removeHandler(handler)
