@@ -9,9 +9,12 @@ Each variant is a set of overrides of gennie's default train configuration (and 
 window). ``default`` is that configuration with the ENNGene paper's 150-nt window,
 the baseline the other variants are compared with; ``window375`` (whole sequences)
 became ``benchmarks/rbp24.py``'s window. Results of the runs behind the README's
-table: ``benchmarks/results/rbp24-defaults/``. Results are appended to ``OUT/variants.csv`` (one row per experiment ×
-variant × seed) and summarised per variant (mean test AUROC over the experiments run)
-in ``OUT/variants.md``; a row already in the CSV is not run again.
+table: ``benchmarks/results/rbp24-defaults/``. Results are appended to
+``OUT/variants.csv`` (one row per experiment × variant × seed) and summarised per
+variant (mean test AUROC over the experiments run; with several seeds also the AUROC
+of their mean probability, an ensemble) in ``OUT/variants.md``; a row already in the
+CSV is not run again. Each run keeps its test-split probabilities
+(``test_probabilities.npy``) for those ensembles.
 
 Usage (paths relative to the repository root)::
 
@@ -38,6 +41,19 @@ _WIDE = [
     {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
 ]
 _DENSE = [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.5}]
+_GENNIE = [
+    {"type": "conv", "filters": 64, "kernel_size": 12, "activation": "relu"},
+    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
+    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
+    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
+]
+_THIRD = [
+    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
+    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
+]
+_BATCH_NORM = [
+    layer | {"batch_norm": True} if layer["type"] == "conv" else layer for layer in _GENNIE
+]
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -49,6 +65,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "wd": {"optimizer": "adamw", "weight_decay": 0.01},
     "one-cycle": {"lr_schedule": "one-cycle", "epochs": 20, "early_stopping": False},
     "batch128": {"batch_size": 128},
+    "w375-gru": {
+        "window": 375,
+        "architecture": {
+            "branches": {"seq": _GENNIE},
+            "common": [{"type": "gru", "units": 32, "dropout": 0.2}, *_DENSE],
+        },
+    },
+    "w375-3conv": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _GENNIE + _THIRD}, "common": _DENSE},
+    },
+    "w375-bn": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _BATCH_NORM}, "common": _DENSE},
+    },
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
@@ -91,6 +122,7 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
         )
     )
     summary = model.summary
+    _save_test_probabilities(model.run_dir, dataset_dir, runs)
     epochs = list(csv.DictReader((model.run_dir / "metrics.tsv").open(), delimiter="\t"))
     best = next(row for row in epochs if int(row["epoch"]) == summary["best_epoch"])
     return {
@@ -102,6 +134,44 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
         "best_epoch": summary["best_epoch"],
         "seconds": f"{time.time() - started:.1f}",
     }
+
+
+def _save_test_probabilities(run_dir: Path, dataset_dir: Path, runs: Path) -> None:
+    """Evaluate a trained run on its dataset's test split and keep the positive-class
+    probabilities (``test_probabilities.npy``, in test-split order) for ensembles."""
+    import numpy as np
+    import pandas as pd
+
+    from gennie.config import EvaluateConfig
+    from gennie.evaluate.evaluation import evaluate
+
+    result = evaluate(
+        EvaluateConfig(
+            model=run_dir,
+            blackbox=dataset_dir,
+            blackbox_split="test",
+            out=runs,
+            name=f"{run_dir.name}-test",
+        )
+    )
+    table = pd.read_csv(result.run_dir / "predictions.tsv", sep="\t")
+    np.save(run_dir / "test_probabilities.npy", table["p_positive"].to_numpy())
+    np.save(dataset_dir / "test_labels.npy", (table["class"] == "positive").to_numpy())
+
+
+def ensemble_auroc(out: Path, name: str, variant: str, seeds: list[str]) -> float | None:
+    """AUROC on the test split of the mean probability of the variant's seeds' models."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    runs = out / "runs"
+    files = [runs / f"{name}-{variant}-s{seed}" / "test_probabilities.npy" for seed in seeds]
+    window = VARIANTS[variant].get("window", 150)
+    labels = runs / f"{name}-w{window}" / "test_labels.npy"
+    if len(files) < 2 or not labels.exists() or not all(f.exists() for f in files):
+        return None
+    mean = np.mean([np.load(f) for f in files], axis=0)
+    return float(roc_auc_score(np.load(labels), mean))
 
 
 def summarise(rows: list[dict[str, str]], out: Path) -> str:
@@ -125,6 +195,14 @@ def summarise(rows: list[dict[str, str]], out: Path) -> str:
                 cells.append(
                     f"{values[-1]:.3f}" + (f" (n={len(scores)})" if len(scores) > 1 else "")
                 )
+                seeds = [
+                    r["seed"]
+                    for r in rows
+                    if r["variant"] == variant and r["experiment"] == experiment
+                ]
+                joint = ensemble_auroc(out, experiment, variant, seeds)
+                if joint is not None:
+                    cells[-1] += f", ensemble {joint:.3f}"
             else:
                 cells.append("")
         mean = f"{sum(values) / len(values):.3f}" if len(values) == len(experiments) else ""
