@@ -301,6 +301,7 @@ def train(
     branches: Annotated[
         str | None, typer.Option(help=_help(TrainConfig, "branches", "Comma-separated."))
     ] = None,
+    ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
     epochs: Annotated[int | None, typer.Option(help=_help(TrainConfig, "epochs"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=_help(TrainConfig, "batch_size"))] = None,
     optimizer: Annotated[str | None, typer.Option(help=_help(TrainConfig, "optimizer"))] = None,
@@ -334,6 +335,7 @@ def train(
             dataset=dataset,
             preset=preset,
             branches=_list(branches),
+            ensemble=ensemble,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,

@@ -384,6 +384,14 @@ class TrainConfig(StageConfig):
     architecture: ArchitectureConfig | None = Field(
         None, description="Layers per branch and of the common part (default: the preset's)."
     )
+    ensemble: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Networks of this architecture trained together from different random "
+        "initial weights; the model's class probabilities are their mean (training takes "
+        "about this many times longer).",
+    )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
     )

@@ -104,7 +104,8 @@ def first_convolution(network: torch.nn.Module, branch: str = "seq") -> torch.nn
     """The first block of a branch, which must be a convolution.
 
     Args:
-        network: A :class:`~gennie.model.network.MultiBranchNetwork`.
+        network: A :class:`~gennie.model.network.MultiBranchNetwork` (of an ensemble:
+            its first network).
         branch: The branch (``seq``).
 
     Returns:
@@ -113,7 +114,9 @@ def first_convolution(network: torch.nn.Module, branch: str = "seq") -> torch.nn
     Raises:
         UserError: No such branch, or it does not start with a convolution.
     """
-    branches = getattr(network, "branches", None)
+    from gennie.model.network import first_member
+
+    branches = getattr(first_member(network), "branches", None)
     if branches is None or branch not in branches:
         raise UserError(
             f"the model has no '{branch}' branch built by gennie",

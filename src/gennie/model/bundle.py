@@ -35,6 +35,7 @@ class BundleSpec:
         architecture: The layer configuration (rebuilds the network).
         preprocessing: Window, alphabet, strand, placement, unknown-base encoding,
             branch encodings and reference files (with checksums) used in training.
+        ensemble: Networks of the architecture whose probabilities are averaged.
     """
 
     classes: list[str]
@@ -44,6 +45,7 @@ class BundleSpec:
     preprocessing: dict[str, Any]
     gennie_version: str = __version__
     training: dict[str, Any] = field(default_factory=dict)
+    ensemble: int = 1
 
     @property
     def window(self) -> int:
@@ -104,7 +106,7 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
         raise UserError(
             f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
         ) from None
-    network = build_network(architecture, spec.input_shapes(), len(spec.classes))
+    network = build_network(architecture, spec.input_shapes(), len(spec.classes), spec.ensemble)
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
         network.load_state_dict(state, strict=True)

@@ -17,9 +17,14 @@ than the sequence) is a :class:`~gennie.errors.UserError` naming the field and l
 The model returns logits; :meth:`MultiBranchNetwork.predict_proba` applies the
 softmax. ``forward`` takes one positional tensor per branch, which is what
 ``torch.jit.trace`` and captum expect.
+
+:class:`EnsembleNetwork` holds several such networks (``ensemble`` in the train
+configuration) and returns the log of their mean class probability as its logits.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -286,17 +291,81 @@ class MultiBranchNetwork(nn.Module):
         )
 
 
+class EnsembleNetwork(nn.Module):
+    """Several :class:`MultiBranchNetwork` of one architecture, each with its own
+    initial weights, whose class probabilities are averaged.
+
+    The members are trained together (each on its own loss, see
+    :class:`gennie.train.module.Classifier`) and stored as one model, so everything
+    that takes a network (evaluation, prediction, attributions, mutagenesis) takes an
+    ensemble too.
+
+    Args:
+        architecture, inputs, num_classes: As for :class:`MultiBranchNetwork`.
+        members: Number of networks, at least 2.
+
+    Attributes:
+        members: The networks (``nn.ModuleList``).
+        branch_names, inputs, num_classes, architecture: Those of the members.
+    """
+
+    def __init__(
+        self,
+        architecture: ArchitectureConfig,
+        inputs: dict[str, tuple[int, int]],
+        num_classes: int,
+        members: int,
+    ) -> None:
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {members}")
+        self.members = nn.ModuleList(
+            MultiBranchNetwork(architecture, inputs, num_classes) for _ in range(members)
+        )
+        first = self.members[0]
+        self.branch_names = first.branch_names
+        self.inputs = first.inputs
+        self.num_classes = num_classes
+        self.architecture = first.architecture
+
+    def member_logits(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Each member's class logits, shape ``(members, n, num_classes)``."""
+        return torch.stack([member(*xs) for member in self.members])
+
+    @staticmethod
+    def combine(member_logits: torch.Tensor) -> torch.Tensor:
+        """Log of the members' mean class probability, shape ``(n, num_classes)``."""
+        log_probs = torch.log_softmax(member_logits, dim=-1)
+        return torch.logsumexp(log_probs, dim=0) - math.log(member_logits.shape[0])
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Logits of the ensemble: the log of the members' mean probabilities (their
+        softmax is that mean), shape ``(n, num_classes)``."""
+        return self.combine(self.member_logits(*xs))
+
+    def predict_proba(self, *xs: torch.Tensor) -> torch.Tensor:
+        """The members' mean class probabilities, shape ``(n, num_classes)``."""
+        return torch.softmax(self.forward(*xs), dim=1)
+
+    def dummy_inputs(self, n: int = 1) -> tuple[torch.Tensor, ...]:
+        """Zero inputs of the right shapes (see :meth:`MultiBranchNetwork.dummy_inputs`)."""
+        return self.members[0].dummy_inputs(n)
+
+
 def build_network(
     architecture: ArchitectureConfig,
     inputs: dict[str, tuple[int, int]],
     num_classes: int,
-) -> MultiBranchNetwork:
-    """Build a :class:`MultiBranchNetwork` (initialised from torch's global seed).
+    members: int = 1,
+) -> MultiBranchNetwork | EnsembleNetwork:
+    """Build a network (initialised from torch's global seed).
 
     Args:
         architecture: Layers per branch and of the common part.
         inputs: ``{branch name: (channels, length)}`` in input order.
         num_classes: Number of classes.
+        members: 1 for a :class:`MultiBranchNetwork`, more for an
+            :class:`EnsembleNetwork` of that many.
 
     Returns:
         The network in training mode.
@@ -304,4 +373,12 @@ def build_network(
     Raises:
         UserError: A layer cannot work on the shape it receives.
     """
+    if members > 1:
+        return EnsembleNetwork(architecture, inputs, num_classes, members)
     return MultiBranchNetwork(architecture, inputs, num_classes)
+
+
+def first_member(network: nn.Module) -> nn.Module:
+    """The first network of an ensemble, or the network itself (for drawing it and for
+    reading its filters)."""
+    return network.members[0] if isinstance(network, EnsembleNetwork) else network

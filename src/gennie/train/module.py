@@ -9,10 +9,16 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC
 from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
+from gennie.model.network import EnsembleNetwork
 
 
 class Classifier(pl.LightningModule):
     """Wraps a network that maps branch tensors to class logits.
+
+    The training loss is the cross-entropy of the logits; for an
+    :class:`~gennie.model.network.EnsembleNetwork` it is the sum of the members' own
+    cross-entropies (the logged training loss is their mean), while validation scores
+    the ensemble's mean probabilities.
 
     Args:
         network: ``forward(*xs) -> logits`` of shape (n, classes).
@@ -42,6 +48,14 @@ class Classifier(pl.LightningModule):
 
     def _step(self, batch: tuple, split: str) -> torch.Tensor:
         xs, y = batch
+        if split == "train" and isinstance(self.network, EnsembleNetwork):
+            # Each member learns from its own loss (their sum is minimised, so no
+            # member's gradient depends on another); metrics are the ensemble's.
+            members = self.network.member_logits(*xs)
+            member_losses = torch.stack([F.cross_entropy(m, y) for m in members])
+            probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
+            self._log_train(member_losses.detach().mean(), probs, y)
+            return member_losses.sum()
         logits = self(*xs)
         loss = F.cross_entropy(logits, y)
         probs = logits.detach().softmax(dim=1)

@@ -129,7 +129,7 @@ def train(
         pick_device,
         predict_probabilities,
     )
-    from gennie.model.network import build_network
+    from gennie.model.network import build_network, first_member
     from gennie.model.summary import draw_architecture, format_layer_table, layer_table
     from gennie.train.callbacks import BestWeights, EpochTable
     from gennie.train.data import BatchedSamples, batch_loader
@@ -141,14 +141,16 @@ def train(
     classes = dataset.classes
     inputs = {b: (dataset.encoder(b).channels, dataset.window) for b in branches}
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    network = build_network(config.architecture, inputs, len(classes))  # may raise UserError
+    network = build_network(  # may raise UserError
+        config.architecture, inputs, len(classes), config.ensemble
+    )
     _quiet_lightning()
     if config.threads:
         torch.set_num_threads(config.threads)
 
     with run_folder(config) as run:
         pl.seed_everything(config.seed, workers=True, verbose=False)
-        network = build_network(config.architecture, inputs, len(classes))
+        network = build_network(config.architecture, inputs, len(classes), config.ensemble)
 
         def load(indices: np.ndarray) -> list[np.ndarray]:
             return dataset.inputs(indices, branches)
@@ -227,11 +229,13 @@ def train(
         plot_training_curves(run.dir / "metrics.tsv", run.dir, best_epoch=best.best_epoch)
 
         network = network.cpu()
-        rows = layer_table(network, inputs)
-        (run.dir / "architecture.txt").write_text(format_layer_table(rows) + "\n")
-        draw_architecture(
-            network, inputs, run.dir / "architecture.png", run.dir / "architecture.svg"
-        )
+        drawn = first_member(network)
+        rows = layer_table(drawn, inputs)
+        table = format_layer_table(rows)
+        if config.ensemble > 1:
+            table += f"\n(one of the ensemble's {config.ensemble} networks)"
+        (run.dir / "architecture.txt").write_text(table + "\n")
+        draw_architecture(drawn, inputs, run.dir / "architecture.png", run.dir / "architecture.svg")
         meta = dataset.metadata
         spec = BundleSpec(
             classes=classes,
@@ -255,6 +259,7 @@ def train(
                 "monitor": config.monitor,
                 "best_value": best.best_value,
             },
+            ensemble=config.ensemble,
         )
         save_bundle(run.dir / BUNDLE_DIR, network, spec)
         run.summary.update(

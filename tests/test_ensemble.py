@@ -1,0 +1,144 @@
+"""Ensembles: several networks trained together, their probabilities averaged."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from planted import planted_motif_dataset
+
+from gennie.config import ArchitectureConfig, TrainConfig
+from gennie.model.bundle import load_bundle
+from gennie.model.network import EnsembleNetwork, MultiBranchNetwork, build_network
+from gennie.train.module import Classifier
+
+GENNIE = Path(sys.executable).parent / "gennie"
+ARCH = ArchitectureConfig.model_validate(
+    {
+        "branches": {"seq": [{"type": "conv", "filters": 3, "kernel_size": 4}]},
+        "common": [{"type": "global_pool", "kind": "max"}],
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_build_network_makes_an_ensemble_of_differently_initialised_members() -> None:
+    torch.manual_seed(0)
+    single = build_network(ARCH, {"seq": (4, 10)}, 2)
+    assert isinstance(single, MultiBranchNetwork)
+    torch.manual_seed(0)
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=3)
+    assert isinstance(ensemble, EnsembleNetwork) and len(ensemble.members) == 3
+    first, second = (m.output.weight for m in ensemble.members[:2])
+    assert not torch.equal(first, second)
+    assert ensemble.branch_names == ["seq"] and ensemble.inputs == {"seq": (4, 10)}
+
+
+def test_ensemble_output_is_the_log_of_the_members_mean_probability() -> None:
+    torch.manual_seed(1)
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 3, members=2).eval()
+    # Hand-set outputs: member 0 always says (0.7, 0.2, 0.1), member 1 (0.1, 0.3, 0.6).
+    for member, probs in zip(ensemble.members, ([0.7, 0.2, 0.1], [0.1, 0.3, 0.6]), strict=True):
+        member.output.weight.data.zero_()
+        member.output.bias.data = torch.log(torch.tensor(probs))
+    x = torch.rand(5, 4, 10)
+    expected = torch.tensor([0.4, 0.25, 0.35]).expand(5, 3)
+    torch.testing.assert_close(ensemble.predict_proba(x), expected)
+    torch.testing.assert_close(ensemble(x), torch.log(expected))
+
+
+def test_each_member_learns_from_its_own_loss_only() -> None:
+    torch.manual_seed(2)
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=2)
+    module = Classifier(ensemble, 2, TrainConfig(dataset="unused"), steps_per_epoch=1)
+    module._log_train = lambda *args: None  # logging needs a trainer
+    x, y = torch.rand(6, 4, 10), torch.tensor([0, 1, 0, 1, 1, 0])
+    module.training_step(((x,), y), 0).backward()
+    for member in ensemble.members:
+        alone = [p.detach().clone().requires_grad_() for p in member.parameters()]
+        names = [n for n, _ in member.named_parameters()]
+        logits = torch.func.functional_call(member, dict(zip(names, alone, strict=True)), (x,))
+        grads = torch.autograd.grad(F.cross_entropy(logits, y), alone)
+        for param, grad in zip(member.parameters(), grads, strict=True):
+            torch.testing.assert_close(param.grad, grad)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A two-member ensemble trained through the CLI on the planted-motif data."""
+    work = tmp_path_factory.mktemp("ensemble")
+    dataset = planted_motif_dataset(work, 200, seed=0)
+    done = subprocess.run(
+        [str(GENNIE), "train", "--dataset", str(dataset), "--ensemble", "2", "--preset",
+         "1layer", "--lr", "0.01", "--epochs", "4", "--batch-size", "32", "--threads", "1",
+         "--out", str(work), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {"work": work, "dataset": dataset, "summary": json.loads(done.stdout)}
+
+
+def test_cli_ensemble_bundle_and_evaluation(trained: dict) -> None:
+    run = Path(trained["summary"]["run_dir"])
+    network, spec = load_bundle(run)
+    assert spec.ensemble == 2 and isinstance(network, EnsembleNetwork)
+    assert "(one of the ensemble's 2 networks)" in (run / "architecture.txt").read_text()
+    assert trained["summary"]["metrics"]["auroc"] > 0.9  # the planted motif is easy
+
+    # Evaluating the bundle gives the mean of its members' probabilities.
+    done = subprocess.run(
+        [str(GENNIE), "evaluate", "--model", str(run), "--blackbox", str(trained["dataset"]),
+         "--blackbox-split", "test", "--out", str(trained["work"]), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    evaluation = json.loads(done.stdout)
+    assert evaluation["metrics"]["auroc"] == trained["summary"]["metrics"]["auroc"]
+    table = pd.read_csv(Path(evaluation["run_dir"]) / "predictions.tsv", sep="\t")
+
+    from gennie.dataset.store import Dataset
+
+    data = Dataset(trained["dataset"])
+    x = torch.from_numpy(data.inputs(data.indices("test"), ["seq"])[0])
+    with torch.no_grad():
+        members = [torch.softmax(m(x), dim=1) for m in network.members]
+    mean = torch.stack(members).mean(dim=0)[:, 0].numpy()
+    np.testing.assert_allclose(table["p_pos"].to_numpy(), mean, atol=1e-5)
+    assert not np.allclose(members[0].numpy(), members[1].numpy(), atol=1e-3)
+
+
+def test_cli_ensemble_predict_attributions_and_motifs(trained: dict) -> None:
+    run = Path(trained["summary"]["run_dir"])
+    work = trained["work"]
+    done = subprocess.run(
+        [str(GENNIE), "predict", "--model", str(run), "--sequence", "ACGT" * 10,
+         "--attributions", "--steps", "10", "--top", "1", "--out", str(work), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    predicted = Path(json.loads(done.stdout)["run_dir"])
+    assert np.load(predicted / "attributions.npz")["attr_seq"].shape[-2:] == (4, 40)
+    done = subprocess.run(
+        [str(GENNIE), "interpret", "motifs", "--model", str(run), "--dataset",
+         str(trained["dataset"]), "--out", str(work), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    motifs = Path(json.loads(done.stdout)["run_dir"])
+    # The filters of the ensemble's first network (the 1layer preset has 16); the
+    # planted motif is among the best.
+    table = pd.read_csv(motifs / "motifs.tsv", sep="\t")
+    assert sorted(table["filter"]) == list(range(16))
+    assert table["consensus"].head(3).str.upper().str.contains("TGTAAATA").any()
