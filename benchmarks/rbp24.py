@@ -38,8 +38,10 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,7 +232,7 @@ def run_experiment(
     from gennie.train.training import train
 
     started = time.time()
-    runs = out / "runs"
+    runs = out / "runs" / name  # one folder per experiment: parallel runs share no table
     files = {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
     reduce = {c: float(QUICK_PER_CLASS) for c in files} if quick else {}
     dataset = preprocess(
@@ -281,6 +283,12 @@ def main(argv: list[str] | None = None) -> None:
         "--experiments", default=None, help="comma-separated subset (default: all ten)"
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="experiments run at once, each in its own process (default 2, for 2 cores)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -305,20 +313,32 @@ def main(argv: list[str] | None = None) -> None:
     label = "gennie " + "+".join(branches)
     results = [r for r in read_results(out) if r.experiment in names]
     done = {r.experiment for r in results}
-    for name in names:
-        if name in done:
-            auroc = next(r.auroc for r in results if r.experiment == name)
-            print(f"{name}: already done, AUROC {auroc:.3f}")
-            continue
-        result = run_experiment(args.data, name, out, branches, args.quick, args.threads)
-        results.append(result)
-        print(
-            f"{name}: AUROC {result.auroc:.3f} (best epoch {result.best_epoch} of "
-            f"{result.epochs_run}, {result.seconds:.0f} s)",
-            flush=True,
-        )
-        write_table(results, out, label)
+    for r in results:
+        print(f"{r.experiment}: already done, AUROC {r.auroc:.3f}")
+    todo = [n for n in names if n not in done]
+    # Largest first, so that the processes finish at about the same time.
+    todo.sort(key=lambda n: -(args.data / f"{n}.train.positives.fa.gz").stat().st_size)
+    started = time.time()
+    with ProcessPoolExecutor(
+        max_workers=max(1, min(args.jobs, len(todo) or 1)),
+        mp_context=multiprocessing.get_context("spawn"),
+    ) as pool:
+        futures = [
+            pool.submit(run_experiment, args.data, n, out, branches, args.quick, args.threads)
+            for n in todo
+        ]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            print(
+                f"{result.experiment}: AUROC {result.auroc:.3f} (best epoch "
+                f"{result.best_epoch} of {result.epochs_run}, {result.seconds:.0f} s)",
+                flush=True,
+            )
+            write_table(results, out, label)
     csv_path, md_path = write_table(results, out, label)
+    if todo:
+        print(f"wall time: {(time.time() - started) / 60:.1f} min ({args.jobs} process(es))")
     plot_results(results, out, label)
     print(md_path.read_text())
     print(f"written: {csv_path}, {md_path}, {out / 'results.png'}, {out / 'results.svg'}")

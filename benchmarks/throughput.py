@@ -1,6 +1,7 @@
 """Training throughput: gennie's Lightning training path versus a bare PyTorch loop.
 
-For each architecture (gennie's default preset and ``deepbind``), in the same run:
+For each architecture (gennie's default preset and ``deepbind``), as one network and
+as the default ensemble (``ensemble`` in the train configuration), in the same run:
 
 - **gennie**: :func:`gennie.train` on a generated dataset, with early stopping off;
   a small callback times the training batches only (from the first batch's start to
@@ -107,7 +108,9 @@ class _BatchTimer:
         return Timer()
 
 
-def time_gennie(dataset: Path, preset: str, batch_size: int, epochs: int, out: Path) -> dict:
+def time_gennie(
+    dataset: Path, preset: str, ensemble: int, batch_size: int, epochs: int, out: Path
+) -> dict:
     """Train through :func:`gennie.train`; time the training batches.
 
     Note: the first batch of every epoch is timed from its start, so loading it is
@@ -123,6 +126,7 @@ def time_gennie(dataset: Path, preset: str, batch_size: int, epochs: int, out: P
     config = TrainConfig(
         dataset=dataset,
         preset=preset,
+        ensemble=ensemble,
         batch_size=batch_size,
         epochs=epochs,
         early_stopping=False,
@@ -133,11 +137,12 @@ def time_gennie(dataset: Path, preset: str, batch_size: int, epochs: int, out: P
     return {"samples": timer.samples, "batches": timer.batches, "seconds": timer.seconds}
 
 
-def time_bare(dataset: Path, preset: str, batch_size: int, batches: int) -> dict:
+def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batches: int) -> dict:
     """The same network, optimizer and batches in a minimal PyTorch loop.
 
     The one-hot training tensors are built once in memory (not timed); the loop is
-    forward, cross-entropy, backward and an Adam step.
+    forward, cross-entropy (for an ensemble: the sum of its networks' own), backward
+    and an Adam step.
 
     Returns:
         ``{"samples": ..., "batches": ..., "seconds": ...}``.
@@ -157,7 +162,10 @@ def time_bare(dataset: Path, preset: str, batch_size: int, batches: int) -> dict
     defaults = TrainConfig()
     torch.manual_seed(defaults.seed)
     network = build_network(
-        preset_architecture(preset, ["seq"]), {"seq": (4, data.window)}, len(data.classes)
+        preset_architecture(preset, ["seq"]),
+        {"seq": (4, data.window)},
+        len(data.classes),
+        ensemble,
     )
     network.train()
     optimizer = torch.optim.Adam(
@@ -172,7 +180,11 @@ def time_bare(dataset: Path, preset: str, batch_size: int, batches: int) -> dict
             if done == batches:
                 break
             take = order[start : start + batch_size]
-            loss = F.cross_entropy(network(x[take]), y[take])
+            if ensemble > 1:
+                members = network.member_logits(x[take])
+                loss = sum(F.cross_entropy(m, y[take]) for m in members)
+            else:
+                loss = F.cross_entropy(network(x[take]), y[take])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -182,7 +194,8 @@ def time_bare(dataset: Path, preset: str, batch_size: int, batches: int) -> dict
 
 
 def training_throughput(args: argparse.Namespace, folder: Path) -> None:
-    """Print the gennie-vs-bare table for the default preset and deepbind."""
+    """Print the gennie-vs-bare table for the default preset and deepbind, as single
+    networks and as the default ensemble."""
     import torch
 
     from gennie.config import TrainConfig
@@ -190,21 +203,31 @@ def training_throughput(args: argparse.Namespace, folder: Path) -> None:
     torch.set_num_threads(args.threads)
     dataset = make_dataset(folder, args.samples, args.window)
     default = TrainConfig.model_fields["preset"].default
+    ensembles = list(dict.fromkeys([1, TrainConfig.model_fields["ensemble"].default]))
     print(
         f"training throughput: {args.samples} samples, window {args.window}, batch "
         f"{args.batch_size}, {args.epochs} epochs, {args.threads} thread(s)"
     )
-    print(f"{'preset':<12} {'gennie samples/s':>17} {'bare samples/s':>15} {'ratio':>6}")
+    print(
+        f"{'preset':<12} {'ensemble':>8} {'gennie samples/s':>17} {'bare samples/s':>15} "
+        f"{'ratio':>6}"
+    )
     for preset in dict.fromkeys([default, "deepbind"]):
-        # Alternate and repeat, keeping the best of each, so that the load of a shared
-        # machine does not favour one side.
-        best_g = best_b = 0.0
-        for _ in range(args.repeats):
-            g = time_gennie(dataset, preset, args.batch_size, args.epochs, folder / "train")
-            b = time_bare(dataset, preset, args.batch_size, g["batches"])
-            best_g = max(best_g, g["samples"] / g["seconds"])
-            best_b = max(best_b, b["samples"] / b["seconds"])
-        print(f"{preset:<12} {best_g:>17.0f} {best_b:>15.0f} {best_g / best_b:>6.2f}")
+        for ensemble in ensembles:
+            # Alternate and repeat, keeping the best of each, so that the load of a
+            # shared machine does not favour one side.
+            best_g = best_b = 0.0
+            for _ in range(args.repeats):
+                g = time_gennie(
+                    dataset, preset, ensemble, args.batch_size, args.epochs, folder / "train"
+                )
+                b = time_bare(dataset, preset, ensemble, args.batch_size, g["batches"])
+                best_g = max(best_g, g["samples"] / g["seconds"])
+                best_b = max(best_b, b["samples"] / b["seconds"])
+            print(
+                f"{preset:<12} {ensemble:>8} {best_g:>17.0f} {best_b:>15.0f} "
+                f"{best_g / best_b:>6.2f}"
+            )
 
 
 def _child_preprocess(argv: list[str]) -> tuple[float, float, float]:

@@ -385,12 +385,12 @@ class TrainConfig(StageConfig):
         None, description="Layers per branch and of the common part (default: the preset's)."
     )
     ensemble: int = Field(
-        1,
+        3,
         ge=1,
         le=20,
         description="Networks of this architecture trained together from different random "
         "initial weights; the model's class probabilities are their mean (training takes "
-        "about this many times longer).",
+        "about this many times longer; 1 for a single network).",
     )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
@@ -783,6 +783,7 @@ SEARCHED_TRAIN_FIELDS = (
     "early_stopping",
     "patience",
     "min_delta",
+    "ensemble",
 )
 """Training options a search space may vary; each maps to the TrainConfig field."""
 
@@ -807,6 +808,9 @@ class SearchSpace(_Strict):
     early_stopping: BoolSpace | None = Field(True, description="Stop trials early.")
     patience: IntSpace | None = Field(5, description="Early-stopping patience in epochs.")
     min_delta: FloatSpace | None = Field(None, description="Early-stopping minimum change.")
+    ensemble: IntSpace | None = Field(
+        1, description="Networks per trial model (1: trials compare single networks)."
+    )
     preset: ChoiceSpace = Field(
         ["enngene", "1layer", "1layer_64motif", "deepbind", "2layer"],
         description="Presets to try; 'custom' stands for the architecture section.",
@@ -820,7 +824,7 @@ class SearchSpace(_Strict):
         None, description="A searched architecture (the 'custom' preset choice)."
     )
 
-    @field_validator("batch_size", "epochs", "patience", mode="before")
+    @field_validator("batch_size", "epochs", "patience", "ensemble", mode="before")
     @classmethod
     def _int_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, IntRange)
