@@ -28,9 +28,10 @@ Usage (paths relative to the repository root)::
     .venv/bin/python benchmarks/rbp24.py --data ../shared/data/rbp24 --quick
     .venv/bin/python benchmarks/rbp24.py --data ../shared/data/rbp24 --branches seq,fold
 
-``--quick`` is a smoke test of one to two minutes: the two smallest experiments, 1000
-training sequences per class and at most 5 epochs. All ten experiments take about
-21 minutes of one CPU core with the default configuration.
+``--quick`` is a smoke test of a few minutes: the two smallest experiments, 1000
+training sequences per class and at most 5 epochs. Experiments run ``--jobs`` (2) at a
+time, each in its own process with one PyTorch thread; all ten took 36 minutes on 2
+cores with the default configuration (62 minutes summed over the experiments).
 """
 
 from __future__ import annotations
