@@ -27,3 +27,15 @@ def signals_ignored():
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     for number, handler in saved.items():
         signal.signal(number, handler)
+
+
+@pytest.fixture
+def one_thread():
+    """One PyTorch thread in this process for the test (tiny models build and train
+    several times faster than with threads competing)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

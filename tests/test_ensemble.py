@@ -26,12 +26,7 @@ ARCH = ArchitectureConfig.model_validate(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_build_network_makes_an_ensemble_of_differently_initialised_members() -> None:

@@ -40,13 +40,7 @@ def randn(inputs: dict[str, tuple[int, int]], n: int = 3) -> list[torch.Tensor]:
 CONV3 = {"type": "conv", "filters": 2, "kernel_size": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models build several times faster on one thread than with threads competing."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------- presets

@@ -12,13 +12,7 @@ from gennie.evaluate.evaluation import evaluate
 from gennie.model.bundle import load_bundle
 from gennie.train.training import train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
