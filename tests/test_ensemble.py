@@ -137,3 +137,21 @@ def test_cli_ensemble_predict_attributions_and_motifs(trained: dict) -> None:
     table = pd.read_csv(motifs / "motifs.tsv", sep="\t")
     assert sorted(table["filter"]) == list(range(16))
     assert table["consensus"].head(3).str.upper().str.contains("TGTAAATA").any()
+
+
+def test_a_damaged_ensemble_size_is_a_user_error(trained: dict, tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    from gennie.errors import UserError
+
+    bundle = tmp_path / "model"
+    shutil.copytree(Path(trained["summary"]["run_dir"]) / "model", bundle)
+    spec = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(spec | {"ensemble": "three"}))
+    with pytest.raises(UserError, match="damaged .*ensemble must be a positive whole number"):
+        load_bundle(bundle)
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(spec | {"ensemble": 3}))
+    with pytest.raises(UserError, match="the weights do not fit the architecture"):
+        load_bundle(bundle)

@@ -102,6 +102,8 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
         raw = yaml.safe_load((folder / BUNDLE_FILE).read_text())
         spec = BundleSpec(**raw)
         architecture = ArchitectureConfig.model_validate(spec.architecture)
+        if not isinstance(spec.ensemble, int) or spec.ensemble < 1:
+            raise ValueError(f"ensemble must be a positive whole number, not {spec.ensemble!r}")
     except (yaml.YAMLError, TypeError, ValueError) as exc:
         raise UserError(
             f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
