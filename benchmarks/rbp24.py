@@ -209,6 +209,11 @@ def plot_results(results: list[Result], out: Path, label: str = "gennie") -> lis
     return paths
 
 
+def train_files(data: Path, name: str) -> dict[str, Path]:
+    """An experiment's training FASTA files by class (``positive``, ``negative``)."""
+    return {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
+
+
 def run_experiment(
     data: Path, name: str, out: Path, branches: list[str], quick: bool, threads: int
 ) -> Result:
@@ -234,7 +239,7 @@ def run_experiment(
 
     started = time.time()
     runs = out / "runs" / name  # one folder per experiment: parallel runs share no table
-    files = {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
+    files = train_files(data, name)
     reduce = {c: float(QUICK_PER_CLASS) for c in files} if quick else {}
     dataset = preprocess(
         PreprocessConfig(
@@ -318,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r.experiment}: already done, AUROC {r.auroc:.3f}")
     todo = [n for n in names if n not in done]
     # Largest first, so that the processes finish at about the same time.
-    todo.sort(key=lambda n: -(args.data / f"{n}.train.positives.fa.gz").stat().st_size)
+    todo.sort(key=lambda n: -train_files(args.data, n)["positive"].stat().st_size)
     started = time.time()
     with ProcessPoolExecutor(
         max_workers=max(1, min(args.jobs, len(todo) or 1)),

@@ -32,25 +32,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rbp24 import EXPERIMENTS
+from rbp24 import EXPERIMENTS, train_files
 
-_WIDE = [
-    {"type": "conv", "filters": 128, "kernel_size": 12, "activation": "relu"},
-    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
-    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
-    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
-]
-_DENSE = [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.5}]
-_GENNIE = [
-    {"type": "conv", "filters": 64, "kernel_size": 12, "activation": "relu"},
-    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
-    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
-    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
-]
-_THIRD = [
-    {"type": "conv", "filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"},
-    {"type": "pool", "kind": "max", "size": 3, "dropout": 0.2},
-]
+from gennie.model.presets import preset_architecture
+
+# The default preset's layers, and the variants built from them.
+_PRESET = preset_architecture("gennie", ["seq"]).model_dump(mode="json")
+_GENNIE = _PRESET["branches"]["seq"]
+_DENSE = _PRESET["common"]
+_WIDE = [_GENNIE[0] | {"filters": 128}, *_GENNIE[1:]]
+_THIRD = _GENNIE[2:4]  # one more convolution 64×5 with max pool 3
 _BATCH_NORM = [
     layer | {"batch_norm": True} if layer["type"] == "conv" else layer for layer in _GENNIE
 ]
@@ -100,10 +91,9 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
     dataset_dir = runs / f"{name}-w{window}"
     started = time.time()
     if not (dataset_dir / "metadata.json").exists():
-        files = {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
         preprocess(
             PreprocessConfig(
-                classes=files,
+                classes=train_files(data, name),
                 window=window,
                 ratio="8:1:1",
                 alphabet="rna",

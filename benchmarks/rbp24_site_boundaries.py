@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rbp24 import EXPERIMENTS
+from rbp24 import EXPERIMENTS, train_files
 
 from gennie.io.fasta import read_fasta
 
@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     print("| experiment | class | G before site | G first | G last |")
     print("|---|---|---|---|---|")
     for name in EXPERIMENTS:
-        for cls in ("positives", "negatives"):
-            n, counts = boundary_counts(args.data / f"{name}.train.{cls}.fa.gz")
+        for cls, path in train_files(args.data, name).items():
+            n, counts = boundary_counts(path)
             share = {k: c["G"] / max(1, sum(c.values())) for k, c in counts.items()}
             print(
-                f"| {name} | {cls} ({n}) | {share['before']:.2f} | {share['first']:.2f} "
+                f"| {name} | {cls}s ({n}) | {share['before']:.2f} | {share['first']:.2f} "
                 f"| {share['last']:.2f} |"
             )
 

@@ -70,16 +70,22 @@ def test_each_member_learns_from_its_own_loss_only() -> None:
             torch.testing.assert_close(param.grad, grad)
 
 
+def _gennie(*args: object) -> subprocess.CompletedProcess:
+    """Run the installed ``gennie`` console script."""
+    return subprocess.run(
+        [str(GENNIE), *(str(a) for a in args)], capture_output=True, text=True, timeout=300
+    )
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A two-member ensemble trained through the CLI on the planted-motif data."""
     work = tmp_path_factory.mktemp("ensemble")
     dataset = planted_motif_dataset(work, 200, seed=0)
-    done = subprocess.run(
-        [str(GENNIE), "train", "--dataset", str(dataset), "--ensemble", "2", "--preset",
-         "1layer", "--lr", "0.01", "--epochs", "4", "--batch-size", "32", "--threads", "1",
-         "--out", str(work), "--json"],
-        capture_output=True, text=True, timeout=300,
+    done = _gennie(
+        "train", "--dataset", str(dataset), "--ensemble", "2", "--preset",
+        "1layer", "--lr", "0.01", "--epochs", "4", "--batch-size", "32", "--threads", "1",
+        "--out", str(work), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return {"work": work, "dataset": dataset, "summary": json.loads(done.stdout)}
@@ -93,10 +99,9 @@ def test_cli_ensemble_bundle_and_evaluation(trained: dict) -> None:
     assert trained["summary"]["metrics"]["auroc"] > 0.9  # the planted motif is easy
 
     # Evaluating the bundle gives the mean of its members' probabilities.
-    done = subprocess.run(
-        [str(GENNIE), "evaluate", "--model", str(run), "--blackbox", str(trained["dataset"]),
-         "--blackbox-split", "test", "--out", str(trained["work"]), "--json"],
-        capture_output=True, text=True, timeout=300,
+    done = _gennie(
+        "evaluate", "--model", str(run), "--blackbox", str(trained["dataset"]),
+        "--blackbox-split", "test", "--out", str(trained["work"]), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     evaluation = json.loads(done.stdout)
@@ -117,18 +122,16 @@ def test_cli_ensemble_bundle_and_evaluation(trained: dict) -> None:
 def test_cli_ensemble_predict_attributions_and_motifs(trained: dict) -> None:
     run = Path(trained["summary"]["run_dir"])
     work = trained["work"]
-    done = subprocess.run(
-        [str(GENNIE), "predict", "--model", str(run), "--sequence", "ACGT" * 10,
-         "--attributions", "--steps", "10", "--top", "1", "--out", str(work), "--json"],
-        capture_output=True, text=True, timeout=300,
+    done = _gennie(
+        "predict", "--model", str(run), "--sequence", "ACGT" * 10,
+        "--attributions", "--steps", "10", "--top", "1", "--out", str(work), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     predicted = Path(json.loads(done.stdout)["run_dir"])
     assert np.load(predicted / "attributions.npz")["attr_seq"].shape[-2:] == (4, 40)
-    done = subprocess.run(
-        [str(GENNIE), "interpret", "motifs", "--model", str(run), "--dataset",
-         str(trained["dataset"]), "--out", str(work), "--json"],
-        capture_output=True, text=True, timeout=300,
+    done = _gennie(
+        "interpret", "motifs", "--model", str(run), "--dataset",
+        str(trained["dataset"]), "--out", str(work), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     motifs = Path(json.loads(done.stdout)["run_dir"])
