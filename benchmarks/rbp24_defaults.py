@@ -71,6 +71,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "window": 375,
         "architecture": {"branches": {"seq": _BATCH_NORM}, "common": _DENSE},
     },
+    "w375-shift5": {"window": 375, "shift": 5, "ensemble": 1},
+    "w375-shift10": {"window": 375, "shift": 10, "ensemble": 1},
+    "w375-shift20": {"window": 375, "shift": 20, "ensemble": 1},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }

@@ -302,6 +302,7 @@ def train(
         str | None, typer.Option(help=_help(TrainConfig, "branches", "Comma-separated."))
     ] = None,
     ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
+    shift: Annotated[int | None, typer.Option(help=_help(TrainConfig, "shift"))] = None,
     epochs: Annotated[int | None, typer.Option(help=_help(TrainConfig, "epochs"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=_help(TrainConfig, "batch_size"))] = None,
     optimizer: Annotated[str | None, typer.Option(help=_help(TrainConfig, "optimizer"))] = None,
@@ -336,6 +337,7 @@ def train(
             preset=preset,
             branches=_list(branches),
             ensemble=ensemble,
+            shift=shift,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,

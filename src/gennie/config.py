@@ -392,6 +392,14 @@ class TrainConfig(StageConfig):
         "initial weights; the model's class probabilities are their mean (training takes "
         "about this many times longer; 1 for a single network).",
     )
+    shift: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Augmentation: move every training window by a random number of "
+        "bases, up to this many either way, anew each epoch (the bases moved in count as "
+        "unknown, N); 0 for none. Validation and test windows are never moved.",
+    )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
     )
@@ -784,6 +792,7 @@ SEARCHED_TRAIN_FIELDS = (
     "patience",
     "min_delta",
     "ensemble",
+    "shift",
 )
 """Training options a search space may vary; each maps to the TrainConfig field."""
 
@@ -811,6 +820,9 @@ class SearchSpace(_Strict):
     ensemble: IntSpace | None = Field(
         1, description="Networks per trial model (1: trials compare single networks)."
     )
+    shift: IntSpace | None = Field(
+        None, description="Random training shift of the windows, in bases (augmentation)."
+    )
     preset: ChoiceSpace = Field(
         ["enngene", "1layer", "1layer_64motif", "deepbind", "2layer"],
         description="Presets to try; 'custom' stands for the architecture section.",
@@ -824,7 +836,7 @@ class SearchSpace(_Strict):
         None, description="A searched architecture (the 'custom' preset choice)."
     )
 
-    @field_validator("batch_size", "epochs", "patience", "ensemble", mode="before")
+    @field_validator("batch_size", "epochs", "patience", "ensemble", "shift", mode="before")
     @classmethod
     def _int_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, IntRange)

@@ -10,6 +10,7 @@ from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
 from gennie.model.network import EnsembleNetwork
+from gennie.train.augment import random_shift
 
 
 class Classifier(pl.LightningModule):
@@ -24,7 +25,8 @@ class Classifier(pl.LightningModule):
         network: ``forward(*xs) -> logits`` of shape (n, classes).
         num_classes: Number of classes.
         config: Optimizer, learning-rate schedule and epochs.
-        steps_per_epoch: Batches per training epoch (for the one-cycle schedule).
+        steps_per_epoch: Batches (not groups) per training epoch, for the one-cycle
+            schedule.
     """
 
     def __init__(
@@ -42,51 +44,37 @@ class Classifier(pl.LightningModule):
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_auroc = MulticlassAUROC(num_classes, average="macro")
         self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        # Optimizer and schedule are stepped in training_step, once per batch of a group.
+        self.automatic_optimization = False
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return self.network(*xs)
 
-    def _step(self, batch: tuple, split: str) -> torch.Tensor:
-        xs, y = batch
-        if split == "train" and isinstance(self.network, EnsembleNetwork):
+    def _train_loss(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
+        """The loss of one training batch; collects its outputs for the epoch's metrics."""
+        xs = random_shift(xs, self.config.shift)
+        if isinstance(self.network, EnsembleNetwork):
             # Each member learns from its own loss (their sum is minimised, so no
             # member's gradient depends on another); metrics are the ensemble's.
             members = self.network.member_logits(*xs)
             member_losses = torch.stack([F.cross_entropy(m, y) for m in members])
             probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
-            self._log_train(member_losses.detach().mean(), probs, y)
+            self._collect(member_losses.detach().mean(), probs, y)
             return member_losses.sum()
         logits = self(*xs)
         loss = F.cross_entropy(logits, y)
-        probs = logits.detach().softmax(dim=1)
-        if split == "train":
-            self._log_train(loss, probs, y)
-            return loss
-        accuracy = getattr(self, f"{split}_accuracy")
-        auroc = getattr(self, f"{split}_auroc")
-        accuracy.update(probs, y)
-        auroc.update(probs, y)
-        for name, value in (("loss", loss), ("accuracy", accuracy), ("auroc", auroc)):
-            self.log(
-                f"{split}_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=True,
-                batch_size=y.shape[0],
-            )
+        self._collect(loss.detach(), logits.detach().softmax(dim=1), y)
         return loss
 
-    def _log_train(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
-        """Collect the epoch's training outputs; log loss, accuracy and AUROC once, at the
-        epoch's last batch.
+    def _collect(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
+        self._train_outputs.append((loss * y.shape[0], probs, y))
+
+    def _log_train(self) -> None:
+        """Log the epoch's training loss, accuracy and AUROC from the collected outputs.
 
         Logging through Lightning costs about as much per call as a small model's
-        training step, so the per-batch work here is only appending to lists.
+        training step, so the per-batch work is only appending to a list.
         """
-        self._train_outputs.append((loss.detach() * y.shape[0], probs, y))
-        if len(self._train_outputs) < self.trainer.num_training_batches:
-            return
         losses, all_probs, all_y = zip(*self._train_outputs, strict=True)
         self._train_outputs = []
         probs, y = torch.cat(all_probs), torch.cat(all_y)
@@ -108,11 +96,46 @@ class Classifier(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._train_outputs = []
 
-    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+    def training_step(self, group: list[tuple], group_idx: int) -> None:
+        """One optimizer step for each batch of a group (see :mod:`gennie.train.data`).
+
+        The bare optimizer is stepped: Lightning's wrapper would run its hooks again for
+        every batch. Nothing here needs them (full precision, no gradient clipping).
+        """
+        optimizer = self.optimizers().optimizer
+        scheduler = self.lr_schedulers() if self.config.lr_schedule == "one-cycle" else None
+        for xs, y in group:
+            loss = self._train_loss(xs, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        if group_idx == self.trainer.num_training_batches - 1:
+            self._log_train()
+            if self.config.lr_schedule == "decay":
+                self.lr_schedulers().step()
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
-        self._step(batch, "val")
+        xs, y = batch
+        logits = self(*xs)
+        loss = F.cross_entropy(logits, y)
+        probs = logits.softmax(dim=1)
+        self.val_accuracy.update(probs, y)
+        self.val_auroc.update(probs, y)
+        for name, value in (
+            ("loss", loss),
+            ("accuracy", self.val_accuracy),
+            ("auroc", self.val_auroc),
+        ):
+            self.log(
+                f"val_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=True,
+                batch_size=y.shape[0],
+            )
 
     def configure_optimizers(self):
         cfg = self.config

@@ -33,6 +33,13 @@ from gennie.runs import StageResult, run_folder
 
 log = logging.getLogger("gennie.train")
 
+IN_MEMORY_BYTES = 2 * 1024**3
+"""A training split whose encoded arrays take at most this many bytes is encoded once
+and held in memory; a larger one is read from the dataset folder batch by batch."""
+
+BATCHES_PER_STEP = 8
+"""Batches per Lightning training step (see :mod:`gennie.train.data`)."""
+
 
 def resolve_architecture(config: TrainConfig, branches: list[str]) -> ArchitectureConfig:
     """The architecture to train: the configured one, or the preset's for these branches.
@@ -156,18 +163,21 @@ def train(
             return dataset.inputs(indices, branches)
 
         train_idx, val_idx = dataset.indices("train"), dataset.indices("validation")
+        train_samples = BatchedSamples(load, train_idx, dataset.labels[train_idx])
         train_loader = batch_loader(
-            BatchedSamples(load, train_idx, dataset.labels[train_idx]),
+            train_samples.in_memory(IN_MEMORY_BYTES),
             config.batch_size,
             shuffle=True,
             seed=config.seed,
+            group=BATCHES_PER_STEP,
         )
         val_loader = batch_loader(
             BatchedSamples(load, val_idx, dataset.labels[val_idx]),
             max(config.batch_size, 256),
             shuffle=False,
         )
-        module = Classifier(network, len(classes), config, steps_per_epoch=len(train_loader))
+        batches = -(-train_idx.size // config.batch_size)
+        module = Classifier(network, len(classes), config, steps_per_epoch=batches)
         best = BestWeights(config.monitor)
         callbacks: list[Any] = [EpochTable(run.dir / "metrics.tsv"), best, *extra_callbacks]
         if not any(isinstance(c, ProgressBar) for c in callbacks):
