@@ -30,8 +30,8 @@ Usage (paths relative to the repository root)::
 
 ``--quick`` is a smoke test of a few minutes: the two smallest experiments, 1000
 training sequences per class and at most 5 epochs. Experiments run ``--jobs`` (2) at a
-time, each in its own process with one PyTorch thread; all ten took 36 minutes on 2
-cores with the default configuration (62 minutes summed over the experiments).
+time, each in its own process with one PyTorch thread; all ten took 41 minutes on 2
+cores with the default configuration (82 minutes summed over the experiments).
 """
 
 from __future__ import annotations

@@ -76,21 +76,17 @@ def test_train_metrics_are_logged_once_per_epoch_with_exact_values() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x[:, :, 0] + 0 * self.unused
 
-    module = Classifier(Fixed(), 2, TrainConfig(), steps_per_epoch=2)
+    module = Classifier(Fixed(), 2, TrainConfig(shift=0), steps_per_epoch=2)
     logged: dict[str, float] = {}
     module.log = lambda name, value, **_: logged.__setitem__(name, float(value))
-
-    class _Trainer:
-        num_training_batches = 2
-
-    module._trainer = _Trainer()  # the only trainer attribute the step reads
     module.on_train_epoch_start()
     # Batch 1: probabilities of class 1 are 0.5 and 0.73; batch 2: 0.27.
     x1 = torch.tensor([[[0.0], [0.0]], [[0.0], [1.0]]])
     x2 = torch.tensor([[[1.0], [0.0]]])
-    module._step(((x1,), torch.tensor([0, 1])), "train")
-    assert logged == {}  # nothing logged before the epoch's last batch
-    module._step(((x2,), torch.tensor([1])), "train")
+    module._train_loss((x1,), torch.tensor([0, 1]))
+    module._train_loss((x2,), torch.tensor([1]))
+    assert logged == {}  # the batches only collect their outputs
+    module._log_train()  # at the epoch's last group
     logits = torch.cat([x1, x2])[:, :, 0]
     labels = torch.tensor([0, 1, 1])
     expected_loss = torch.nn.functional.cross_entropy(logits, labels).item()

@@ -57,7 +57,8 @@ def test_ensemble_output_is_the_log_of_the_members_mean_probability() -> None:
 def test_each_member_learns_from_its_own_loss_only() -> None:
     torch.manual_seed(2)
     ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=2)
-    module = Classifier(ensemble, 2, TrainConfig(dataset="unused"), steps_per_epoch=1)
+    config = TrainConfig(dataset="unused", shift=0)
+    module = Classifier(ensemble, 2, config, steps_per_epoch=1)
     x, y = torch.rand(6, 4, 10), torch.tensor([0, 1, 0, 1, 1, 0])
     module._train_loss((x,), y).backward()
     for member in ensemble.members:

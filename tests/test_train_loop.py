@@ -84,7 +84,7 @@ def test_grouped_lightning_loop_takes_the_bare_loops_steps() -> None:
         def forward(self, x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
             return self.net(x)
 
-    config = TrainConfig(dataset="unused", lr=0.05, epochs=2, ensemble=1)
+    config = TrainConfig(dataset="unused", lr=0.05, epochs=2, ensemble=1, shift=0)
     module = Classifier(FirstBranch(), 2, config, steps_per_epoch=5)
     trainer = pl.Trainer(
         max_epochs=2,
@@ -113,3 +113,27 @@ def test_grouped_lightning_loop_takes_the_bare_loops_steps() -> None:
     for trained, expected in zip(module.network.parameters(), bare.parameters(), strict=True):
         torch.testing.assert_close(trained, expected)
     assert set(trainer.callback_metrics) >= {"train_loss", "train_auroc", "val_auroc"}
+
+
+def test_training_batches_are_shifted_and_validation_batches_are_not() -> None:
+    seen: list[torch.Tensor] = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x.sum(dim=2)[:, :2] * self.weight
+
+    module = Classifier(Recorder(), 2, TrainConfig(dataset="unused", shift=3), 1)
+    module.log = lambda *args, **kwargs: None
+    x = torch.ones(64, 2, 8)
+    torch.manual_seed(0)
+    module._train_loss((x,), torch.zeros(64, dtype=torch.long))
+    # Each window lost as many bases as it was moved by (0 to 3, either way).
+    lost = 8 - seen[-1][:, 0].sum(dim=1)
+    assert set(lost.tolist()) == {0.0, 1.0, 2.0, 3.0}
+    module.validation_step(((x,), torch.zeros(64, dtype=torch.long)), 0)
+    assert torch.equal(seen[-1], x)

@@ -393,7 +393,7 @@ class TrainConfig(StageConfig):
         "about this many times longer; 1 for a single network).",
     )
     shift: int = Field(
-        0,
+        10,
         ge=0,
         le=1000,
         description="Augmentation: move every training window by a random number of "
