@@ -347,10 +347,6 @@ class EnsembleNetwork(nn.Module):
         """The members' mean class probabilities, shape ``(n, num_classes)``."""
         return torch.softmax(self.forward(*xs), dim=1)
 
-    def dummy_inputs(self, n: int = 1) -> tuple[torch.Tensor, ...]:
-        """Zero inputs of the right shapes (see :meth:`MultiBranchNetwork.dummy_inputs`)."""
-        return self.members[0].dummy_inputs(n)
-
 
 def build_network(
     architecture: ArchitectureConfig,

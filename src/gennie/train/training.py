@@ -148,16 +148,14 @@ def train(
     classes = dataset.classes
     inputs = {b: (dataset.encoder(b).channels, dataset.window) for b in branches}
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    network = build_network(  # may raise UserError
-        config.architecture, inputs, len(classes), config.ensemble
-    )
+    # Built before the run folder exists, so that an architecture that does not fit
+    # the inputs (a UserError) leaves nothing behind.
+    network = build_network(config.architecture, inputs, len(classes), config.ensemble)
     _quiet_lightning()
     if config.threads:
         torch.set_num_threads(config.threads)
 
     with run_folder(config) as run:
-        pl.seed_everything(config.seed, workers=True, verbose=False)
-        network = build_network(config.architecture, inputs, len(classes), config.ensemble)
 
         def load(indices: np.ndarray) -> list[np.ndarray]:
             return dataset.inputs(indices, branches)
