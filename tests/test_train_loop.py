@@ -1,4 +1,5 @@
-"""The training loop's plumbing: batch groups, the in-memory training split, shifts."""
+"""The training loop's plumbing: batch groups, the in-memory training split, shifts,
+the moving average of the weights."""
 
 import numpy as np
 import pytorch_lightning as pl
@@ -7,6 +8,7 @@ import torch.nn.functional as F
 
 from gennie.config import TrainConfig
 from gennie.train.augment import random_shift
+from gennie.train.callbacks import BestWeights
 from gennie.train.data import BatchedSamples, batch_loader
 from gennie.train.module import Classifier
 
@@ -67,24 +69,21 @@ def test_random_shift_moves_branches_together_and_fills_with_zeros() -> None:
     assert random_shift((x,), 0)[0] is x
 
 
-def test_grouped_lightning_loop_takes_the_bare_loops_steps() -> None:
-    """Lightning with groups of batches ends with the weights of a hand-written loop of
-    one Adam step per batch over the same batches."""
-    samples = _samples()
+class FirstBranch(torch.nn.Module):
+    """A linear model of the first of two branches, with fixed initial weights."""
 
-    def network() -> torch.nn.Module:
+    def __init__(self) -> None:
+        super().__init__()
         torch.manual_seed(1)
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 2))
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 2))
 
-    class FirstBranch(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = network()
+    def forward(self, x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
-        def forward(self, x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
-            return self.net(x)
 
-    config = TrainConfig(dataset="unused", lr=0.05, epochs=2, ensemble=1, shift=0)
+def _fit(config: TrainConfig, callbacks: list | None = None) -> tuple[Classifier, pl.Trainer]:
+    """Two epochs of Lightning on :func:`_samples`, in groups of two batches of 16."""
+    samples = _samples()
     module = Classifier(FirstBranch(), 2, config, steps_per_epoch=5)
     trainer = pl.Trainer(
         max_epochs=2,
@@ -94,25 +93,72 @@ def test_grouped_lightning_loop_takes_the_bare_loops_steps() -> None:
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        callbacks=callbacks,
     )
     trainer.fit(
         module,
         batch_loader(samples, 16, shuffle=True, seed=3, group=2),
         batch_loader(samples, 64, shuffle=False),
     )
+    return module, trainer
 
-    bare = FirstBranch()
+
+def _bare_adam(decay: float = 0.0) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The hand-written loop: one Adam step per batch (two epochs, the same batches), and
+    the moving average of its weights with the decay of step t min(decay, (1+t)/(10+t))."""
+    bare, averaged = FirstBranch(), FirstBranch()
     optimizer = torch.optim.Adam(bare.parameters(), lr=0.05)
-    loader = batch_loader(samples, 16, shuffle=True, seed=3)
+    loader = batch_loader(_samples(), 16, shuffle=True, seed=3)
+    step = 0
     for _ in range(2):
         for xs, y in loader:
             loss = F.cross_entropy(bare(*xs), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            rate = min(decay, (1 + step) / (10 + step))
+            step += 1
+            with torch.no_grad():
+                for kept, value in zip(averaged.parameters(), bare.parameters(), strict=True):
+                    kept.copy_(rate * kept + (1 - rate) * value)
+    return bare, averaged
+
+
+def test_grouped_lightning_loop_takes_the_bare_loops_steps() -> None:
+    """Lightning with groups of batches ends with the weights of a hand-written loop of
+    one Adam step per batch over the same batches."""
+    config = TrainConfig(dataset="unused", lr=0.05, epochs=2, ensemble=1, shift=0)
+    module, trainer = _fit(config)
+    bare, _ = _bare_adam()
     for trained, expected in zip(module.network.parameters(), bare.parameters(), strict=True):
         torch.testing.assert_close(trained, expected)
+    assert module.averaged is None and module.evaluated_network is module.network
     assert set(trainer.callback_metrics) >= {"train_loss", "train_auroc", "val_auroc"}
+
+
+def test_moving_average_of_the_weights_is_validated_and_kept() -> None:
+    """With ema_decay, the averaged weights follow the bare loop's moving average, are
+    the ones validated, and are what the best-weights callback keeps."""
+    config = TrainConfig(dataset="unused", lr=0.05, epochs=2, ensemble=1, shift=0, ema_decay=0.9)
+    best = BestWeights("val_loss")
+    module, trainer = _fit(config, [best])
+    bare, averaged = _bare_adam(decay=0.9)
+    for trained, expected in zip(module.network.parameters(), bare.parameters(), strict=True):
+        torch.testing.assert_close(trained, expected)
+    for kept, expected in zip(module.averaged.parameters(), averaged.parameters(), strict=True):
+        torch.testing.assert_close(kept, expected)
+    assert module.evaluated_network is module.averaged
+    assert not any(p.requires_grad for p in module.averaged.parameters())
+    assert module._averaged_steps == 10  # 5 batches × 2 epochs
+    # The validation loss logged at the last epoch is the averaged network's.
+    samples = _samples()
+    (x, other), y = samples[np.arange(70)]
+    with torch.no_grad():
+        loss = F.cross_entropy(averaged(x, other), y)
+    torch.testing.assert_close(trainer.callback_metrics["val_loss"], loss)
+    assert best.best_epoch == 2
+    for key, value in averaged.state_dict().items():
+        torch.testing.assert_close(best.best_state[f"averaged.{key}"], value)
 
 
 def test_training_batches_are_shifted_and_validation_batches_are_not() -> None:
@@ -137,3 +183,88 @@ def test_training_batches_are_shifted_and_validation_batches_are_not() -> None:
     assert set(lost.tolist()) == {0.0, 1.0, 2.0, 3.0}
     module.validation_step(((x,), torch.zeros(64, dtype=torch.long)), 0)
     assert torch.equal(seen[-1], x)
+
+
+def test_cli_saves_the_averaged_weights(tmp_path, one_thread) -> None:
+    """``train --ema-decay`` saves (and evaluates) the averaged weights: after one epoch
+    the trained weights are those of a run without averaging, the saved ones are not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from planted import planted_motif_dataset
+
+    from gennie.model.bundle import load_bundle
+    from gennie.train.training import train
+
+    dataset = planted_motif_dataset(tmp_path, 60, seed=0)
+    common = {"preset": "1layer", "epochs": 1, "batch_size": 16, "ensemble": 1, "threads": 1}
+    plain = train(TrainConfig(dataset=dataset, out=tmp_path, name="plain", **common))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gennie"), "train", "--dataset", str(dataset),
+         "--preset", "1layer", "--epochs", "1", "--batch-size", "16", "--ensemble", "1",
+         "--threads", "1", "--ema-decay", "0.9", "--out", str(tmp_path), "--name", "averaged"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    averaged_run = tmp_path / "averaged"
+    assert yaml.safe_load((averaged_run / "parameters.yaml").read_text())["ema_decay"] == 0.9
+    plain_net, _ = load_bundle(plain.run_dir)
+    averaged_net, _ = load_bundle(averaged_run)
+    for a, b in zip(plain_net.parameters(), averaged_net.parameters(), strict=True):
+        assert a.shape == b.shape and not torch.equal(a, b)
+
+
+def test_a_dead_network_starts_again_from_new_random_weights(caplog) -> None:
+    """An ensemble member whose ReLUs all died (the same output for every sample) is
+    re-initialised after its first epoch; the healthy member is left alone."""
+    import logging
+
+    from gennie.config import ArchitectureConfig
+    from gennie.model.network import build_network
+
+    architecture = ArchitectureConfig.model_validate(
+        {
+            "branches": {"seq": [{"type": "conv", "filters": 3, "kernel_size": 4}]},
+            "common": [{"type": "global_pool", "kind": "max"}, {"type": "dense", "units": 4}],
+        }
+    )
+    torch.manual_seed(0)
+    network = build_network(architecture, {"seq": (4, 12)}, 2, members=2)
+    dead, healthy = network.members
+    dead.common[1].linear.bias.data.fill_(-100.0)  # no input reaches above zero
+    x = torch.rand(40, 4, 12)
+    with torch.no_grad():
+        assert dead(x).std(dim=0).max() == 0 and healthy(x).std(dim=0).max() > 0
+    samples = _samples(40)
+    one_branch = BatchedSamples(lambda i: [samples.inputs(i)[0]], samples.indices, samples.labels)
+    config = TrainConfig(dataset="unused", epochs=1, shift=0, ema_decay=0.5)
+    module = Classifier(network, 2, config, steps_per_epoch=3)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    with caplog.at_level(logging.WARNING, logger="gennie.train"):
+        trainer.fit(
+            module,
+            batch_loader(one_branch, 16, shuffle=True, seed=3, group=2),
+            batch_loader(one_branch, 64, shuffle=False),
+        )
+    assert module.restarts == [1, 0]
+    assert "network 1 of 2 gave the same output for every validation sample" in caplog.text
+    with torch.no_grad():
+        assert dead(x).std(dim=0).max() > 0
+    assert (dead.common[1].linear.bias.abs() < 1).all()
+    optimizer = trainer.optimizers[0]
+    assert not any(p in optimizer.state for p in dead.parameters())
+    assert all(p in optimizer.state for p in healthy.parameters())
+    for kept, value in zip(
+        module.averaged.members[0].state_dict().values(), dead.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(kept, value)

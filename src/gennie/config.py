@@ -400,6 +400,14 @@ class TrainConfig(StageConfig):
         "bases, up to this many either way, anew each epoch (the bases moved in count as "
         "unknown, N); 0 for none. Validation and test windows are never moved.",
     )
+    ema_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Validate, keep and save a moving average of the weights (Polyak "
+        "averaging), updated after every training step with this decay, e.g. 0.99; 0 keeps "
+        "the plain weights.",
+    )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
     )
@@ -793,6 +801,7 @@ SEARCHED_TRAIN_FIELDS = (
     "min_delta",
     "ensemble",
     "shift",
+    "ema_decay",
 )
 """Training options a search space may vary; each maps to the TrainConfig field."""
 
@@ -823,6 +832,9 @@ class SearchSpace(_Strict):
     shift: IntSpace | None = Field(
         None, description="Random training shift of the windows, in bases (augmentation)."
     )
+    ema_decay: FloatSpace | None = Field(
+        None, description="Decay of the moving average of the weights (0: none)."
+    )
     preset: ChoiceSpace = Field(
         ["enngene", "1layer", "1layer_64motif", "deepbind", "2layer"],
         description="Presets to try; 'custom' stands for the architecture section.",
@@ -841,7 +853,7 @@ class SearchSpace(_Strict):
     def _int_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, IntRange)
 
-    @field_validator("lr", "weight_decay", "lr_decay", "min_delta", mode="before")
+    @field_validator("lr", "weight_decay", "lr_decay", "min_delta", "ema_decay", mode="before")
     @classmethod
     def _float_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, FloatRange)

@@ -35,6 +35,7 @@ LABELS = {
     "lr": "Learning rate",
     "lr_schedule": "Learning-rate schedule",
     "lr_decay": "Learning-rate decay",
+    "ema_decay": "Weight averaging (EMA decay)",
     "classes": "Class files",
     "ratio": "Split ratio",
     "jobs": "Parallel processes",

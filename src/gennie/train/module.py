@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -12,6 +15,15 @@ from gennie.config import TrainConfig
 from gennie.model.network import EnsembleNetwork
 from gennie.train.augment import random_shift
 
+log = logging.getLogger("gennie.train")
+
+RESTART_EPOCHS = 3
+"""A network whose output is the same for every validation sample at the end of one of
+its first epochs is re-initialised (see :meth:`Classifier.restart_dead_networks`)."""
+
+RESTARTS = 3
+"""At most this many restarts per network."""
+
 
 class Classifier(pl.LightningModule):
     """Wraps a network that maps branch tensors to class logits.
@@ -20,6 +32,11 @@ class Classifier(pl.LightningModule):
     :class:`~gennie.model.network.EnsembleNetwork` it is the sum of the members' own
     cross-entropies (the logged training loss is their mean), while validation scores
     the ensemble's mean probabilities.
+
+    A network (or ensemble member) that gives the same output for every validation
+    sample at the end of one of its first :data:`RESTART_EPOCHS` epochs has stopped
+    learning (all units of a ReLU layer can die in the first steps, about one network
+    in twenty on RBP24); it starts again from new random weights.
 
     Args:
         network: ``forward(*xs) -> logits`` of shape (n, classes).
@@ -44,11 +61,48 @@ class Classifier(pl.LightningModule):
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_auroc = MulticlassAUROC(num_classes, average="macro")
         self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        # The moving average of the weights (config.ema_decay), a frozen copy of the
+        # network; a submodule, so it moves with the module and is in its state_dict.
+        self.averaged: torch.nn.Module | None = None
+        if config.ema_decay > 0:
+            self.averaged = copy.deepcopy(network).requires_grad_(False)
+        self._averaged_steps = 0
+        self._probe: tuple[torch.Tensor, ...] | None = None
+        self.restarts = [0] * len(self.trained_networks)
         # Optimizer and schedule are stepped in training_step, once per batch of a group.
         self.automatic_optimization = False
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return self.network(*xs)
+
+    @property
+    def trained_networks(self) -> list[torch.nn.Module]:
+        """The networks trained: an ensemble's members, or the one network."""
+        if isinstance(self.network, EnsembleNetwork):
+            return list(self.network.members)
+        return [self.network]
+
+    @property
+    def evaluated_network(self) -> torch.nn.Module:
+        """The weights that are validated, kept and saved: the moving average of the
+        trained weights if ``ema_decay`` is set, else the trained weights."""
+        return self.network if self.averaged is None else self.averaged
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        """Move the averaged weights towards the trained ones after an optimizer step.
+
+        The decay is ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t``, so the average
+        does not keep the random initial weights for long (as timm's ModelEmaV2).
+        """
+        if self.averaged is None:
+            return
+        decay = min(self.config.ema_decay, (1 + self._averaged_steps) / (10 + self._averaged_steps))
+        self._averaged_steps += 1
+        averaged = list(self.averaged.parameters())
+        torch._foreach_lerp_(averaged, list(self.network.parameters()), 1.0 - decay)
+        for kept, buffer in zip(self.averaged.buffers(), self.network.buffers(), strict=True):
+            kept.copy_(buffer)
 
     def _train_loss(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
         """The loss of one training batch; collects its outputs for the epoch's metrics."""
@@ -109,6 +163,7 @@ class Classifier(pl.LightningModule):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            self._update_average()
             if scheduler is not None:
                 scheduler.step()
         if group_idx == self.trainer.num_training_batches - 1:
@@ -118,7 +173,9 @@ class Classifier(pl.LightningModule):
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
         xs, y = batch
-        logits = self(*xs)
+        if batch_idx == 0:
+            self._probe = xs
+        logits = self.evaluated_network(*xs)
         loss = F.cross_entropy(logits, y)
         probs = logits.softmax(dim=1)
         self.val_accuracy.update(probs, y)
@@ -136,6 +193,52 @@ class Classifier(pl.LightningModule):
                 prog_bar=True,
                 batch_size=y.shape[0],
             )
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking and self.current_epoch < RESTART_EPOCHS:
+            self.restart_dead_networks()
+
+    @torch.no_grad()
+    def restart_dead_networks(self) -> list[int]:
+        """Re-initialise each trained network whose class probabilities are the same for
+        every sample of the first validation batch (spread below 1e-6), at most
+        :data:`RESTARTS` times per network; their optimizer state (and averaged weights)
+        start again too.
+
+        Returns:
+            The indices of the restarted networks (ensemble members).
+        """
+        if self._probe is None:
+            return []
+        restarted = []
+        for index, network in enumerate(self.trained_networks):
+            probs = network(*self._probe).float().softmax(dim=1)
+            if self.restarts[index] >= RESTARTS or probs.shape[0] < 2:
+                continue
+            if (probs.max(dim=0).values - probs.min(dim=0).values).max() >= 1e-6:
+                continue
+            for module in network.modules():
+                if module is not network and hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            optimizer = self.optimizers().optimizer if self._trainer is not None else None
+            if optimizer is not None:
+                for param in network.parameters():
+                    optimizer.state.pop(param, None)
+            if self.averaged is not None:
+                averaged = self.averaged
+                if isinstance(averaged, EnsembleNetwork):
+                    averaged = averaged.members[index]
+                averaged.load_state_dict(network.state_dict())
+            self.restarts[index] += 1
+            restarted.append(index)
+            log.warning(
+                "network %d of %d gave the same output for every validation sample after "
+                "epoch %d (its units died); it starts again from new random weights",
+                index + 1,
+                len(self.restarts),
+                self.current_epoch + 1,
+            )
+        return restarted
 
     def configure_optimizers(self):
         cfg = self.config

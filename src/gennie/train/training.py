@@ -223,7 +223,7 @@ def train(
         )
 
         # Test evaluation with the best weights (restored by BestWeights at fit end).
-        network = module.network.to(device).eval()
+        network = module.evaluated_network.to(device).eval()
         test_idx = dataset.indices("test")
         if evaluate_test:
             probs = predict_probabilities(network, index_batches(load, test_idx, 512), device)
