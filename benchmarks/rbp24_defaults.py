@@ -75,23 +75,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-shift10": {"window": 375, "shift": 10, "ensemble": 1},
     "w375-shift20": {"window": 375, "shift": 20, "ensemble": 1},
     "w375-shift10-ema99": {"window": 375, "shift": 10, "ensemble": 1, "ema_decay": 0.99},
-    "w375-shift10-elu": {
-        "window": 375,
-        "shift": 10,
-        "ensemble": 1,
-        "architecture": {
-            "branches": {"seq": _GENNIE},
-            "common": [_DENSE[0] | {"activation": "elu"}],
-        },
-    },
-    "w375-shift10-gelu": {
-        "window": 375,
-        "shift": 10,
-        "ensemble": 1,
-        "architecture": {
-            "branches": {"seq": _GENNIE},
-            "common": [_DENSE[0] | {"activation": "gelu"}],
-        },
+    **{
+        f"w375-shift10-{activation}": {
+            "window": 375,
+            "shift": 10,
+            "ensemble": 1,
+            "architecture": {
+                "branches": {"seq": _GENNIE},
+                "common": [_DENSE[0] | {"activation": activation}],
+            },
+        }
+        for activation in ("elu", "gelu")
     },
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},

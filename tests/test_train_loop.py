@@ -81,12 +81,12 @@ class FirstBranch(torch.nn.Module):
         return self.net(x)
 
 
-def _fit(config: TrainConfig, callbacks: list | None = None) -> tuple[Classifier, pl.Trainer]:
-    """Two epochs of Lightning on :func:`_samples`, in groups of two batches of 16."""
-    samples = _samples()
-    module = Classifier(FirstBranch(), 2, config, steps_per_epoch=5)
+def _lightning(
+    module: Classifier, samples: BatchedSamples, epochs: int, callbacks: list | None = None
+) -> pl.Trainer:
+    """Fit ``module`` with Lightning on ``samples`` (groups of two batches of 16)."""
     trainer = pl.Trainer(
-        max_epochs=2,
+        max_epochs=epochs,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -100,7 +100,13 @@ def _fit(config: TrainConfig, callbacks: list | None = None) -> tuple[Classifier
         batch_loader(samples, 16, shuffle=True, seed=3, group=2),
         batch_loader(samples, 64, shuffle=False),
     )
-    return module, trainer
+    return trainer
+
+
+def _fit(config: TrainConfig, callbacks: list | None = None) -> tuple[Classifier, pl.Trainer]:
+    """Two epochs of Lightning on :func:`_samples` with the :class:`FirstBranch` model."""
+    module = Classifier(FirstBranch(), 2, config, steps_per_epoch=5)
+    return module, _lightning(module, _samples(), 2, callbacks)
 
 
 def _bare_adam(decay: float = 0.0) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -241,21 +247,8 @@ def test_a_dead_network_starts_again_from_new_random_weights(caplog) -> None:
     one_branch = BatchedSamples(lambda i: [samples.inputs(i)[0]], samples.indices, samples.labels)
     config = TrainConfig(dataset="unused", epochs=1, shift=0, ema_decay=0.5)
     module = Classifier(network, 2, config, steps_per_epoch=3)
-    trainer = pl.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
     with caplog.at_level(logging.WARNING, logger="gennie.train"):
-        trainer.fit(
-            module,
-            batch_loader(one_branch, 16, shuffle=True, seed=3, group=2),
-            batch_loader(one_branch, 64, shuffle=False),
-        )
+        trainer = _lightning(module, one_branch, 1)
     assert module.restarts == [1, 0]
     assert "network 1 of 2 gave the same output for every validation sample" in caplog.text
     with torch.no_grad():
