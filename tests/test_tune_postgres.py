@@ -178,6 +178,11 @@ def _worker(search: Path, dataset: Path, url: str, out: Path, n_trials: int) -> 
 def test_workers_share_a_study_and_survive_a_killed_worker(postgres_url, dataset, tmp_path):
     # A worker with long trials is killed with SIGKILL in the middle of its first trial.
     slow = _search_file(tmp_path / "slow.yaml", epochs=200, early_stopping=False)
+    # One storage (one connection pool) for all the polling below: a storage per poll
+    # left its connections open until garbage collection, and on a slow machine the
+    # polls ran the server out of connections. Made before any worker starts, so the
+    # workers find the tables and never create them at the same time as the test.
+    storage = optuna.storages.RDBStorage(with_driver(postgres_url))
     victim = _worker(slow, dataset, postgres_url, tmp_path / "victim", 3)
     deadline = time.time() + 120
     running: list[optuna.trial.FrozenTrial] = []
@@ -185,7 +190,7 @@ def test_workers_share_a_study_and_survive_a_killed_worker(postgres_url, dataset
         time.sleep(0.3)
         assert victim.poll() is None, victim.communicate()[1]
         try:
-            study = optuna.load_study(study_name="shared", storage=with_driver(postgres_url))
+            study = optuna.load_study(study_name="shared", storage=storage)
         except KeyError:  # not created yet
             continue
         # Mid-training: the trial's run folder has written at least one epoch.
@@ -210,7 +215,7 @@ def test_workers_share_a_study_and_survive_a_killed_worker(postgres_url, dataset
         assert worker.returncode == 0, stderr
     summaries = [json.loads(stdout) for stdout, _ in outputs]
 
-    study = optuna.load_study(study_name="shared", storage=with_driver(postgres_url))
+    study = optuna.load_study(study_name="shared", storage=storage)
     trials = study.get_trials()
     killed = trials[running[0].number]
     assert killed.state == optuna.trial.TrialState.FAIL  # heartbeat stopped → failed
