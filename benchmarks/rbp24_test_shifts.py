@@ -20,20 +20,6 @@ SHIFTS = {"none": [0], "±5": [-5, 0, 5], "±10": [-10, 0, 10], "±5, ±10": [-1
 """Named sets of offsets whose probabilities are averaged."""
 
 
-def moved(x, offset: int):
-    """``x`` (n, channels, length) moved by ``offset`` bases, zero-filled."""
-    import torch
-
-    out = torch.zeros_like(x)
-    if offset > 0:
-        out[..., offset:] = x[..., :-offset]
-    elif offset < 0:
-        out[..., :offset] = x[..., -offset:]
-    else:
-        out = x
-    return out
-
-
 def test_split_aurocs(experiment: Path) -> dict[str, float]:
     """AUROC on an experiment's test split for each set of :data:`SHIFTS`."""
     import numpy as np
@@ -42,6 +28,7 @@ def test_split_aurocs(experiment: Path) -> dict[str, float]:
 
     from gennie.dataset.store import Dataset
     from gennie.model.bundle import load_bundle
+    from gennie.train.augment import shift_windows
 
     network, spec = load_bundle(experiment / f"{experiment.name}-train")
     dataset = Dataset(experiment / f"{experiment.name}-preprocess")
@@ -52,7 +39,9 @@ def test_split_aurocs(experiment: Path) -> dict[str, float]:
     offsets = sorted({d for ds in SHIFTS.values() for d in ds})
     with torch.no_grad():
         probs = {
-            d: network(*[moved(x, d) for x in xs]).softmax(dim=1)[:, positive].numpy()
+            d: network(*shift_windows(xs, torch.full((len(indices),), d)))
+            .softmax(dim=1)[:, positive]
+            .numpy()
             for d in offsets
         }
     return {

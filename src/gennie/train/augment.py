@@ -32,11 +32,25 @@ def random_shift(
     """
     if max_shift == 0:
         return xs
-    n, _, length = xs[0].shape
     offsets = torch.randint(
-        -max_shift, max_shift + 1, (n, 1), generator=generator, device=xs[0].device
+        -max_shift, max_shift + 1, (xs[0].shape[0],), generator=generator, device=xs[0].device
     )
-    source = torch.arange(length, device=xs[0].device).unsqueeze(0) - offsets
+    return shift_windows(xs, offsets)
+
+
+def shift_windows(xs: tuple[torch.Tensor, ...], offsets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Move sample ``i``'s window by ``offsets[i]`` bases: ``out[..., j] = x[..., j - d]``,
+    all-zero where that falls outside the window.
+
+    Args:
+        xs: Branch tensors, each shape=(n, channels, length) with the same n and length.
+        offsets: shape=(n,), whole numbers (negative: to the left).
+
+    Returns:
+        The moved tensors, shapes unchanged.
+    """
+    length = xs[0].shape[2]
+    source = torch.arange(length, device=xs[0].device).unsqueeze(0) - offsets.unsqueeze(1)
     inside = ((source >= 0) & (source < length)).unsqueeze(1)
     source = source.clamp(0, length - 1).unsqueeze(1)
     return tuple(x.gather(2, source.expand(-1, x.shape[1], -1)) * inside.to(x.dtype) for x in xs)

@@ -25,6 +25,13 @@ RESTARTS = 3
 """At most this many restarts per network."""
 
 
+def _networks(network: torch.nn.Module) -> list[torch.nn.Module]:
+    """An ensemble's members, or the one network."""
+    if isinstance(network, EnsembleNetwork):
+        return list(network.members)
+    return [network]
+
+
 class Classifier(pl.LightningModule):
     """Wraps a network that maps branch tensors to class logits.
 
@@ -78,9 +85,7 @@ class Classifier(pl.LightningModule):
     @property
     def trained_networks(self) -> list[torch.nn.Module]:
         """The networks trained: an ensemble's members, or the one network."""
-        if isinstance(self.network, EnsembleNetwork):
-            return list(self.network.members)
-        return [self.network]
+        return _networks(self.network)
 
     @property
     def evaluated_network(self) -> torch.nn.Module:
@@ -211,24 +216,22 @@ class Classifier(pl.LightningModule):
         if self._probe is None:
             return []
         restarted = []
+        optimizer = self.optimizers().optimizer
         for index, network in enumerate(self.trained_networks):
+            if self.restarts[index] >= RESTARTS:
+                continue
             probs = network(*self._probe).float().softmax(dim=1)
-            if self.restarts[index] >= RESTARTS or probs.shape[0] < 2:
+            if probs.shape[0] < 2:
                 continue
             if (probs.max(dim=0).values - probs.min(dim=0).values).max() >= 1e-6:
                 continue
             for module in network.modules():
                 if module is not network and hasattr(module, "reset_parameters"):
                     module.reset_parameters()
-            optimizer = self.optimizers().optimizer if self._trainer is not None else None
-            if optimizer is not None:
-                for param in network.parameters():
-                    optimizer.state.pop(param, None)
+            for param in network.parameters():
+                optimizer.state.pop(param, None)
             if self.averaged is not None:
-                averaged = self.averaged
-                if isinstance(averaged, EnsembleNetwork):
-                    averaged = averaged.members[index]
-                averaged.load_state_dict(network.state_dict())
+                _networks(self.averaged)[index].load_state_dict(network.state_dict())
             self.restarts[index] += 1
             restarted.append(index)
             log.warning(
