@@ -186,11 +186,13 @@ def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batche
             if done == batches:
                 break
             take = order[start : start + batch_size]
-            (batch,) = random_shift((x[take],), defaults.shift)
-            if ensemble > 1:
-                members = network.member_logits(batch)
-                loss = sum(F.cross_entropy(m, y[take]) for m in members)
+            if ensemble > 1:  # each member on its own shifts, as gennie trains them
+                loss = sum(
+                    F.cross_entropy(m(*random_shift((x[take],), defaults.shift)), y[take])
+                    for m in network.members
+                )
             else:
+                (batch,) = random_shift((x[take],), defaults.shift)
                 loss = F.cross_entropy(network(batch), y[take])
             optimizer.zero_grad()
             loss.backward()

@@ -70,6 +70,22 @@ def test_each_member_learns_from_its_own_loss_only() -> None:
             torch.testing.assert_close(param.grad, grad)
 
 
+def test_each_member_sees_its_own_shifts() -> None:
+    torch.manual_seed(3)
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=3)
+    seen: list[torch.Tensor] = []
+    for member in ensemble.members:
+        member.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+    module = Classifier(ensemble, 2, TrainConfig(dataset="unused", shift=3), steps_per_epoch=1)
+    x = torch.ones(64, 4, 10)
+    module._train_loss((x,), torch.zeros(64, dtype=torch.long))
+    assert len(seen) == 3
+    # A window moved by d lost |d| of its 10 positions; the members' losses differ.
+    lost = [10 - s[:, 0].sum(dim=1) for s in seen]
+    assert all(set(lo.tolist()) == {0.0, 1.0, 2.0, 3.0} for lo in lost)
+    assert not torch.equal(lost[0], lost[1]) and not torch.equal(lost[1], lost[2])
+
+
 def _gennie(*args: object) -> subprocess.CompletedProcess:
     """Run the installed ``gennie`` console script."""
     return subprocess.run(

@@ -397,8 +397,9 @@ class TrainConfig(StageConfig):
         ge=0,
         le=1000,
         description="Augmentation: move every training window by a random number of "
-        "bases, up to this many either way, anew each epoch (the bases moved in count as "
-        "unknown, N); 0 for none. Validation and test windows are never moved.",
+        "bases, up to this many either way, anew each epoch and for each network of an "
+        "ensemble (the bases moved in count as unknown, N); 0 for none. Validation and "
+        "test windows are never moved.",
     )
     ema_decay: float = Field(
         0.0,

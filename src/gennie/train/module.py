@@ -111,16 +111,19 @@ class Classifier(pl.LightningModule):
 
     def _train_loss(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
         """The loss of one training batch; collects its outputs for the epoch's metrics."""
-        xs = random_shift(xs, self.config.shift)
         if isinstance(self.network, EnsembleNetwork):
             # Each member learns from its own loss (their sum is minimised, so no
-            # member's gradient depends on another); metrics are the ensemble's.
-            members = self.network.member_logits(*xs)
+            # member's gradient depends on another) on windows moved by its own random
+            # offsets, so the members differ in more than their initial weights;
+            # metrics are the ensemble's.
+            members = torch.stack(
+                [m(*random_shift(xs, self.config.shift)) for m in self.network.members]
+            )
             member_losses = torch.stack([F.cross_entropy(m, y) for m in members])
             probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
             self._collect(member_losses.detach().mean(), probs, y)
             return member_losses.sum()
-        logits = self(*xs)
+        logits = self(*random_shift(xs, self.config.shift))
         loss = F.cross_entropy(logits, y)
         self._collect(loss.detach(), logits.detach().softmax(dim=1), y)
         return loss
