@@ -35,8 +35,8 @@ windows and about 50 for 150-nt ones, so the sequence + structure table uses
 
 ``--quick`` is a smoke test of a few minutes: the two smallest experiments, 1000
 training sequences per class and at most 5 epochs. Experiments run ``--jobs`` (2) at a
-time, each in its own process with one PyTorch thread; all ten took 42 minutes on 2
-cores with the default configuration (81 minutes summed over the experiments).
+time, each in its own process with one PyTorch thread; all ten took 38 minutes on 2
+cores with the default configuration (76 minutes summed over the experiments).
 """
 
 from __future__ import annotations
