@@ -80,7 +80,8 @@ def test_each_member_sees_its_own_shifts() -> None:
     x = torch.ones(64, 4, 10)
     module._train_loss((x,), torch.zeros(64, dtype=torch.long))
     assert len(seen) == 3
-    # A window moved by d lost |d| of its 10 positions; the members' losses differ.
+    # A window moved by d lost |d| of its 10 positions: every member saw moves of 0 to
+    # 3 bases, and no two members the same ones.
     lost = [10 - s[:, 0].sum(dim=1) for s in seen]
     assert all(set(lo.tolist()) == {0.0, 1.0, 2.0, 3.0} for lo in lost)
     assert not torch.equal(lost[0], lost[1]) and not torch.equal(lost[1], lost[2])
