@@ -329,8 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     branches = args.branches.split(",")
-    window = f"w{args.window}" if args.window != WINDOW else ""
-    tag = "-".join([*branches, *([window] if window else []), *(["quick"] if args.quick else [])])
+    window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
+    tag = "-".join([*branches, *window, *(["quick"] if args.quick else [])])
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
     names = args.experiments.split(",") if args.experiments else EXPERIMENTS
     if args.quick and not args.experiments:
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    label = " ".join(["gennie", "+".join(branches), *([window] if window else [])])
+    label = " ".join(["gennie", "+".join(branches), *window])
     results = [r for r in read_results(out) if r.experiment in names]
     done = {r.experiment for r in results}
     for r in results:

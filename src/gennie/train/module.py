@@ -117,7 +117,7 @@ class Classifier(pl.LightningModule):
             # offsets, so the members differ in more than their initial weights;
             # metrics are the ensemble's.
             members = torch.stack(
-                [m(*random_shift(xs, self.config.shift)) for m in self.network.members]
+                [m(*random_shift(xs, self.config.shift)) for m in self.trained_networks]
             )
             member_losses = torch.stack([F.cross_entropy(m, y) for m in members])
             probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
@@ -216,7 +216,7 @@ class Classifier(pl.LightningModule):
         Returns:
             The indices of the restarted networks (ensemble members).
         """
-        if self._probe is None:
+        if self._probe is None or self._probe[0].shape[0] < 2:  # one sample: no spread
             return []
         restarted = []
         optimizer = self.optimizers().optimizer
@@ -224,8 +224,6 @@ class Classifier(pl.LightningModule):
             if self.restarts[index] >= RESTARTS:
                 continue
             probs = network(*self._probe).float().softmax(dim=1)
-            if probs.shape[0] < 2:
-                continue
             if (probs.max(dim=0).values - probs.min(dim=0).values).max() >= 1e-6:
                 continue
             for module in network.modules():
