@@ -87,6 +87,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
         for activation in ("elu", "gelu")
     },
+    "w375-plateau": {"window": 375, "lr_schedule": "plateau"},
+    "w375-plateau-f01p2": {
+        "window": 375,
+        "lr_schedule": "plateau",
+        "lr_factor": 0.1,
+        "lr_patience": 2,
+    },
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }

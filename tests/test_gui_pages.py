@@ -90,6 +90,8 @@ def test_dependent_fields():
     assert visible("preprocess", "chromosomes", {"split": "chromosome"})
     assert not visible("train", "lr_decay", {"lr_schedule": "fixed"})
     assert visible("train", "lr_decay", {"lr_schedule": "decay"})
+    assert not visible("train", "lr_factor", {"lr_schedule": "decay"})
+    assert visible("train", "lr_patience", {"lr_schedule": "plateau"})
     assert not visible("predict", "custom_window", {"model": "runs/train_1"})
     assert visible("predict", "custom_window", {"model": "net.onnx"})
 
@@ -171,6 +173,10 @@ def test_dependent_fields_keep_their_values(workspace):
     assert "train.lr_decay" not in [w.key for w in train.number_input]
     train.selectbox(key="train.lr_schedule").select("decay").run()
     assert train.number_input(key="train.lr_decay").value == 0.95
+    assert "train.lr_factor" not in [w.key for w in train.number_input]
+    train.selectbox(key="train.lr_schedule").select("plateau").run()
+    assert train.number_input(key="train.lr_factor").value == 0.2
+    assert train.number_input(key="train.lr_patience").value == 3
 
 
 def test_inline_validation_before_running(workspace):

@@ -108,6 +108,65 @@ def test_decay_schedule_and_sgd(dataset, tmp_path):
     assert lrs == pytest.approx([0.05, 0.025, 0.0125])  # read after each epoch's step
 
 
+def test_plateau_schedule_follows_the_validation_loss(dataset, tmp_path):
+    """The rate falls by lr_factor on each lr_patience-th epoch in a row whose
+    validation loss is no lower than the best so far (replayed from the table)."""
+    result = _train(
+        dataset,
+        tmp_path,
+        epochs=8,
+        early_stopping=False,
+        optimizer="sgd",
+        lr=0.5,
+        lr_schedule="plateau",
+        lr_factor=0.5,
+        lr_patience=1,
+    )
+    table = pd.read_csv(result.run_dir / "metrics.tsv", sep="\t")
+    expected, lr, best = [], 0.5, float("inf")
+    for loss in table["val_loss"]:
+        if loss < best:
+            best = loss
+        else:
+            lr *= 0.5
+        expected.append(lr)
+    assert table["lr"].tolist() == pytest.approx(expected)  # read after each epoch's step
+    assert min(expected) < 0.5  # the run met at least one plateau
+
+
+def test_plateau_waits_lr_patience_epochs(tmp_path):
+    """Fed a validation loss that stops improving after the second epoch, the plateau
+    schedule lowers the rate on the third epoch without improvement, then again three
+    epochs later."""
+    from types import SimpleNamespace
+
+    from gennie.model.network import build_network
+    from gennie.train.module import RESTART_EPOCHS, Classifier
+
+    config = TrainConfig(dataset=tmp_path, lr=0.01, lr_schedule="plateau", lr_factor=0.1)
+    network = build_network(config_architecture(), {"seq": (4, 40)}, 2, 1)
+    module = Classifier(network, 2, config, steps_per_epoch=1)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    module.lr_schedulers = lambda: scheduler
+    lrs = []
+    for loss in [1.0, 0.9, 0.95, 0.9, 0.91, 0.92, 0.93, 0.94, 0.8]:
+        module._trainer = SimpleNamespace(
+            sanity_checking=False,
+            current_epoch=RESTART_EPOCHS,
+            callback_metrics={"val_loss": torch.tensor(loss)},
+        )
+        module.on_validation_epoch_end()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.01, 0.01, 0.01, 0.01, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4])
+
+
+def config_architecture():
+    from gennie.model.presets import preset_architecture
+
+    return preset_architecture("1layer", ["seq"])
+
+
 def test_one_cycle_schedule(dataset, tmp_path):
     result = _train(
         dataset,

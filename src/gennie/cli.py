@@ -313,6 +313,8 @@ def train(
     ] = None,
     lr_schedule: Annotated[str | None, typer.Option(help=_help(TrainConfig, "lr_schedule"))] = None,
     lr_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr_decay"))] = None,
+    lr_factor: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr_factor"))] = None,
+    lr_patience: Annotated[int | None, typer.Option(help=_help(TrainConfig, "lr_patience"))] = None,
     early_stopping: Annotated[
         bool | None,
         typer.Option(
@@ -347,6 +349,8 @@ def train(
             weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             lr_decay=lr_decay,
+            lr_factor=lr_factor,
+            lr_patience=lr_patience,
             early_stopping=early_stopping,
             patience=patience,
             min_delta=min_delta,

@@ -414,12 +414,22 @@ class TrainConfig(StageConfig):
     )
     lr: float = Field(1e-3, gt=0, le=10, description="(Peak) learning rate.")
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2 / decoupled weight decay.")
-    lr_schedule: Literal["fixed", "decay", "one-cycle"] = Field(
+    lr_schedule: Literal["fixed", "decay", "plateau", "one-cycle"] = Field(
         "fixed",
-        description="fixed; decay (multiply by lr_decay every epoch); one-cycle (warm up to lr, "
-        "then anneal, over the maximum number of epochs).",
+        description="fixed; decay (multiply by lr_decay every epoch); plateau (multiply by "
+        "lr_factor when the monitored validation metric has not improved for lr_patience "
+        "epochs); one-cycle (warm up to lr, then anneal, over the maximum number of epochs).",
     )
     lr_decay: float = Field(0.95, gt=0, le=1, description="Per-epoch factor for lr_schedule=decay.")
+    lr_factor: float = Field(
+        0.2, gt=0, lt=1, description="Factor on each plateau for lr_schedule=plateau."
+    )
+    lr_patience: int = Field(
+        3,
+        ge=1,
+        description="Epochs in a row without any improvement of the monitored validation "
+        "metric before lr_schedule=plateau lowers the learning rate.",
+    )
     batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
     epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
     early_stopping: bool = Field(
@@ -796,6 +806,8 @@ SEARCHED_TRAIN_FIELDS = (
     "optimizer",
     "lr_schedule",
     "lr_decay",
+    "lr_factor",
+    "lr_patience",
     "epochs",
     "early_stopping",
     "patience",
@@ -820,9 +832,13 @@ class SearchSpace(_Strict):
         ["adam", "adamw", "sgd"], description="sgd, rmsprop, adam, adamw."
     )
     lr_schedule: ChoiceSpace | None = Field(
-        ["fixed", "one-cycle"], description="fixed, decay, one-cycle."
+        ["fixed", "one-cycle"], description="fixed, decay, plateau, one-cycle."
     )
     lr_decay: FloatSpace | None = Field(None, description="Per-epoch factor for decay.")
+    lr_factor: FloatSpace | None = Field(None, description="Factor on each plateau.")
+    lr_patience: IntSpace | None = Field(
+        None, description="Epochs without improvement before a plateau's drop."
+    )
     epochs: IntSpace | None = Field(30, description="Maximum epochs of each trial.")
     early_stopping: BoolSpace | None = Field(True, description="Stop trials early.")
     patience: IntSpace | None = Field(5, description="Early-stopping patience in epochs.")
@@ -849,12 +865,16 @@ class SearchSpace(_Strict):
         None, description="A searched architecture (the 'custom' preset choice)."
     )
 
-    @field_validator("batch_size", "epochs", "patience", "ensemble", "shift", mode="before")
+    @field_validator(
+        "batch_size", "epochs", "patience", "lr_patience", "ensemble", "shift", mode="before"
+    )
     @classmethod
     def _int_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, IntRange)
 
-    @field_validator("lr", "weight_decay", "lr_decay", "min_delta", "ema_decay", mode="before")
+    @field_validator(
+        "lr", "weight_decay", "lr_decay", "lr_factor", "min_delta", "ema_decay", mode="before"
+    )
     @classmethod
     def _float_ranges(cls, value: Any) -> Any:
         return _range_from_mapping(value, FloatRange)

@@ -35,6 +35,8 @@ LABELS = {
     "lr": "Learning rate",
     "lr_schedule": "Learning-rate schedule",
     "lr_decay": "Learning-rate decay",
+    "lr_factor": "Learning-rate factor on a plateau",
+    "lr_patience": "Learning-rate patience (epochs)",
     "ema_decay": "Weight averaging (EMA decay)",
     "classes": "Class files",
     "ratio": "Split ratio",
@@ -183,6 +185,8 @@ VISIBLE_WHEN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
     },
     "train": {
         "lr_decay": lambda v: v.get("lr_schedule") == "decay",
+        "lr_factor": lambda v: v.get("lr_schedule") == "plateau",
+        "lr_patience": lambda v: v.get("lr_schedule") == "plateau",
         "patience": lambda v: bool(v.get("early_stopping", True)),
         "min_delta": lambda v: bool(v.get("early_stopping", True)),
     },

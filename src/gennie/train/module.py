@@ -48,7 +48,8 @@ class Classifier(pl.LightningModule):
     Args:
         network: ``forward(*xs) -> logits`` of shape (n, classes).
         num_classes: Number of classes.
-        config: Optimizer, learning-rate schedule and epochs.
+        config: Optimizer, learning-rate schedule and epochs. The plateau schedule is
+            stepped after each validation with the monitored metric.
         steps_per_epoch: Batches (not groups) per training epoch, for the one-cycle
             schedule.
     """
@@ -203,8 +204,14 @@ class Classifier(pl.LightningModule):
             )
 
     def on_validation_epoch_end(self) -> None:
-        if not self.trainer.sanity_checking and self.current_epoch < RESTART_EPOCHS:
+        if self.trainer.sanity_checking:
+            return
+        if self.current_epoch < RESTART_EPOCHS:
             self.restart_dead_networks()
+        if self.config.lr_schedule == "plateau":
+            value = self.trainer.callback_metrics.get(self.config.monitor)
+            if value is not None:
+                self.lr_schedulers().step(float(value))
 
     @torch.no_grad()
     def restart_dead_networks(self) -> list[int]:
@@ -263,6 +270,18 @@ class Classifier(pl.LightningModule):
                 "optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
             }
+        if cfg.lr_schedule == "plateau":
+            # Any improvement counts (the early-stopping min_delta is for stopping); the
+            # rate drops on the lr_patience-th epoch in a row without one.
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode="min" if cfg.monitor == "val_loss" else "max",
+                factor=cfg.lr_factor,
+                patience=cfg.lr_patience - 1,
+                threshold=0.0,
+                threshold_mode="abs",
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
         if cfg.lr_schedule == "one-cycle":
             scheduler = torch.optim.lr_scheduler.OneCycleLR(
                 optimizer,
