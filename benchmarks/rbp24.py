@@ -18,7 +18,13 @@ see the data folder's README):
 
 The results table (Markdown and CSV) sets gennie's AUROC next to the published
 numbers of DeepBind, iDeepE, DeepRKE and ENNGene on the same left-out sets, with the
-means, and a bar plot (PNG and SVG) shows them side by side. Results are written
+means, and a bar plot (PNG and SVG) shows them side by side.
+
+Every experiment in the data folder runs (``--experiments`` picks some): the ten
+bundled ones, or any other of the 24 RBP24 experiments (GraphProt's files, gzipped or
+not, named ``NAME.train.positives.fa`` and so on). Each is matched to its published row
+(:data:`TABLE_1`, all 24) by its numbers of training positives and negatives; an
+experiment that matches none gets "—" in the published columns. Results are written
 after every experiment, and an experiment whose result is already in the output
 folder is not run again (delete ``results.csv`` to start over).
 
@@ -63,25 +69,45 @@ EXPERIMENTS = [
     "PARCLIP_QKI",
     "PARCLIP_TAF15",
 ]
-"""The ten RBP24 experiments with published left-out AUROCs, in table order."""
+"""The ten RBP24 experiments of the bundled benchmark data, in table order. Any other
+experiment in the data folder (the same four files per name) runs too."""
 
 METHODS = ["DeepBind", "iDeepE", "DeepRKE", "ENNGene"]
 """Published methods, in table order."""
 
-PUBLISHED: dict[str, tuple[float, float, float, float]] = {
-    "ALKBH5_Baltz2012": (0.668, 0.758, 0.740, 0.877),
-    "C17ORF85_Baltz2012": (0.755, 0.830, 0.824, 0.916),
-    "C22ORF28_Baltz2012": (0.809, 0.837, 0.832, 0.908),
-    "CAPRIN1_Baltz2012": (0.888, 0.893, 0.869, 0.896),
-    "CLIPSEQ_ELAVL1": (0.980, 0.964, 0.978, 0.991),
-    "PARCLIP_ELAVL1A": (0.961, 0.971, 0.980, 0.987),
-    "PARCLIP_IGF2BP123": (0.939, 0.947, 0.943, 0.946),
-    "PARCLIP_PUM2": (0.964, 0.967, 0.965, 0.972),
-    "PARCLIP_QKI": (0.973, 0.970, 0.975, 0.984),
-    "PARCLIP_TAF15": (0.978, 0.976, 0.985, 0.985),
-}
-"""AUROC on the left-out sets as published (ENNGene paper, Table 1), per experiment in
-the order of :data:`METHODS`."""
+TABLE_1: list[tuple[str, int, int, tuple[float, float, float, float]]] = [
+    ("Ago1-4 PAR-CLIP", 36902, 31310, (0.919, 0.915, 0.932, 0.927)),
+    ("Ago2 HITS-CLIP", 48095, 44251, (0.879, 0.884, 0.900, 0.940)),
+    ("ALKBH5 PAR-CLIP", 1213, 1197, (0.668, 0.758, 0.740, 0.877)),
+    ("C17ORF85 PAR-CLIP", 1860, 1849, (0.755, 0.830, 0.824, 0.916)),
+    ("C22ORF28 PAR-CLIP", 9369, 9136, (0.809, 0.837, 0.832, 0.908)),
+    ("CAPRIN1 PAR-CLIP", 8140, 7901, (0.888, 0.893, 0.869, 0.896)),
+    ("ELAVL1 HITS-CLIP", 8595, 8436, (0.980, 0.964, 0.978, 0.991)),
+    ("ELAVL1 PAR-CLIP (A)", 27275, 23974, (0.972, 0.988, 0.978, 0.965)),
+    ("ELAVL1 PAR-CLIP (B)", 9464, 9283, (0.961, 0.971, 0.980, 0.987)),
+    ("ELAVL1 PAR-CLIP (C)", 125202, 113686, (0.989, 0.979, 0.996, 0.989)),
+    ("EWSR1 PAR-CLIP", 16292, 14720, (0.969, 0.969, 0.971, 0.972)),
+    ("FUS PAR-CLIP", 34581, 31480, (0.983, 0.985, 0.988, 0.977)),
+    ("hnRNPC iCLIP", 21472, 19794, (0.979, 0.976, 0.978, 0.977)),
+    ("IGF2BP1-3 PAR-CLIP", 8539, 6838, (0.939, 0.947, 0.943, 0.946)),
+    ("MOV10 PAR-CLIP", 13793, 12987, (0.899, 0.916, 0.920, 0.922)),
+    ("PUM2 PAR-CLIP", 9116, 8227, (0.964, 0.967, 0.965, 0.972)),
+    ("PTB HITS-CLIP", 44574, 43700, (0.944, 0.944, 0.953, 0.954)),
+    ("QKI PAR-CLIP", 10276, 9142, (0.973, 0.970, 0.975, 0.984)),
+    ("SFRS1 HITS-CLIP", 19438, 17195, (0.929, 0.946, 0.945, 0.939)),
+    ("TAF15 PAR-CLIP", 7298, 6606, (0.978, 0.976, 0.985, 0.985)),
+    ("TDP43 iCLIP", 92031, 75079, (0.930, 0.945, 0.954, 0.924)),
+    ("TIA1 iCLIP", 18049, 16135, (0.929, 0.937, 0.942, 0.959)),
+    ("TIAL1 iCLIP", 42332, 36652, (0.922, 0.934, 0.946, 0.950)),
+    ("ZC3H7B PAR-CLIP", 20962, 20018, (0.875, 0.907, 0.914, 0.862)),
+]
+"""All 24 RBP24 experiments as published (ENNGene paper, Table 1): protein and CLIP
+method, training positives and negatives, and the AUROC on the left-out set of each
+method of :data:`METHODS`. An experiment is matched to its row by its numbers of
+training positives and negatives, whatever its files are called."""
+
+FASTA_SUFFIXES = (".fa.gz", ".fa", ".fasta.gz", ".fasta")
+"""File endings of an experiment's FASTA files, in the order they are looked for."""
 
 WINDOW = 375
 """Window length: the longest sequence, so every window holds its whole sequence."""
@@ -107,6 +133,8 @@ class Result:
         seconds: Wall time of preprocess + train + evaluate.
         best_epoch: Epoch whose weights were kept (best validation loss).
         epochs_run: Epochs trained before early stopping.
+        published: The published AUROCs (:data:`METHODS`) on the same left-out set, if
+            the experiment is one of :data:`TABLE_1`.
     """
 
     experiment: str
@@ -114,9 +142,28 @@ class Result:
     seconds: float
     best_epoch: int
     epochs_run: int
+    published: tuple[float, ...] | None = None
 
 
 CSV_COLUMNS = ["experiment", "gennie", *METHODS, "seconds", "best_epoch", "epochs_run"]
+
+
+def _order(name: str) -> tuple[int, str]:
+    """Table order: the bundled ten first, in :data:`EXPERIMENTS` order, then by name."""
+    return (EXPERIMENTS.index(name), "") if name in EXPERIMENTS else (len(EXPERIMENTS), name)
+
+
+def _cells(values: tuple[float, ...] | None, digits: int = 3) -> list[str]:
+    """Published AUROCs as table cells ("—" for an experiment not in Table 1)."""
+    return [f"{v:.{digits}f}" for v in values] if values else ["—"] * len(METHODS)
+
+
+def _mean_row(title: str, results: list[Result], published: bool) -> str:
+    values = [f"**{sum(r.auroc for r in results) / len(results):.3f}**"]
+    for i in range(len(METHODS)):
+        mean = sum(r.published[i] for r in results) / len(results) if published else None
+        values.append("—" if mean is None else f"**{mean:.3f}**")
+    return f"| **{title}** | " + " | ".join(values) + " |"
 
 
 def write_table(results: list[Result], out: Path, label: str = "gennie") -> tuple[Path, Path]:
@@ -132,14 +179,15 @@ def write_table(results: list[Result], out: Path, label: str = "gennie") -> tupl
         The CSV and the Markdown file.
     """
     out.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(results, key=lambda r: EXPERIMENTS.index(r.experiment))
+    ordered = sorted(results, key=lambda r: _order(r.experiment))
     csv_path = out / "results.csv"
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for r in ordered:
+            published = _cells(r.published) if r.published else [""] * len(METHODS)
             writer.writerow(
-                [r.experiment, f"{r.auroc:.4f}", *(f"{v:.3f}" for v in PUBLISHED[r.experiment])]
+                [r.experiment, f"{r.auroc:.4f}", *published]
                 + [f"{r.seconds:.1f}", r.best_epoch, r.epochs_run]
             )
     lines = [
@@ -147,16 +195,14 @@ def write_table(results: list[Result], out: Path, label: str = "gennie") -> tupl
         "|---|---|" + "---|" * len(METHODS),
     ]
     for r in ordered:
-        cells = [f"{r.auroc:.3f}", *(f"{v:.3f}" for v in PUBLISHED[r.experiment])]
+        cells = [f"{r.auroc:.3f}", *_cells(r.published)]
         lines.append(f"| {r.experiment} | " + " | ".join(cells) + " |")
     if ordered:
-        means = [sum(r.auroc for r in ordered) / len(ordered)]
-        means += [
-            sum(PUBLISHED[r.experiment][i] for r in ordered) / len(ordered)
-            for i in range(len(METHODS))
-        ]
-        title = f"**mean of {len(ordered)}**"
-        lines.append(f"| {title} | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
+        matched = [r for r in ordered if r.published]
+        lines.append(_mean_row(f"mean of {len(ordered)}", ordered, len(matched) == len(ordered)))
+        if matched and len(matched) < len(ordered):
+            title = f"mean of the {len(matched)} in the paper's Table 1"
+            lines.append(_mean_row(title, matched, published=True))
         total = sum(r.seconds for r in ordered)
         lines.append("")
         lines.append(f"Total time (preprocess + train + evaluate): {total / 60:.1f} min.")
@@ -178,13 +224,15 @@ def read_results(out: Path) -> list[Result]:
                 seconds=float(row["seconds"]),
                 best_epoch=int(row["best_epoch"]),
                 epochs_run=int(row["epochs_run"]),
+                published=tuple(float(row[m]) for m in METHODS) if row[METHODS[0]] else None,
             )
             for row in csv.DictReader(handle)
         ]
 
 
 def plot_results(results: list[Result], out: Path, label: str = "gennie") -> list[Path]:
-    """Grouped bar plot of the AUROCs (gennie and the published methods) per experiment.
+    """Grouped bar plot of the AUROCs (gennie and the published methods) per experiment;
+    the "mean" bars average the experiments with published numbers.
 
     Returns:
         The PNG and SVG files (``results.png``, ``results.svg`` in ``out``).
@@ -195,21 +243,22 @@ def plot_results(results: list[Result], out: Path, label: str = "gennie") -> lis
     import matplotlib.pyplot as plt
     import numpy as np
 
-    ordered = sorted(results, key=lambda r: EXPERIMENTS.index(r.experiment))
+    ordered = sorted(results, key=lambda r: _order(r.experiment))
     names = [r.experiment.replace("_Baltz2012", "") for r in ordered] + ["mean"]
+    matched = [k for k, r in enumerate(ordered) if r.published] or list(range(len(ordered)))
     series = {label: [r.auroc for r in ordered]}
     for i, method in enumerate(METHODS):
-        series[method] = [PUBLISHED[r.experiment][i] for r in ordered]
-    fig, ax = plt.subplots(figsize=(12, 4.5))
+        series[method] = [r.published[i] if r.published else np.nan for r in ordered]
+    fig, ax = plt.subplots(figsize=(max(12, len(names) * 0.6), 4.5))
     x = np.arange(len(names))
     width = 0.8 / len(series)
     for k, (method, values) in enumerate(series.items()):
-        values = values + [float(np.mean(values))]
+        values = values + [float(np.mean([values[m] for m in matched]))]
         ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=method)
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylim(0.6, 1.0)
     ax.set_ylabel("AUROC on the left-out set")
-    ax.set_title("RBP24 (ten experiments): gennie default vs published")
+    ax.set_title(f"RBP24 ({len(ordered)} experiments): gennie default vs published")
     ax.legend(ncol=len(series), fontsize=8, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -220,9 +269,53 @@ def plot_results(results: list[Result], out: Path, label: str = "gennie") -> lis
     return paths
 
 
+def fasta_file(data: Path, name: str, part: str, cls: str) -> Path:
+    """An experiment's FASTA file (``NAME.PART.CLASSs.fa.gz`` or another of
+    :data:`FASTA_SUFFIXES`), or the ``.fa.gz`` path if there is none."""
+    stem = f"{name}.{part}.{cls}s"
+    for suffix in FASTA_SUFFIXES:
+        if (data / f"{stem}{suffix}").is_file():
+            return data / f"{stem}{suffix}"
+    return data / f"{stem}{FASTA_SUFFIXES[0]}"
+
+
 def train_files(data: Path, name: str) -> dict[str, Path]:
     """An experiment's training FASTA files by class (``positive``, ``negative``)."""
-    return {c: data / f"{name}.train.{c}s.fa.gz" for c in ("positive", "negative")}
+    return {c: fasta_file(data, name, "train", c) for c in ("positive", "negative")}
+
+
+def find_experiments(data: Path) -> list[str]:
+    """The experiments in a data folder that have all four files, in table order."""
+    names = set()
+    for suffix in FASTA_SUFFIXES:
+        for path in data.glob(f"*.train.positives{suffix}"):
+            names.add(path.name[: -len(f".train.positives{suffix}")])
+    complete = [
+        n
+        for n in names
+        if all(
+            fasta_file(data, n, part, c).is_file()
+            for part in ("train", "ls")
+            for c in ("positive", "negative")
+        )
+    ]
+    return sorted(complete, key=_order)
+
+
+def published_aurocs(data: Path, name: str) -> tuple[float, ...] | None:
+    """The published AUROCs of an experiment, found in :data:`TABLE_1` by its numbers
+    of training positives and negatives; None for an experiment not in the table."""
+    import gzip
+
+    counts = []
+    for path in train_files(data, name).values():
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as handle:
+            counts.append(sum(line.startswith(">") for line in handle))
+    for _protein, positives, negatives, aurocs in TABLE_1:
+        if [positives, negatives] == counts:
+            return aurocs
+    return None
 
 
 def run_experiment(
@@ -281,7 +374,7 @@ def run_experiment(
     evaluation = evaluate(
         EvaluateConfig(
             model=model.run_dir,
-            classes={c: data / f"{name}.ls.{c}s.fa.gz" for c in ("positive", "negative")},
+            classes={c: fasta_file(data, name, "ls", c) for c in ("positive", "negative")},
             out=runs,
             name=f"{name}-evaluate",
         )
@@ -293,6 +386,7 @@ def run_experiment(
         seconds=time.time() - started,
         best_epoch=int(model.summary["best_epoch"]),
         epochs_run=int(model.summary["epochs_run"]),
+        published=published_aurocs(data, name),
     )
 
 
@@ -311,7 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument(
-        "--experiments", default=None, help="comma-separated subset (default: all ten)"
+        "--experiments",
+        default=None,
+        help="comma-separated subset (default: every experiment in the data folder)",
     )
     parser.add_argument(
         "--jobs",
@@ -332,12 +428,22 @@ def main(argv: list[str] | None = None) -> None:
     window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
     tag = "-".join([*branches, *window, *(["quick"] if args.quick else [])])
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
-    names = args.experiments.split(",") if args.experiments else EXPERIMENTS
+    found = find_experiments(args.data)
+    if not found:
+        parser.error(
+            f"no experiment in {args.data}: each needs NAME.train.positives.fa.gz, "
+            "NAME.train.negatives.fa.gz, NAME.ls.positives.fa.gz and NAME.ls.negatives.fa.gz "
+            "(or .fa)"
+        )
+    names = args.experiments.split(",") if args.experiments else found
     if args.quick and not args.experiments:
-        names = QUICK_EXPERIMENTS
-    unknown = [n for n in names if n not in EXPERIMENTS]
+        names = [n for n in QUICK_EXPERIMENTS if n in found] or found[:2]
+    unknown = [n for n in names if n not in found]
     if unknown:
-        parser.error(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
+        parser.error(
+            f"experiment(s) {', '.join(unknown)} not in {args.data} (all four files needed); "
+            f"found: {', '.join(found)}"
+        )
     if args.threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

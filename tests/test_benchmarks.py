@@ -4,6 +4,7 @@ benchmark's table writing (on made-up results; the benchmark data is not used)."
 from __future__ import annotations
 
 import csv
+import gzip
 import importlib.util
 import sys
 from pathlib import Path
@@ -98,11 +99,15 @@ def test_train_metrics_are_logged_once_per_epoch_with_exact_values() -> None:
     assert logged["train_auroc"] == pytest.approx(0.5)
 
 
+PUM2 = (0.964, 0.967, 0.965, 0.972)
+ALKBH5 = (0.668, 0.758, 0.740, 0.877)
+
+
 def test_rbp24_table_and_csv_from_made_up_results(tmp_path: Path) -> None:
     rbp24 = _rbp24()
     results = [
-        rbp24.Result("PARCLIP_PUM2", 0.97, 120.0, 8, 18),
-        rbp24.Result("ALKBH5_Baltz2012", 0.70, 30.0, 3, 13),
+        rbp24.Result("PARCLIP_PUM2", 0.97, 120.0, 8, 18, PUM2),
+        rbp24.Result("ALKBH5_Baltz2012", 0.70, 30.0, 3, 13, ALKBH5),
     ]
     csv_path, md_path = rbp24.write_table(results, tmp_path, label="gennie seq")
     lines = md_path.read_text().splitlines()
@@ -127,10 +132,64 @@ def test_rbp24_table_and_csv_from_made_up_results(tmp_path: Path) -> None:
     assert all(p.stat().st_size > 0 for p in pngs)
 
 
-def test_rbp24_published_means_match_the_data_readme() -> None:
+def test_rbp24_table_with_an_experiment_not_in_the_paper(tmp_path: Path) -> None:
     rbp24 = _rbp24()
-    means = np.mean([rbp24.PUBLISHED[name] for name in rbp24.EXPERIMENTS], axis=0)
+    results = [
+        rbp24.Result("ICLIP_NEW", 0.91, 60.0, 5, 15),
+        rbp24.Result("PARCLIP_PUM2", 0.97, 120.0, 8, 18, PUM2),
+        rbp24.Result("ALKBH5_Baltz2012", 0.70, 30.0, 3, 13, ALKBH5),
+    ]
+    csv_path, md_path = rbp24.write_table(results, tmp_path)
+    lines = md_path.read_text().splitlines()
+    assert lines[4] == "| ICLIP_NEW | 0.910 | — | — | — | — |"  # after the bundled ten
+    assert lines[5] == "| **mean of 3** | **0.860** | — | — | — | — |"
+    assert lines[6] == (
+        "| **mean of the 2 in the paper's Table 1** | **0.835** | **0.816** | **0.863** "
+        "| **0.853** | **0.924** |"
+    )
+    with open(csv_path, newline="") as handle:
+        assert list(csv.reader(handle))[3][:6] == ["ICLIP_NEW", "0.9100", "", "", "", ""]
+    assert rbp24.read_results(tmp_path)[-1] == results[0]
+    assert all(p.stat().st_size > 0 for p in rbp24.plot_results(results, tmp_path))
+
+
+def test_rbp24_published_means_match_the_paper_and_the_data_readme() -> None:
+    rbp24 = _rbp24()
+    # The paper's average over all 24 (Table 1, last row) ...
+    means = np.mean([row[3] for row in rbp24.TABLE_1], axis=0)
+    assert np.round(means, 3).tolist() == [0.918, 0.931, 0.934, 0.947]
+    # ... and over the bundled ten (train positives as in the data README).
+    ten = {1213, 1860, 9369, 8140, 8595, 9464, 8539, 9116, 10276, 7298}
+    means = np.mean([row[3] for row in rbp24.TABLE_1 if row[1] in ten], axis=0)
     assert np.round(means, 3).tolist() == [0.892, 0.911, 0.909, 0.946]
+
+
+def _fasta(path: Path, records: int) -> None:
+    text = "".join(f">s{i};chr1,{i},{i + 5},+\nacgtACGUAacgt\n" for i in range(records))
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+
+
+def test_rbp24_finds_any_experiment_and_its_published_row(tmp_path: Path) -> None:
+    rbp24 = _rbp24()
+    # GraphProt's uncompressed files, with ALKBH5's numbers of training sequences.
+    _fasta(tmp_path / "RENAMED.train.positives.fa", 1213)
+    _fasta(tmp_path / "RENAMED.train.negatives.fa", 1197)
+    for cls in ("positives", "negatives"):
+        _fasta(tmp_path / f"PARCLIP_PUM2.train.{cls}.fa.gz", 3)
+        _fasta(tmp_path / f"PARCLIP_PUM2.ls.{cls}.fa.gz", 2)
+        _fasta(tmp_path / f"RENAMED.ls.{cls}.fa", 2)
+    _fasta(tmp_path / "HALF.train.positives.fa.gz", 2)  # no other file: not an experiment
+    assert rbp24.find_experiments(tmp_path) == ["PARCLIP_PUM2", "RENAMED"]
+    assert rbp24.train_files(tmp_path, "RENAMED")["negative"].name == ("RENAMED.train.negatives.fa")
+    assert rbp24.published_aurocs(tmp_path, "RENAMED") == ALKBH5
+    assert rbp24.published_aurocs(tmp_path, "PARCLIP_PUM2") is None  # 3/3: no such row
+    with pytest.raises(SystemExit) as error:
+        rbp24.main(["--data", str(tmp_path), "--experiments", "HALF"])
+    assert error.value.code == 2
 
 
 def test_rbp24_defaults_summary_means_per_variant(tmp_path) -> None:
