@@ -94,6 +94,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "lr_factor": 0.1,
         "lr_patience": 2,
     },
+    "w375-min-delta-0.001": {"window": 375, "min_delta": 0.001},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
