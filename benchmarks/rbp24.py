@@ -153,9 +153,9 @@ def _order(name: str) -> tuple[int, str]:
     return (EXPERIMENTS.index(name), "") if name in EXPERIMENTS else (len(EXPERIMENTS), name)
 
 
-def _cells(values: tuple[float, ...] | None, digits: int = 3) -> list[str]:
+def _cells(values: tuple[float, ...] | None) -> list[str]:
     """Published AUROCs as table cells ("—" for an experiment not in Table 1)."""
-    return [f"{v:.{digits}f}" for v in values] if values else ["—"] * len(METHODS)
+    return [f"{v:.3f}" for v in values] if values else ["—"] * len(METHODS)
 
 
 def _mean_row(title: str, results: list[Result], published: bool) -> str:

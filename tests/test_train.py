@@ -141,10 +141,11 @@ def test_plateau_waits_lr_patience_epochs(tmp_path):
     from types import SimpleNamespace
 
     from gennie.model.network import build_network
+    from gennie.model.presets import preset_architecture
     from gennie.train.module import RESTART_EPOCHS, Classifier
 
     config = TrainConfig(dataset=tmp_path, lr=0.01, lr_schedule="plateau", lr_factor=0.1)
-    network = build_network(config_architecture(), {"seq": (4, 40)}, 2, 1)
+    network = build_network(preset_architecture("1layer", ["seq"]), {"seq": (4, 40)}, 2, 1)
     module = Classifier(network, 2, config, steps_per_epoch=1)
     setup = module.configure_optimizers()
     optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
@@ -159,12 +160,6 @@ def test_plateau_waits_lr_patience_epochs(tmp_path):
         module.on_validation_epoch_end()
         lrs.append(optimizer.param_groups[0]["lr"])
     assert lrs == pytest.approx([0.01, 0.01, 0.01, 0.01, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4])
-
-
-def config_architecture():
-    from gennie.model.presets import preset_architecture
-
-    return preset_architecture("1layer", ["seq"])
 
 
 def test_one_cycle_schedule(dataset, tmp_path):
