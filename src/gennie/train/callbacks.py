@@ -63,6 +63,11 @@ class EpochTable(pl.Callback):
             csv.writer(handle, delimiter="\t").writerow(row)
 
 
+def monitor_mode(monitor: str) -> str:
+    """``min`` for a monitored loss (lower is better), else ``max`` (e.g. AUROC)."""
+    return "min" if monitor.endswith("loss") else "max"
+
+
 class BestWeights(pl.Callback):
     """Remembers the weights of the best validation epoch and restores them at the end.
 
@@ -72,7 +77,7 @@ class BestWeights(pl.Callback):
 
     def __init__(self, monitor: str = "val_loss") -> None:
         self.monitor = monitor
-        self.sign = -1.0 if monitor.endswith("loss") else 1.0
+        self.sign = -1.0 if monitor_mode(monitor) == "min" else 1.0
         self.best_score = -math.inf
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None

@@ -14,6 +14,7 @@ from torchmetrics.functional.classification import multiclass_auroc
 from gennie.config import TrainConfig
 from gennie.model.network import EnsembleNetwork
 from gennie.train.augment import random_shift
+from gennie.train.callbacks import monitor_mode
 
 log = logging.getLogger("gennie.train")
 
@@ -275,7 +276,7 @@ class Classifier(pl.LightningModule):
             # rate drops on the lr_patience-th epoch in a row without one.
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer,
-                mode="min" if cfg.monitor == "val_loss" else "max",
+                mode=monitor_mode(cfg.monitor),
                 factor=cfg.lr_factor,
                 patience=cfg.lr_patience - 1,
                 threshold=0.0,

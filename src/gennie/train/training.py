@@ -138,7 +138,7 @@ def train(
     )
     from gennie.model.network import build_network, first_member
     from gennie.model.summary import draw_architecture, format_layer_table, layer_table
-    from gennie.train.callbacks import BestWeights, EpochTable
+    from gennie.train.callbacks import BestWeights, EpochTable, monitor_mode
     from gennie.train.data import BatchedSamples, batch_loader
     from gennie.train.module import Classifier
 
@@ -185,7 +185,7 @@ def train(
             callbacks.append(
                 EarlyStopping(
                     monitor=config.monitor,
-                    mode="min" if config.monitor == "val_loss" else "max",
+                    mode=monitor_mode(config.monitor),
                     patience=config.patience,
                     min_delta=config.min_delta,
                 )
