@@ -95,6 +95,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "lr_patience": 2,
     },
     "w375-min-delta-0.001": {"window": 375, "min_delta": 0.001},
+    "w375-dense64": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"units": 64}]},
+    },
+    "w375-dense128": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"units": 128}]},
+    },
+    "w375-adamw": {"window": 375, "optimizer": "adamw", "weight_decay": 0.05},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
