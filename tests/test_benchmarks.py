@@ -49,10 +49,10 @@ def test_gennie_preset_layer_shapes() -> None:
         ("branches.seq.3.dropout", "(n, 64, 15)", 0),
         ("concat", "(n, 64, 15)", 0),
         ("common.0.flatten", "(n, 960)", 0),
-        ("common.0.linear", "(n, 32)", 64 * 15 * 32 + 32),
-        ("common.0.activation", "(n, 32)", 0),
-        ("common.0.dropout", "(n, 32)", 0),
-        ("output", "(n, 2)", 32 * 2 + 2),
+        ("common.0.linear", "(n, 64)", 64 * 15 * 64 + 64),
+        ("common.0.activation", "(n, 64)", 0),
+        ("common.0.dropout", "(n, 64)", 0),
+        ("output", "(n, 2)", 64 * 2 + 2),
     ]
 
 
