@@ -26,7 +26,9 @@ not, named ``NAME.train.positives.fa`` and so on). Each is matched to its publis
 (:data:`TABLE_1`, all 24) by its numbers of training positives and negatives; an
 experiment that matches none gets "—" in the published columns. Results are written
 after every experiment, and an experiment whose result is already in the output
-folder is not run again (delete ``results.csv`` to start over).
+folder is not run again (delete ``results.csv`` to start over). ``--seed`` reruns the
+whole table with another seed for the splits and the training (default 42, the
+configuration's), to see how far it moves by chance.
 
 Usage (paths relative to the repository root)::
 
@@ -326,6 +328,7 @@ def run_experiment(
     quick: bool,
     threads: int,
     window: int = WINDOW,
+    seed: int | None = None,
 ) -> Result:
     """Preprocess, train (default configuration) and evaluate one experiment.
 
@@ -337,6 +340,7 @@ def run_experiment(
         quick: Smoke-test mode (fewer sequences and epochs).
         threads: CPU threads for PyTorch (0 = its default).
         window: Window length in bases.
+        seed: Seed of the split and the training (default: the configuration's).
 
     Returns:
         The experiment's :class:`Result`.
@@ -352,6 +356,7 @@ def run_experiment(
     runs = out / "runs" / name  # one folder per experiment: parallel runs share no table
     files = train_files(data, name)
     reduce = {c: float(QUICK_PER_CLASS) for c in files} if quick else {}
+    seeded = {} if seed is None else {"seed": seed}
     dataset = preprocess(
         PreprocessConfig(
             classes=files,
@@ -363,9 +368,10 @@ def run_experiment(
             jobs=max(threads, 1),
             out=runs,
             name=f"{name}-preprocess",
+            **seeded,
         )
     )
-    extra = {"epochs": QUICK_EPOCHS} if quick else {}
+    extra = ({"epochs": QUICK_EPOCHS} if quick else {}) | seeded
     model = train(
         TrainConfig(
             dataset=dataset.run_dir, threads=threads, out=runs, name=f"{name}-train", **extra
@@ -422,11 +428,19 @@ def main(argv: list[str] | None = None) -> None:
         help="PyTorch CPU threads (default 1: on a busy machine more threads than free "
         "cores made training ten times slower)",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the splits and the training (default: the configuration's, 42); "
+        "another seed measures how much the table moves by chance",
+    )
     args = parser.parse_args(argv)
 
     branches = args.branches.split(",")
     window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
-    tag = "-".join([*branches, *window, *(["quick"] if args.quick else [])])
+    seeded = [] if args.seed is None else [f"s{args.seed}"]
+    tag = "-".join([*branches, *window, *seeded, *(["quick"] if args.quick else [])])
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
     found = find_experiments(args.data)
     if not found:
@@ -471,6 +485,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.quick,
                 args.threads,
                 args.window,
+                args.seed,
             )
             for n in todo
         ]

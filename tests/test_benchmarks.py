@@ -222,3 +222,26 @@ def test_rbp24_defaults_summary_means_per_variant(tmp_path) -> None:
         "| window375 |  | 0.950 |  |",
     ]
     assert (tmp_path / "variants.md").read_text() == text
+
+
+def test_rbp24_quick_run_with_another_seed(tmp_path: Path, monkeypatch) -> None:
+    rbp24 = _rbp24()
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # for the worker process
+    rng = np.random.default_rng(0)
+    for part, records in (("train", 100), ("ls", 20)):
+        for cls in ("positives", "negatives"):
+            lines = []
+            for i in range(records):
+                bases = "".join(rng.choice(list("ACGU"), 40))
+                if cls == "positives":  # a planted site, so that the run can learn
+                    bases = bases[:15] + "UGUAAAUA" + bases[23:]
+                lines.append(f">s{i};chr1,{i},{i + 40},+\n{bases}\n")
+            (tmp_path / f"TOY.{part}.{cls}.fa").write_text("".join(lines))
+    out = tmp_path / "out"
+    args = ["--data", str(tmp_path), "--quick", "--jobs", "1", "--window", "40"]
+    rbp24.main([*args, "--seed", "3", "--out", str(out)])
+    runs = out / "runs" / "TOY"
+    for stage in ("preprocess", "train"):
+        assert "seed: 3\n" in (runs / f"TOY-{stage}" / "parameters.yaml").read_text()
+    (row,) = csv.DictReader((out / "results.csv").open())
+    assert row["experiment"] == "TOY" and float(row["gennie"]) > 0.9
