@@ -129,6 +129,26 @@ class Pilot:
     def click(self, button: str) -> None:
         self.page.get_by_role("button", name=button, exact=True).first.click()
 
+    def show_results(self) -> None:
+        """Click a finished job's "Show results" and land on the Runs page. The job
+        cards are redrawn every few seconds; a click that lands while the button is
+        being replaced is lost, so it is repeated (at most three times)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        from playwright.sync_api import expect
+
+        heading = self.page.get_by_role("heading", name="Runs", exact=True)
+        button = self.page.get_by_role("button", name="Show results", exact=True).first
+        for _ in range(3):
+            if heading.is_visible():
+                return
+            try:
+                button.click(timeout=5_000)
+                heading.wait_for(timeout=10_000)
+                return
+            except PlaywrightTimeout:
+                continue
+        expect(heading).to_be_visible()
+
     def use_from_browser(self, index: int, expected: str) -> None:
         """Pick the first entry of the index-th Browse list of the page."""
         self.page.get_by_role("button", name="Browse").nth(index).click()
@@ -244,8 +264,7 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.use_from_browser(2, "✓ preprocess run, complete")  # its dataset's blackbox split
     user.click("Run evaluate")
     user.wait_for_job(3, "evaluate")
-    user.click("Show results")
-    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    user.show_results()
     user.see("Confusion matrix (rows: true class, columns: predicted)")
     user.see_charts(3, "Runs")  # ROC, precision-recall, confusion matrix
     user.shot("05-evaluate-results")
@@ -257,7 +276,7 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.see("✓ BED, 300 intervals on 4 chromosomes")
     user.click("Run predict")
     user.wait_for_job(4, "predict")
-    user.click("Show results")
+    user.show_results()
     user.see("Predictions (300 rows)")
     expect(page.get_by_role("button", name="Download predictions.tsv")).to_be_visible()
     user.shot("06-predict-results")
