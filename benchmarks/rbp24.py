@@ -27,7 +27,7 @@ not, named ``NAME.train.positives.fa`` and so on). Each is matched to its publis
 experiment that matches none gets "—" in the published columns. Results are written
 after every experiment, and an experiment whose result is already in the output
 folder is not run again (delete ``results.csv`` to start over). ``--seed`` reruns the
-whole table with another seed for the splits and the training (default 42, the
+whole table with another seed for the splits and the training (default: the
 configuration's), to see how far it moves by chance.
 
 Usage (paths relative to the repository root)::
@@ -428,19 +428,22 @@ def main(argv: list[str] | None = None) -> None:
         help="PyTorch CPU threads (default 1: on a busy machine more threads than free "
         "cores made training ten times slower)",
     )
+    from gennie.config import StageConfig
+
     parser.add_argument(
         "--seed",
         type=int,
         default=None,
-        help="seed of the splits and the training (default: the configuration's, 42); "
-        "another seed measures how much the table moves by chance",
+        help="seed of the splits and the training (default: the configuration's, "
+        f"{StageConfig.model_fields['seed'].default}); another seed measures how much "
+        "the table moves by chance",
     )
     args = parser.parse_args(argv)
 
     branches = args.branches.split(",")
     window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
-    seeded = [] if args.seed is None else [f"s{args.seed}"]
-    tag = "-".join([*branches, *window, *seeded, *(["quick"] if args.quick else [])])
+    seed_tag = [] if args.seed is None else [f"s{args.seed}"]
+    tag = "-".join([*branches, *window, *seed_tag, *(["quick"] if args.quick else [])])
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
     found = find_experiments(args.data)
     if not found:
