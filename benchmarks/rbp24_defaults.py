@@ -104,6 +104,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"units": 128}]},
     },
     "w375-adamw": {"window": 375, "optimizer": "adamw", "weight_decay": 0.05},
+    "w375-ens4": {"window": 375, "ensemble": 4},
+    "w375-smooth": {"window": 375, "label_smoothing": 0.1},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }

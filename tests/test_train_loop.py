@@ -2,6 +2,7 @@
 the moving average of the weights."""
 
 import numpy as np
+import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -261,3 +262,59 @@ def test_a_dead_network_starts_again_from_new_random_weights(caplog) -> None:
         module.averaged.members[0].state_dict().values(), dead.state_dict().values(), strict=True
     ):
         torch.testing.assert_close(kept, value)
+
+
+class _FixedLogits(torch.nn.Module):
+    """Logits ``[2, 0]`` and ``[0, 1]`` for the two samples, whatever the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor([[2.0, 0.0], [0.0, 1.0]]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits + 0 * x.sum()
+
+
+def test_label_smoothing_spreads_the_target_in_the_training_loss_only() -> None:
+    """Both targets are class 0. Plain: (log(1 + e^-2) + log(1 + e)) / 2 = 0.720095.
+    With two classes and label smoothing ε, a sample's loss moves by ε/2 × (its target's
+    logit − the other's): (0.1 × 2 + 0.1 × −1) / 2 = +0.05 → 0.770095. Validation
+    stays plain."""
+    from gennie.model.network import EnsembleNetwork
+
+    x, y = torch.zeros(2, 4, 8), torch.zeros(2, dtype=torch.long)
+    losses = {}
+    for smoothing in (0.0, 0.2):
+        config = TrainConfig(dataset="unused", shift=0, label_smoothing=smoothing)
+        module = Classifier(_FixedLogits(), 2, config, 1)
+        losses[smoothing] = module._train_loss((x,), y).item()
+        logged: dict[str, torch.Tensor] = {}
+        module.log = lambda name, value, _logged=logged, **kwargs: _logged.setdefault(name, value)
+        module.validation_step(((x,), y), 0)
+        assert logged["val_loss"].item() == pytest.approx(0.720095, abs=1e-6)
+    assert losses[0.0] == pytest.approx(0.720095, abs=1e-6)
+    assert losses[0.2] == pytest.approx(0.770095, abs=1e-6)
+
+    # An ensemble sums its members' smoothed losses.
+    ensemble = EnsembleNetwork.__new__(EnsembleNetwork)
+    torch.nn.Module.__init__(ensemble)
+    ensemble.members = torch.nn.ModuleList([_FixedLogits(), _FixedLogits()])
+    config = TrainConfig(dataset="unused", shift=0, label_smoothing=0.2)
+    module = Classifier(ensemble, 2, config, 1)
+    assert module._train_loss((x,), y).item() == pytest.approx(2 * 0.770095, abs=1e-6)
+
+
+def test_label_smoothing_must_leave_the_target_most_of_the_probability(tmp_path) -> None:
+    """``train --label-smoothing 1`` is refused (exit 2) with the field's name."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gennie = str(Path(sys.executable).parent / "gennie")
+    done = subprocess.run(
+        [gennie, "train", "--dataset", str(tmp_path), "--label-smoothing", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "label_smoothing" in done.stderr and "less than 1" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -304,6 +304,9 @@ def train(
     ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
     shift: Annotated[int | None, typer.Option(help=_help(TrainConfig, "shift"))] = None,
     ema_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "ema_decay"))] = None,
+    label_smoothing: Annotated[
+        float | None, typer.Option(help=_help(TrainConfig, "label_smoothing"))
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help=_help(TrainConfig, "epochs"))] = None,
     batch_size: Annotated[int | None, typer.Option(help=_help(TrainConfig, "batch_size"))] = None,
     optimizer: Annotated[str | None, typer.Option(help=_help(TrainConfig, "optimizer"))] = None,
@@ -342,6 +345,7 @@ def train(
             ensemble=ensemble,
             shift=shift,
             ema_decay=ema_decay,
+            label_smoothing=label_smoothing,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,

@@ -409,6 +409,14 @@ class TrainConfig(StageConfig):
         "averaging), updated after every training step with this decay, e.g. 0.99; 0 keeps "
         "the plain weights.",
     )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Regularisation: the training loss spreads this share of each target's "
+        "probability evenly over all classes (label smoothing), e.g. 0.1; 0 for none. "
+        "Validation, early stopping and test use the plain loss.",
+    )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
     )
@@ -815,6 +823,7 @@ SEARCHED_TRAIN_FIELDS = (
     "ensemble",
     "shift",
     "ema_decay",
+    "label_smoothing",
 )
 """Training options a search space may vary; each maps to the TrainConfig field."""
 
@@ -852,6 +861,9 @@ class SearchSpace(_Strict):
     ema_decay: FloatSpace | None = Field(
         None, description="Decay of the moving average of the weights (0: none)."
     )
+    label_smoothing: FloatSpace | None = Field(
+        None, description="Share of the target probability spread over all classes."
+    )
     preset: ChoiceSpace = Field(
         ["enngene", "1layer", "1layer_64motif", "deepbind", "2layer"],
         description="Presets to try; 'custom' stands for the architecture section.",
@@ -873,7 +885,14 @@ class SearchSpace(_Strict):
         return _range_from_mapping(value, IntRange)
 
     @field_validator(
-        "lr", "weight_decay", "lr_decay", "lr_factor", "min_delta", "ema_decay", mode="before"
+        "lr",
+        "weight_decay",
+        "lr_decay",
+        "lr_factor",
+        "min_delta",
+        "ema_decay",
+        "label_smoothing",
+        mode="before",
     )
     @classmethod
     def _float_ranges(cls, value: Any) -> Any:

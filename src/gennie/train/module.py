@@ -36,7 +36,8 @@ def _networks(network: torch.nn.Module) -> list[torch.nn.Module]:
 class Classifier(pl.LightningModule):
     """Wraps a network that maps branch tensors to class logits.
 
-    The training loss is the cross-entropy of the logits; for an
+    The training loss is the cross-entropy of the logits (with ``label_smoothing``,
+    if set; validation always uses the plain cross-entropy); for an
     :class:`~gennie.model.network.EnsembleNetwork` it is the sum of the members' own
     cross-entropies (the logged training loss is their mean), while validation scores
     the ensemble's mean probabilities.
@@ -121,14 +122,18 @@ class Classifier(pl.LightningModule):
             members = torch.stack(
                 [m(*random_shift(xs, self.config.shift)) for m in self.trained_networks]
             )
-            member_losses = torch.stack([F.cross_entropy(m, y) for m in members])
+            member_losses = torch.stack([self._loss(m, y) for m in members])
             probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
             self._collect(member_losses.detach().mean(), probs, y)
             return member_losses.sum()
         logits = self(*random_shift(xs, self.config.shift))
-        loss = F.cross_entropy(logits, y)
+        loss = self._loss(logits, y)
         self._collect(loss.detach(), logits.detach().softmax(dim=1), y)
         return loss
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss: cross-entropy, with the configured label smoothing."""
+        return F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
 
     def _collect(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
         self._train_outputs.append((loss * y.shape[0], probs, y))
