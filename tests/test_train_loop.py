@@ -280,7 +280,8 @@ def test_label_smoothing_spreads_the_target_in_the_training_loss_only() -> None:
     With two classes and label smoothing ε, a sample's loss moves by ε/2 × (its target's
     logit − the other's): (0.1 × 2 + 0.1 × −1) / 2 = +0.05 → 0.770095. Validation
     stays plain."""
-    from gennie.model.network import EnsembleNetwork
+    from gennie.config import ArchitectureConfig
+    from gennie.model.network import build_network
 
     x, y = torch.zeros(2, 4, 8), torch.zeros(2, dtype=torch.long)
     losses = {}
@@ -296,8 +297,10 @@ def test_label_smoothing_spreads_the_target_in_the_training_loss_only() -> None:
     assert losses[0.2] == pytest.approx(0.770095, abs=1e-6)
 
     # An ensemble sums its members' smoothed losses.
-    ensemble = EnsembleNetwork.__new__(EnsembleNetwork)
-    torch.nn.Module.__init__(ensemble)
+    architecture = ArchitectureConfig.model_validate(
+        {"branches": {"seq": [{"type": "global_pool", "kind": "max"}]}, "common": []}
+    )
+    ensemble = build_network(architecture, {"seq": (4, 8)}, 2, members=2)
     ensemble.members = torch.nn.ModuleList([_FixedLogits(), _FixedLogits()])
     config = TrainConfig(dataset="unused", shift=0, label_smoothing=0.2)
     module = Classifier(ensemble, 2, config, 1)
