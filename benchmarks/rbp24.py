@@ -398,6 +398,8 @@ def run_experiment(
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (see the module docstring)."""
+    from gennie.config import StageConfig
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the RBP24 files")
     parser.add_argument("--quick", action="store_true", help="smoke test of a few minutes")
@@ -428,8 +430,6 @@ def main(argv: list[str] | None = None) -> None:
         help="PyTorch CPU threads (default 1: on a busy machine more threads than free "
         "cores made training ten times slower)",
     )
-    from gennie.config import StageConfig
-
     parser.add_argument(
         "--seed",
         type=int,
