@@ -106,6 +106,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-adamw": {"window": 375, "optimizer": "adamw", "weight_decay": 0.05},
     "w375-ens4": {"window": 375, "ensemble": 4},
     "w375-smooth": {"window": 375, "label_smoothing": 0.1},
+    "w375-mask05": {"window": 375, "mask": 0.05},
+    "w375-mask15": {"window": 375, "mask": 0.15},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }

@@ -242,6 +242,8 @@ def bed_model(work: Path, out: Path, bed_dataset: Path) -> Path:
         32,
         "--shift",
         4,
+        "--mask",
+        0.05,
         "--device",
         "cpu",
         "--out",
@@ -552,8 +554,9 @@ def test_bed_preprocess_shifts_at_chromosome_ends_and_drops_short_chromosomes(be
 
 @pytest.mark.slow
 def test_bed_train_evaluate_with_class_column(work, out, bed_model):
-    # Trained with --shift 4: the option reaches the saved parameters.
-    assert yaml.safe_load((bed_model / "parameters.yaml").read_text())["shift"] == 4
+    # Trained with --shift 4 --mask 0.05: the options reach the saved parameters.
+    parameters = yaml.safe_load((bed_model / "parameters.yaml").read_text())
+    assert parameters["shift"] == 4 and parameters["mask"] == 0.05
     metrics = json.loads((bed_model / "evaluation" / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     labelled = work / "labelled.bed"

@@ -87,6 +87,24 @@ def test_each_member_sees_its_own_shifts() -> None:
     assert not torch.equal(lost[0], lost[1]) and not torch.equal(lost[1], lost[2])
 
 
+def test_each_member_sees_its_own_masks() -> None:
+    torch.manual_seed(4)
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=2)
+    seen: list[torch.Tensor] = []
+    for member in ensemble.members:
+        member.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+    config = TrainConfig(dataset="unused", shift=0, mask=0.5)
+    module = Classifier(ensemble, 2, config, steps_per_epoch=1)
+    x = torch.ones(64, 4, 10)
+    module._train_loss((x,), torch.zeros(64, dtype=torch.long))
+    masked = [s[:, 0] == 0 for s in seen]
+    # About half of the 640 positions masked for each member, not the same ones.
+    assert all(250 < m.sum().item() < 390 for m in masked)
+    assert not torch.equal(masked[0], masked[1])
+    # A masked position is masked in all four channels.
+    assert all(bool((s.sum(dim=1)[m] == 0).all()) for s, m in zip(seen, masked, strict=True))
+
+
 def _gennie(*args: object) -> subprocess.CompletedProcess:
     """Run the installed ``gennie`` console script."""
     return subprocess.run(

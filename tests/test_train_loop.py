@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gennie.config import TrainConfig
-from gennie.train.augment import random_shift
+from gennie.train.augment import augment, random_mask, random_shift
 from gennie.train.callbacks import BestWeights
 from gennie.train.data import BatchedSamples, batch_loader
 from gennie.train.module import Classifier
@@ -68,6 +68,31 @@ def test_random_shift_moves_branches_together_and_fills_with_zeros() -> None:
         expected = [x[row, 0, i - d].item() if 0 <= i - d < 6 else 0.0 for i in range(6)]
         assert left[row, 0].tolist() == expected
     assert random_shift((x,), 0)[0] is x
+
+
+def test_random_mask_zeroes_the_same_positions_in_every_branch() -> None:
+    x = torch.arange(1, 13, dtype=torch.float32).reshape(2, 1, 6)
+    other = torch.cat([x, -x], dim=1)
+    masked, masked_other = random_mask((x, other), 0.5, torch.Generator().manual_seed(0))
+    # Draws of this generator below 0.5: positions 1, 3, 4, 5 of the first sample and
+    # 1, 3, 5, 6 of the second.
+    assert masked.tolist() == [[[0, 2, 0, 0, 0, 6]], [[0, 8, 0, 10, 0, 0]]]
+    torch.testing.assert_close(masked_other, torch.cat([masked, -masked], dim=1))
+    assert random_mask((x,), 0.0)[0] is x
+
+
+def test_augment_shifts_then_masks() -> None:
+    x = torch.ones(500, 4, 50)
+    torch.manual_seed(1)
+    shifted_and_masked = augment((x,), 2, 0.1)[0]
+    torch.manual_seed(1)
+    shifted = random_shift((x,), 2)[0]
+    kept = shifted_and_masked[:, 0] == 1
+    # Every kept position was inside the shifted window, and about a tenth of those
+    # inside were masked.
+    assert bool((shifted[:, 0][kept] == 1).all())
+    share = 1 - kept.sum().item() / (shifted[:, 0] == 1).sum().item()
+    assert 0.09 < share < 0.11
 
 
 class FirstBranch(torch.nn.Module):
@@ -307,17 +332,19 @@ def test_label_smoothing_spreads_the_target_in_the_training_loss_only() -> None:
     assert module._train_loss((x,), y).item() == pytest.approx(2 * 0.770095, abs=1e-6)
 
 
-def test_label_smoothing_must_leave_the_target_most_of_the_probability(tmp_path) -> None:
-    """``train --label-smoothing 1`` is refused (exit 2) with the field's name."""
+@pytest.mark.parametrize("option", ["label-smoothing", "mask"])
+def test_a_share_of_one_is_refused(tmp_path, option) -> None:
+    """``train --label-smoothing 1`` (all the target spread away) and ``--mask 1`` (every
+    position masked) are refused (exit 2) with the field's name."""
     import subprocess
     import sys
     from pathlib import Path
 
     gennie = str(Path(sys.executable).parent / "gennie")
     done = subprocess.run(
-        [gennie, "train", "--dataset", str(tmp_path), "--label-smoothing", "1"],
+        [gennie, "train", "--dataset", str(tmp_path), f"--{option}", "1"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "label_smoothing" in done.stderr and "less than 1" in done.stderr
+    assert option.replace("-", "_") in done.stderr and "less than 1" in done.stderr
     assert "Traceback" not in done.stderr

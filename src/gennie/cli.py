@@ -303,6 +303,7 @@ def train(
     ] = None,
     ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
     shift: Annotated[int | None, typer.Option(help=_help(TrainConfig, "shift"))] = None,
+    mask: Annotated[float | None, typer.Option(help=_help(TrainConfig, "mask"))] = None,
     ema_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "ema_decay"))] = None,
     label_smoothing: Annotated[
         float | None, typer.Option(help=_help(TrainConfig, "label_smoothing"))
@@ -344,6 +345,7 @@ def train(
             branches=_list(branches),
             ensemble=ensemble,
             shift=shift,
+            mask=mask,
             ema_decay=ema_decay,
             label_smoothing=label_smoothing,
             epochs=epochs,

@@ -401,6 +401,14 @@ class TrainConfig(StageConfig):
         "ensemble (the bases moved in count as unknown, N); 0 for none. Validation and "
         "test windows are never moved.",
     )
+    mask: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Augmentation: read this share of the positions of every training "
+        "window as unknown (N), chosen at random anew each epoch and for each network of "
+        "an ensemble, e.g. 0.05; 0 for none. Validation and test windows are never masked.",
+    )
     ema_decay: float = Field(
         0.0,
         ge=0,
@@ -822,6 +830,7 @@ SEARCHED_TRAIN_FIELDS = (
     "min_delta",
     "ensemble",
     "shift",
+    "mask",
     "ema_decay",
     "label_smoothing",
 )
@@ -858,6 +867,9 @@ class SearchSpace(_Strict):
     shift: IntSpace | None = Field(
         None, description="Random training shift of the windows, in bases (augmentation)."
     )
+    mask: FloatSpace | None = Field(
+        None, description="Share of training positions read as unknown (augmentation)."
+    )
     ema_decay: FloatSpace | None = Field(
         None, description="Decay of the moving average of the weights (0: none)."
     )
@@ -890,6 +902,7 @@ class SearchSpace(_Strict):
         "lr_decay",
         "lr_factor",
         "min_delta",
+        "mask",
         "ema_decay",
         "label_smoothing",
         mode="before",

@@ -13,7 +13,7 @@ from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
 from gennie.model.network import EnsembleNetwork
-from gennie.train.augment import random_shift
+from gennie.train.augment import augment
 from gennie.train.callbacks import monitor_mode
 
 log = logging.getLogger("gennie.train")
@@ -114,19 +114,20 @@ class Classifier(pl.LightningModule):
 
     def _train_loss(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
         """The loss of one training batch; collects its outputs for the epoch's metrics."""
+        cfg = self.config
         if isinstance(self.network, EnsembleNetwork):
             # Each member learns from its own loss (their sum is minimised, so no
-            # member's gradient depends on another) on windows moved by its own random
-            # offsets, so the members differ in more than their initial weights;
+            # member's gradient depends on another) on windows moved (and masked) by its
+            # own random draws, so the members differ in more than their initial weights;
             # metrics are the ensemble's.
             members = torch.stack(
-                [m(*random_shift(xs, self.config.shift)) for m in self.trained_networks]
+                [m(*augment(xs, cfg.shift, cfg.mask)) for m in self.trained_networks]
             )
             member_losses = torch.stack([self._loss(m, y) for m in members])
             probs = EnsembleNetwork.combine(members.detach()).softmax(dim=1)
             self._collect(member_losses.detach().mean(), probs, y)
             return member_losses.sum()
-        logits = self(*random_shift(xs, self.config.shift))
+        logits = self(*augment(xs, cfg.shift, cfg.mask))
         loss = self._loss(logits, y)
         self._collect(loss.detach(), logits.detach().softmax(dim=1), y)
         return loss
