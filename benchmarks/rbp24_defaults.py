@@ -108,6 +108,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-smooth": {"window": 375, "label_smoothing": 0.1},
     "w375-mask05": {"window": 375, "mask": 0.05},
     "w375-mask15": {"window": 375, "mask": 0.15},
+    "w375-ens-shift20": {"window": 375, "shift": 20},
+    "w375-dense2": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0], _DENSE[0]]},
+    },
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
