@@ -121,17 +121,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
 COLUMNS = ["experiment", "variant", "seed", "test_auroc", "val_auroc", "best_epoch", "seconds"]
 
 
-def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, Any]:
-    """Preprocess (once per window) and train one variant; its test-split AUROC."""
-    from gennie.config import PreprocessConfig, TrainConfig
+def screening_dataset(data: Path, name: str, window: int, runs: Path) -> Path:
+    """The experiment's training files preprocessed at ``window`` (8:1:1 split), in
+    ``runs/NAME-wWINDOW``; made once, then reused."""
+    from gennie.config import PreprocessConfig
     from gennie.dataset.preprocess import preprocess
-    from gennie.train.training import train
 
-    overrides = dict(VARIANTS[variant])
-    window = overrides.pop("window", 150)
-    runs = out / "runs"
     dataset_dir = runs / f"{name}-w{window}"
-    started = time.time()
     if not (dataset_dir / "metadata.json").exists():
         preprocess(
             PreprocessConfig(
@@ -143,6 +139,19 @@ def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, 
                 name=dataset_dir.name,
             )
         )
+    return dataset_dir
+
+
+def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, Any]:
+    """Preprocess (once per window) and train one variant; its test-split AUROC."""
+    from gennie.config import TrainConfig
+    from gennie.train.training import train
+
+    overrides = dict(VARIANTS[variant])
+    window = overrides.pop("window", 150)
+    runs = out / "runs"
+    started = time.time()
+    dataset_dir = screening_dataset(data, name, window, runs)
     model = train(
         TrainConfig(
             dataset=dataset_dir,

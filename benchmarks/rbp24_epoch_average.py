@@ -25,7 +25,6 @@ Usage (paths relative to the repository root)::
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import logging
 import os
@@ -35,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from rbp24 import EXPERIMENTS, train_files
+from rbp24 import EXPERIMENTS
+from rbp24_defaults import screening_dataset
 
 KS = (2, 3, 5, 8)
 """Numbers of best epochs averaged."""
@@ -54,7 +54,7 @@ class EpochWeights(pl.Callback):
             return
         loss = float(trainer.callback_metrics["val_loss"])
         state = {k: v.detach().cpu().clone() for k, v in pl_module.network.state_dict().items()}
-        self.epochs.append((loss, copy.deepcopy(state)))
+        self.epochs.append((loss, state))
 
 
 def _probabilities(network: torch.nn.Module, inputs: list[np.ndarray]) -> np.ndarray:
@@ -69,25 +69,13 @@ def run(data: Path, name: str, out: Path) -> list[dict[str, str]]:
     """Train the default once on ``name`` and score every averaging scheme."""
     from sklearn.metrics import log_loss, roc_auc_score
 
-    from gennie.config import PreprocessConfig, TrainConfig
-    from gennie.dataset.preprocess import preprocess
+    from gennie.config import TrainConfig
     from gennie.dataset.store import Dataset
     from gennie.model.network import build_network
     from gennie.train.training import prepare, train
 
     runs = out / "runs"
-    dataset_dir = runs / f"{name}-w375"
-    if not (dataset_dir / "metadata.json").exists():
-        preprocess(
-            PreprocessConfig(
-                classes=train_files(data, name),
-                window=375,
-                ratio="8:1:1",
-                alphabet="rna",
-                out=runs,
-                name=dataset_dir.name,
-            )
-        )
+    dataset_dir = screening_dataset(data, name, 375, runs)
     started = time.time()
     recorder = EpochWeights()
     config = TrainConfig(
