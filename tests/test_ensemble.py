@@ -70,15 +70,21 @@ def test_each_member_learns_from_its_own_loss_only() -> None:
             torch.testing.assert_close(param.grad, grad)
 
 
-def test_each_member_sees_its_own_shifts() -> None:
-    torch.manual_seed(3)
-    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=3)
+def _members_inputs(members: int, config: TrainConfig) -> list[torch.Tensor]:
+    """The windows each member of a fresh ensemble trains on for one batch of 64 all-one
+    windows (4 channels × 10 positions)."""
+    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=members)
     seen: list[torch.Tensor] = []
     for member in ensemble.members:
         member.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
-    module = Classifier(ensemble, 2, TrainConfig(dataset="unused", shift=3), steps_per_epoch=1)
-    x = torch.ones(64, 4, 10)
-    module._train_loss((x,), torch.zeros(64, dtype=torch.long))
+    module = Classifier(ensemble, 2, config, steps_per_epoch=1)
+    module._train_loss((torch.ones(64, 4, 10),), torch.zeros(64, dtype=torch.long))
+    return seen
+
+
+def test_each_member_sees_its_own_shifts() -> None:
+    torch.manual_seed(3)
+    seen = _members_inputs(3, TrainConfig(dataset="unused", shift=3))
     assert len(seen) == 3
     # A window moved by d lost |d| of its 10 positions: every member saw moves of 0 to
     # 3 bases, and no two members the same ones.
@@ -89,14 +95,7 @@ def test_each_member_sees_its_own_shifts() -> None:
 
 def test_each_member_sees_its_own_masks() -> None:
     torch.manual_seed(4)
-    ensemble = build_network(ARCH, {"seq": (4, 10)}, 2, members=2)
-    seen: list[torch.Tensor] = []
-    for member in ensemble.members:
-        member.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
-    config = TrainConfig(dataset="unused", shift=0, mask=0.5)
-    module = Classifier(ensemble, 2, config, steps_per_epoch=1)
-    x = torch.ones(64, 4, 10)
-    module._train_loss((x,), torch.zeros(64, dtype=torch.long))
+    seen = _members_inputs(2, TrainConfig(dataset="unused", shift=0, mask=0.5))
     masked = [s[:, 0] == 0 for s in seen]
     # About half of the 640 positions masked for each member, not the same ones.
     assert all(250 < m.sum().item() < 390 for m in masked)
