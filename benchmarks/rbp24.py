@@ -43,8 +43,9 @@ windows and about 50 for 150-nt ones, so the sequence + structure table uses
 
 ``--quick`` is a smoke test of a few minutes: the two smallest experiments, 1000
 training sequences per class and at most 5 epochs. Experiments run ``--jobs`` (2) at a
-time, each in its own process with one PyTorch thread; all ten took 38 minutes on 2
-cores with the default configuration (76 minutes summed over the experiments).
+time, each in its own process with one PyTorch thread; all ten took 37-40 minutes on
+2 cores with the default configuration (73-76 minutes summed over the experiments;
+seeds 42, 1 and 2).
 """
 
 from __future__ import annotations
