@@ -109,6 +109,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-mask05": {"window": 375, "mask": 0.05},
     "w375-mask15": {"window": 375, "mask": 0.15},
     "w375-ens-shift20": {"window": 375, "shift": 20},
+    "w375-dense-drop03": {
+        "window": 375,
+        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"dropout": 0.3}]},
+    },
+    "w375-k16": {
+        "window": 375,
+        "architecture": {
+            "branches": {"seq": [_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]]},
+            "common": _DENSE,
+        },
+    },
     "w375-dense2": {
         "window": 375,
         "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0], _DENSE[0]]},
