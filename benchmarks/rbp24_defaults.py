@@ -46,10 +46,17 @@ _BATCH_NORM = [
     layer | {"batch_norm": True} if layer["type"] == "conv" else layer for layer in _GENNIE
 ]
 
+
+def _layers(seq: list[dict] = _GENNIE, common: list[dict] = _DENSE) -> dict[str, Any]:
+    """An architecture override: ``seq`` branch layers and common layers (default: the
+    preset's)."""
+    return {"architecture": {"branches": {"seq": seq}, "common": common}}
+
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "window375": {"window": 375},
-    "wide": {"architecture": {"branches": {"seq": _WIDE}, "common": _DENSE}},
+    "wide": _layers(_WIDE),
     "auroc-monitor": {"monitor": "val_auroc", "min_delta": 0.0},
     "patience5-loss": {"min_delta": 0.0, "patience": 5},
     "decay": {"lr_schedule": "decay", "lr_decay": 0.9},
@@ -58,19 +65,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "batch128": {"batch_size": 128},
     "w375-gru": {
         "window": 375,
-        "architecture": {
-            "branches": {"seq": _GENNIE},
-            "common": [{"type": "gru", "units": 32, "dropout": 0.2}, *_DENSE],
-        },
+        **_layers(common=[{"type": "gru", "units": 32, "dropout": 0.2}, *_DENSE]),
     },
-    "w375-3conv": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _GENNIE + _THIRD}, "common": _DENSE},
-    },
-    "w375-bn": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _BATCH_NORM}, "common": _DENSE},
-    },
+    "w375-3conv": {"window": 375, **_layers(_GENNIE + _THIRD)},
+    "w375-bn": {"window": 375, **_layers(_BATCH_NORM)},
     "w375-shift5": {"window": 375, "shift": 5, "ensemble": 1},
     "w375-shift10": {"window": 375, "shift": 10, "ensemble": 1},
     "w375-shift20": {"window": 375, "shift": 20, "ensemble": 1},
@@ -80,10 +78,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "window": 375,
             "shift": 10,
             "ensemble": 1,
-            "architecture": {
-                "branches": {"seq": _GENNIE},
-                "common": [_DENSE[0] | {"activation": activation}],
-            },
+            **_layers(common=[_DENSE[0] | {"activation": activation}]),
         }
         for activation in ("elu", "gelu")
     },
@@ -95,35 +90,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "lr_patience": 2,
     },
     "w375-min-delta-0.001": {"window": 375, "min_delta": 0.001},
-    "w375-dense64": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"units": 64}]},
-    },
-    "w375-dense128": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"units": 128}]},
-    },
+    "w375-dense64": {"window": 375, **_layers(common=[_DENSE[0] | {"units": 64}])},
+    "w375-dense128": {"window": 375, **_layers(common=[_DENSE[0] | {"units": 128}])},
     "w375-adamw": {"window": 375, "optimizer": "adamw", "weight_decay": 0.05},
     "w375-ens4": {"window": 375, "ensemble": 4},
     "w375-smooth": {"window": 375, "label_smoothing": 0.1},
     "w375-mask05": {"window": 375, "mask": 0.05},
     "w375-mask15": {"window": 375, "mask": 0.15},
     "w375-ens-shift20": {"window": 375, "shift": 20},
-    "w375-dense-drop03": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0] | {"dropout": 0.3}]},
-    },
-    "w375-k16": {
-        "window": 375,
-        "architecture": {
-            "branches": {"seq": [_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]]},
-            "common": _DENSE,
-        },
-    },
-    "w375-dense2": {
-        "window": 375,
-        "architecture": {"branches": {"seq": _GENNIE}, "common": [_DENSE[0], _DENSE[0]]},
-    },
+    "w375-dense-drop03": {"window": 375, **_layers(common=[_DENSE[0] | {"dropout": 0.3}])},
+    "w375-k16": {"window": 375, **_layers([_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]])},
+    "w375-dense2": {"window": 375, **_layers(common=[_DENSE[0], _DENSE[0]])},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
@@ -211,6 +188,20 @@ def _save_test_probabilities(run_dir: Path, dataset_dir: Path, runs: Path) -> No
     np.save(dataset_dir / "test_labels.npy", (table["class"] == "positive").to_numpy())
 
 
+def add_rows(
+    table: Path, columns: list[str], rows: list[dict[str, str]], new: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """Print the new result rows and rewrite ``table`` (CSV) with all rows; all rows."""
+    for row in new:
+        print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    rows = [*rows, *new]
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
 def ensemble_auroc(out: Path, name: str, variant: str, seeds: list[str]) -> float | None:
     """AUROC on the test split of the mean probability of the variant's seeds' models."""
     import numpy as np
@@ -291,13 +282,8 @@ def main(argv: list[str] | None = None) -> None:
                 key = (name, variant, str(seed))
                 if any((r["experiment"], r["variant"], r["seed"]) == key for r in rows):
                     continue
-                row = run(args.data, name, variant, seed, args.out)
-                print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-                rows.append({k: str(v) for k, v in row.items()})
-                with table.open("w", newline="") as handle:
-                    writer = csv.DictWriter(handle, COLUMNS)
-                    writer.writeheader()
-                    writer.writerows(rows)
+                row = {k: str(v) for k, v in run(args.data, name, variant, seed, args.out).items()}
+                rows = add_rows(table, COLUMNS, rows, [row])
     print(summarise(rows, args.out))
 
 

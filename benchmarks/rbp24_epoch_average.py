@@ -35,7 +35,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from rbp24 import EXPERIMENTS
-from rbp24_defaults import screening_dataset
+from rbp24_defaults import add_rows, screening_dataset
 
 KS = (2, 3, 5, 8)
 """Numbers of best epochs averaged."""
@@ -58,7 +58,7 @@ class EpochWeights(pl.Callback):
 
 
 def _probabilities(network: torch.nn.Module, inputs: list[np.ndarray]) -> np.ndarray:
-    """Positive-class probabilities of ``network`` (eval mode) for one branch's inputs."""
+    """Class probabilities of ``network`` (eval mode) for inputs held in memory."""
     from gennie.model.inference import predict_probabilities
 
     batches = ([a[lo : lo + 512] for a in inputs] for lo in range(0, inputs[0].shape[0], 512))
@@ -71,8 +71,8 @@ def run(data: Path, name: str, out: Path) -> list[dict[str, str]]:
 
     from gennie.config import TrainConfig
     from gennie.dataset.store import Dataset
-    from gennie.model.network import build_network
-    from gennie.train.training import prepare, train
+    from gennie.model.bundle import load_bundle
+    from gennie.train.training import train
 
     runs = out / "runs"
     dataset_dir = screening_dataset(data, name, 375, runs)
@@ -81,7 +81,7 @@ def run(data: Path, name: str, out: Path) -> list[dict[str, str]]:
     config = TrainConfig(
         dataset=dataset_dir, threads=1, seed=0, out=runs, name=f"{name}-epoch-average"
     )
-    train(config, extra_callbacks=[recorder])
+    result = train(config, extra_callbacks=[recorder])
     seconds = time.time() - started
 
     dataset = Dataset(dataset_dir)
@@ -90,13 +90,7 @@ def run(data: Path, name: str, out: Path) -> list[dict[str, str]]:
     for split in ("validation", "test"):
         indices = dataset.indices(split)
         splits[split] = (dataset.inputs(indices, ["seq"]), dataset.labels[indices])
-    resolved, _ = prepare(config)
-    network = build_network(
-        resolved.architecture,
-        {"seq": (dataset.encoder("seq").channels, dataset.window)},
-        len(dataset.classes),
-        resolved.ensemble,
-    )
+    network, _ = load_bundle(result.run_dir)  # the architecture; weights loaded per scheme
 
     order = np.argsort([loss for loss, _ in recorder.epochs], kind="stable")
     best_epoch = int(order[0]) + 1
@@ -167,14 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         if any(r["experiment"] == name for r in rows):
             continue
-        new = run(args.data, name, args.out)
-        for row in new:
-            print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-        rows.extend(new)
-        with table.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        rows = add_rows(table, COLUMNS, rows, run(args.data, name, args.out))
 
 
 if __name__ == "__main__":
