@@ -101,6 +101,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-dense-drop03": {"window": 375, **_layers(common=[_DENSE[0] | {"dropout": 0.3}])},
     "w375-k16": {"window": 375, **_layers([_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]])},
     "w375-dense2": {"window": 375, **_layers(common=[_DENSE[0], _DENSE[0]])},
+    "w375-lr5e4": {"window": 375, "lr": 5e-4},
+    "w375-pool-drop03": {
+        "window": 375,
+        **_layers(
+            [layer | {"dropout": 0.3} if layer["type"] == "pool" else layer for layer in _GENNIE]
+        ),
+    },
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
