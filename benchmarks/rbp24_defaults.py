@@ -102,6 +102,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-k16": {"window": 375, **_layers([_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]])},
     "w375-dense2": {"window": 375, **_layers(common=[_DENSE[0], _DENSE[0]])},
     "w375-lr5e4": {"window": 375, "lr": 5e-4},
+    "w375-dil2": {
+        "window": 375,
+        **_layers([*_GENNIE[:2], _GENNIE[2] | {"dilation": 2}, _GENNIE[3]]),
+    },
+    "w375-maxavg2": {"window": 375, **_layers([*_GENNIE[:3], _GENNIE[3] | {"kind": "max_avg"}])},
     "w375-pool-drop03": {
         "window": 375,
         **_layers(
