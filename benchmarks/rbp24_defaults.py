@@ -102,6 +102,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-k16": {"window": 375, **_layers([_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]])},
     "w375-dense2": {"window": 375, **_layers(common=[_DENSE[0], _DENSE[0]])},
     "w375-lr5e4": {"window": 375, "lr": 5e-4},
+    **{
+        f"w375-one-cycle30{suffix}": {
+            "window": 375,
+            "lr_schedule": "one-cycle",
+            "epochs": 30,
+            "early_stopping": False,
+            "lr": lr,
+        }
+        for suffix, lr in (("", 1e-3), ("-lr3e3", 3e-3))
+    },
     "w375-dil2": {
         "window": 375,
         **_layers([*_GENNIE[:2], _GENNIE[2] | {"dilation": 2}, _GENNIE[3]]),
