@@ -178,8 +178,8 @@ class Pilot:
         # The page re-renders while jobs are polled, which can replace a chart while it
         # is being scrolled to: try again until it holds still. On a loaded machine the
         # page has also stayed without its charts, or gone entirely white (Streamlit's
-        # front end stopped drawing; about one full test run in five, no error in the
-        # server's log). A user would then open the page again through its link, which
+        # front end stopped drawing; now and then in full test runs, with no error in
+        # the server's log). A user would then open the page again through its link, which
         # keeps the session and so the chosen run, or, when even the links are gone,
         # reload it: a new session, whose Runs page shows the newest run, and whose
         # stage pages show their jobs, which live on the server.
