@@ -40,11 +40,15 @@ from gennie.model.presets import preset_architecture
 _PRESET = preset_architecture("gennie", ["seq"]).model_dump(mode="json")
 _GENNIE = _PRESET["branches"]["seq"]
 _DENSE = _PRESET["common"]
-_WIDE = [_GENNIE[0] | {"filters": 128}, *_GENNIE[1:]]
 _THIRD = _GENNIE[2:4]  # one more convolution 64×5 with max pool 3
-_BATCH_NORM = [
-    layer | {"batch_norm": True} if layer["type"] == "conv" else layer for layer in _GENNIE
-]
+
+
+def _changed(which: int | str, **changes: Any) -> list[dict]:
+    """The preset's ``seq`` layers with ``changes`` made to layer number ``which``, or
+    to every layer of type ``which`` (``"conv"``, ``"pool"``)."""
+    return [
+        layer | changes if which in (i, layer["type"]) else layer for i, layer in enumerate(_GENNIE)
+    ]
 
 
 def _layers(seq: list[dict] = _GENNIE, common: list[dict] = _DENSE) -> dict[str, Any]:
@@ -56,7 +60,7 @@ def _layers(seq: list[dict] = _GENNIE, common: list[dict] = _DENSE) -> dict[str,
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "window375": {"window": 375},
-    "wide": _layers(_WIDE),
+    "wide": _layers(_changed(0, filters=128)),
     "auroc-monitor": {"monitor": "val_auroc", "min_delta": 0.0},
     "patience5-loss": {"min_delta": 0.0, "patience": 5},
     "decay": {"lr_schedule": "decay", "lr_decay": 0.9},
@@ -68,7 +72,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         **_layers(common=[{"type": "gru", "units": 32, "dropout": 0.2}, *_DENSE]),
     },
     "w375-3conv": {"window": 375, **_layers(_GENNIE + _THIRD)},
-    "w375-bn": {"window": 375, **_layers(_BATCH_NORM)},
+    "w375-bn": {"window": 375, **_layers(_changed("conv", batch_norm=True))},
     "w375-shift5": {"window": 375, "shift": 5, "ensemble": 1},
     "w375-shift10": {"window": 375, "shift": 10, "ensemble": 1},
     "w375-shift20": {"window": 375, "shift": 20, "ensemble": 1},
@@ -99,7 +103,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-mask15": {"window": 375, "mask": 0.15},
     "w375-ens-shift20": {"window": 375, "shift": 20},
     "w375-dense-drop03": {"window": 375, **_layers(common=[_DENSE[0] | {"dropout": 0.3}])},
-    "w375-k16": {"window": 375, **_layers([_GENNIE[0] | {"kernel_size": 16}, *_GENNIE[1:]])},
+    "w375-k16": {"window": 375, **_layers(_changed(0, kernel_size=16))},
     "w375-dense2": {"window": 375, **_layers(common=[_DENSE[0], _DENSE[0]])},
     "w375-lr5e4": {"window": 375, "lr": 5e-4},
     **{
@@ -112,17 +116,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
         for suffix, lr in (("", 1e-3), ("-lr3e3", 3e-3))
     },
-    "w375-dil2": {
-        "window": 375,
-        **_layers([*_GENNIE[:2], _GENNIE[2] | {"dilation": 2}, _GENNIE[3]]),
-    },
-    "w375-maxavg2": {"window": 375, **_layers([*_GENNIE[:3], _GENNIE[3] | {"kind": "max_avg"}])},
-    "w375-pool-drop03": {
-        "window": 375,
-        **_layers(
-            [layer | {"dropout": 0.3} if layer["type"] == "pool" else layer for layer in _GENNIE]
-        ),
-    },
+    "w375-dil2": {"window": 375, **_layers(_changed(2, dilation=2))},
+    "w375-maxavg2": {"window": 375, **_layers(_changed(3, kind="max_avg"))},
+    "w375-pool-drop03": {"window": 375, **_layers(_changed("pool", dropout=0.3))},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
