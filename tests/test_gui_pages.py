@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 import gennie.gui
 from gennie.config import STAGES, TrainConfig, dump_config, load_run_config
 from gennie.gui.fields import check_path, form_fields, resolve_path, validate_page, visible
-from gennie.gui.form import to_raw
+from gennie.gui.form import _from_raw, to_raw
 from gennie.gui.jobs import JobStore
 
 VIEWS = Path(gennie.gui.__file__).parent / "views"
@@ -136,6 +136,18 @@ def test_paths_relative_absolute_and_home(tmp_path, monkeypatch):
     _fake_run(tmp_path / "runs" / "mine", "preprocess")
     taken = validate_page("preprocess", {**values, "name": "mine"}, tmp_path)
     assert taken.errors == {"name": f"{tmp_path}/runs/mine exists already; choose another name"}
+
+
+def test_an_emptied_output_folder_is_the_default_folder(tmp_path):
+    # Not the workspace itself: the run-name check already took it as the default.
+    (tmp_path / "a.fa").write_text(FASTA_A)
+    (tmp_path / "b.fa").write_text(FASTA_B)
+    out = next(ff for ff in form_fields("preprocess") if ff.name == "out")
+    assert _from_raw(out, "  ") is None
+    values = {"classes": {"a": "a.fa", "b": "b.fa"}, "window": 20, "out": _from_raw(out, "")}
+    check = validate_page("preprocess", values, tmp_path)
+    assert check.ok, check.errors
+    assert check.config.out == tmp_path / "gennie-runs"
 
 
 # --------------------------------------------------------------------------- pages

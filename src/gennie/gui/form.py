@@ -100,8 +100,9 @@ def to_raw(ff: FormField, value: Any) -> Any:
 def _from_raw(ff: FormField, raw: Any) -> Any:
     """A widget's value as the configuration takes it (a ValueError if unreadable)."""
     if ff.kind in ("path", "text"):
-        text = (raw or "").strip()
-        return text if text or not ff.optional else None
+        # Empty means not given: the model's default (an emptied Output folder is the
+        # default folder, as the run-name check takes it, not the workspace itself).
+        return (raw or "").strip() or None
     if ff.kind in ("paths", "lines"):
         items = [line.strip() for line in (raw or "").splitlines() if line.strip()]
         return items if items or not ff.optional else None
