@@ -257,6 +257,10 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.open_page("Train")
     user.use_from_browser(0, "✓ preprocess run, complete")  # the dataset just made
     user.fill("Epochs", "3")
+    # the fields not touched hold the configuration's defaults, not the widgets' minimums
+    for label, default in [("Patience", "10"), ("Min delta", "0.01"), ("Seed", "42")]:
+        expect(page.get_by_label(label, exact=True)).to_have_value(default)
+    expect(page.get_by_label("Output folder", exact=True)).to_have_value("gennie-runs")
     user.click("Run train")
     user.see(re.compile("Job 2: train .*running"), timeout=JOB_TIMEOUT_MS)
     user.shot("03-train-running")

@@ -393,3 +393,50 @@ def test_form_survives_a_reload_and_resets_to_defaults(workspace):
     assert reloaded.text_input(key="preprocess.ratio").value == "7:1:1:1"
     assert reloaded.text_input(key="preprocess.classes.1.file").value == ""
     assert _page("preprocess").text_input(key="preprocess.ratio").value == "7:1:1:1"
+
+
+def _own_defaults_off(at: AppTest, prefix: str) -> list[str]:
+    """Widgets under ``prefix`` whose own default (what the browser shows and sends back
+    when it draws a widget it holds no value for) is not their value."""
+    off = []
+    widgets = [
+        *(
+            (w, w.proto.default if w.proto.HasField("default") else None, w.value)
+            for w in at.number_input
+        ),
+        *((w, w.proto.default, w.value) for w in at.text_input),
+        *((w, w.proto.default, w.value) for w in at.text_area),
+        *((w, w.proto.default, w.value) for w in at.checkbox),
+        *((w, w.options[w.proto.default], w.value) for w in at.selectbox),
+        *((w, [w.options[i] for i in w.proto.default], w.value) for w in at.multiselect),
+    ]
+    for widget, own_default, value in widgets:
+        if (widget.key or "").startswith(prefix) and own_default != value:
+            off.append(f"{widget.key}: {own_default!r} != {value!r}")
+    return off
+
+
+@pytest.mark.parametrize("stage", sorted(PAGE_OF))
+def test_every_field_is_created_with_its_value_as_its_own_default(workspace, stage):
+    # The browser falls back to a widget's own default when a run is cut short by the
+    # next one before it drew the widget: with the value only in the session state, a
+    # Train form once started with patience 1, min delta 0, seed 0 and no output folder
+    # (the widgets' minimums and empty text).
+    at = _page(stage)
+    assert _own_defaults_off(at, f"{stage}.") == []
+    if stage == "train":
+        at.number_input(key="train.patience").set_value(7)
+        at.text_input(key="train.out").input("elsewhere")
+        at.selectbox(key="train.monitor").select("val_auroc").run()
+        assert at.number_input(key="train.patience").proto.default == 7
+        assert at.text_input(key="train.out").proto.default == "elsewhere"
+        assert _own_defaults_off(at, "train.") == []
+
+
+def test_the_runs_page_creates_its_jobs_setting_with_its_value(workspace):
+    from gennie.gui.jobs import JobStore
+
+    JobStore(workspace).parallel = 3
+    at = AppTest.from_file(str(VIEWS / "runs.py"), default_timeout=60).run()
+    assert at.number_input(key="runs.parallel").value == 3
+    assert at.number_input(key="runs.parallel").proto.default == 3

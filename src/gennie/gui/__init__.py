@@ -41,4 +41,8 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "none",
         "--client.toolbarMode",
         "minimal",
+        # the forms give every widget its value both as its own default and, after a
+        # button fills a field, through the session state (see gennie.gui.form)
+        "--global.disableWidgetStateDuplicationWarning",
+        "true",
     ]

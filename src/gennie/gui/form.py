@@ -4,6 +4,12 @@ Every widget is keyed ``<stage>.<field>`` in the session state, and its value is
 kept in a store that outlives the widget (``_keep``): Streamlit forgets the state of a
 widget that is not drawn in a run, so without it a field hidden by another choice, or
 a page left and re-opened, would fall back to its default.
+
+Each widget is created with its current value as the widget's own default (``value=``,
+``index=``), not only through the session state: the browser shows and sends back the
+widget's own default whenever it draws a widget it has no value for, which happens when
+a run is cut short by the next one (streamlit/streamlit#4247). A number field without
+an explicit default would then silently become its minimum (patience 1, seed 0).
 """
 
 from __future__ import annotations
@@ -44,10 +50,13 @@ def _keep() -> dict[str, Any]:
     return st.session_state.setdefault("_keep", {})
 
 
-def keep_widget(key: str, default: Any) -> None:
-    """Give a widget its kept (or default) value before it is drawn."""
-    if key not in st.session_state:
-        st.session_state[key] = _keep().get(key, default)
+def kept_value(key: str, default: Any) -> Any:
+    """The value a widget is to be drawn with: its state in this session, else its kept
+    value, else ``default``. Pass it as the widget's own default (see the module
+    docstring)."""
+    if key in st.session_state:
+        return st.session_state[key]
+    return _keep().get(key, default)
 
 
 def remember(key: str) -> None:
@@ -55,7 +64,7 @@ def remember(key: str) -> None:
     _keep()[key] = st.session_state.get(key)
 
 
-_prepare = keep_widget
+_current = kept_value
 _remember = remember
 
 
@@ -204,24 +213,30 @@ def _browse(ff: FormField, key: str) -> None:
 def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
     key = f"{stage}.{ff.name}"
     st.markdown(f"**{ff.label}**", help=_help(ff))
-    _prepare(f"{key}.n", 2 if stage == "preprocess" else 1)
-    count = st.number_input("Number of classes", min_value=1, max_value=20, step=1, key=f"{key}.n")
+    count = st.number_input(
+        "Number of classes",
+        value=_number(_current(f"{key}.n", 2 if stage == "preprocess" else 1), int, 1, 20) or 1,
+        min_value=1,
+        max_value=20,
+        step=1,
+        key=f"{key}.n",
+    )
     _remember(f"{key}.n")
     files = workspace_files(workspace())
     result: dict[str, str] = {}
     for i in range(int(count)):
         left, right, pick = st.columns([2, 5, 1], vertical_alignment="bottom")
-        _prepare(f"{key}.{i}.name", "")
-        _prepare(f"{key}.{i}.file", "")
         with left:
             name = st.text_input(
                 f"Class {i + 1} name",
+                value=_current(f"{key}.{i}.name", ""),
                 key=f"{key}.{i}.name",
                 placeholder="from the file name",
             )
         with right:
             path = st.text_input(
                 f"Class {i + 1} file",
+                value=_current(f"{key}.{i}.file", ""),
                 key=f"{key}.{i}.file",
                 placeholder="e.g. data/bound.bed (BED or FASTA, may be .gz)",
             )
@@ -251,10 +266,10 @@ def _chromosomes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> A
     result: dict[str, list[str]] = {}
     columns = st.columns(len(ff.keys) or 1)
     for column, split in zip(columns, ff.keys or SPLITS, strict=False):
-        _prepare(f"{key}.{split}", "")
         with column:
             text = st.text_input(
                 split + (" (optional)" if split == "blackbox" else ""),
+                value=_current(f"{key}.{split}", ""),
                 key=f"{key}.{split}",
                 placeholder="chr1, chr2",
             )
@@ -298,6 +313,22 @@ def _architecture_tools(values: dict[str, Any]) -> None:
     )
 
 
+def _number(value: Any, cast: type, minimum: Any = None, maximum: Any = None) -> Any:
+    """A number field's value as its widget's own default: of the widget's type and
+    within its bounds (Streamlit refuses others), ``None`` for empty."""
+    if value is None:
+        return None
+    try:
+        number = cast(value)
+    except (TypeError, ValueError):
+        return None
+    if minimum is not None:
+        number = max(number, cast(minimum))
+    if maximum is not None:
+        number = min(number, cast(maximum))
+    return number
+
+
 def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dict) -> Any:
     """Draw one field's widget and return its value as the configuration takes it."""
     key = f"{stage}.{ff.name}"
@@ -306,30 +337,34 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
     if ff.kind == "chromosomes":
         return _chromosomes_widget(stage, ff, slot_of)
     if stage == "train" and ff.name == "architecture":
-        _prepare("train.custom_architecture", False)
         custom = st.checkbox(
             "Edit the layers myself (otherwise the preset's layers are used)",
+            value=bool(_current("train.custom_architecture", False)),
             key="train.custom_architecture",
         )
         _remember("train.custom_architecture")
         if not custom:
             return None
         _architecture_tools(values)
-    _prepare(key, to_raw(ff, ff.default))
+    default = to_raw(ff, ff.default)
+    value = _current(key, default)
     text = ff.label
     help_text = _help(ff)
     if ff.kind == "bool":
-        st.checkbox(text, key=key, help=help_text)
+        st.checkbox(text, value=bool(value), key=key, help=help_text)
     elif ff.kind == "choice":
         options = ([NONE] if ff.optional else []) + list(ff.choices)
-        if st.session_state.get(key) not in options:
-            st.session_state[key] = to_raw(ff, ff.default)
-        st.selectbox(text, options, key=key, help=help_text)
+        if value not in options:
+            value = default
+            if key in st.session_state:
+                st.session_state[key] = value
+        st.selectbox(text, options, index=options.index(value), key=key, help=help_text)
     elif ff.kind in ("int", "float"):
         is_int = ff.kind == "int"
         cast = int if is_int else float
         st.number_input(
             text,
+            value=_number(value, cast, ff.minimum, ff.maximum),
             key=key,
             help=help_text,
             min_value=cast(ff.minimum) if ff.minimum is not None else None,
@@ -343,6 +378,7 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
         with left:
             st.text_input(
                 text,
+                value=value,
                 key=key,
                 help=help_text,
                 placeholder="relative to the workspace, absolute, or ~/...",
@@ -353,6 +389,7 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
         st.multiselect(
             text,
             list(ff.choices),
+            default=[v for v in value or [] if v in ff.choices],
             key=key,
             help=help_text,
             placeholder="empty: the default (see ?)" if ff.optional else "choose",
@@ -360,6 +397,7 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
     elif ff.kind in ("paths", "lines"):
         st.text_area(
             text,
+            value=value,
             key=key,
             help=help_text,
             height=90,
@@ -368,15 +406,16 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
     elif ff.kind == "numbers":
         st.text_area(
             text,
+            value=value,
             key=key,
             help=help_text,
             height=90,
             placeholder="NAME=COUNT or NAME=RATIO, one per line",
         )
     elif ff.kind == "yaml":
-        st.text_area(text + " (YAML)", key=key, help=help_text, height=260)
+        st.text_area(text + " (YAML)", value=value, key=key, help=help_text, height=260)
     else:
-        st.text_input(text, key=key, help=help_text)
+        st.text_input(text, value=value, key=key, help=help_text)
     _remember(key)
     slot_of[ff.name] = st.empty()
     return _from_raw(ff, st.session_state.get(key))

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gennie.gui.common import job_store, relative, sidebar, workspace
-from gennie.gui.form import keep_widget, remember
+from gennie.gui.form import kept_value, remember
 from gennie.gui.jobview import follow_page_switch, jobs_panel
 from gennie.gui.results import show_run
 from gennie.gui.runinfo import RunInfo, find_runs
@@ -44,9 +44,9 @@ def render_runs_page() -> None:
     active = any(j.status in ("queued", "running") for j in job_store().list(limit=50))
     with st.expander("Jobs started from this GUI", expanded=active):
         store = job_store()
-        keep_widget("runs.parallel", store.parallel)
         parallel = st.number_input(
             "Jobs run at the same time",
+            value=int(kept_value("runs.parallel", store.parallel)),
             min_value=1,
             max_value=16,
             step=1,
