@@ -119,6 +119,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-dil2": {"window": 375, **_layers(_changed(2, dilation=2))},
     "w375-maxavg2": {"window": 375, **_layers(_changed(3, kind="max_avg"))},
     "w375-pool-drop03": {"window": 375, **_layers(_changed("pool", dropout=0.3))},
+    "w375-b32": {"window": 375, "batch_size": 32},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }
