@@ -239,6 +239,11 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     # ---------------------------------------------------------- preprocess
     page.goto(url)
     expect(page.get_by_role("heading", name="Preprocess", exact=True)).to_be_visible()
+    user.fill("Window", "123")
+    user.fill("Split ratio", "8:1:1")
+    user.click("Reset all fields to the defaults")  # the page shows the defaults again
+    expect(page.get_by_label("Window", exact=True)).to_have_value("150")
+    expect(page.get_by_label("Split ratio", exact=True)).to_have_value("7:1:1:1")
     user.fill("Class 1 file", "data/bound.bed")
     user.fill("Class 2 file", "data/missing.bed")
     user.see(re.compile("not found: .*missing.bed"))

@@ -392,6 +392,11 @@ def test_form_survives_a_reload_and_resets_to_defaults(workspace):
     reloaded.button(key="preprocess.load.reset").click().run()
     assert reloaded.text_input(key="preprocess.ratio").value == "7:1:1:1"
     assert reloaded.text_input(key="preprocess.classes.1.file").value == ""
+    # the reset values are sent to the browser as values to show (set_value), not only
+    # as defaults: it still shows, and would send back, what was typed before
+    for key, shown in [("preprocess.ratio", "7:1:1:1"), ("preprocess.classes.1.file", "")]:
+        assert reloaded.text_input(key=key).proto.set_value
+        assert reloaded.text_input(key=key).proto.value == shown
     assert _page("preprocess").text_input(key="preprocess.ratio").value == "7:1:1:1"
 
 

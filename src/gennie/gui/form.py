@@ -511,6 +511,9 @@ def reset_form(stage: str) -> None:
     with contextlib.suppress(OSError):
         _draft_path(stage).unlink()
     st.session_state.pop(f"_draft_saved.{stage}", None)
+    # set, not only forgotten: the browser replaces what a widget shows only when the
+    # value comes through the session state
+    load_into_form(stage, {})
 
 
 def show_messages(check: PageCheck, slots: dict[str, Any], chromosome_hint: bool = False) -> None:
