@@ -423,7 +423,7 @@ def _own_defaults_off(at: AppTest, prefix: str) -> list[str]:
 
 @pytest.mark.parametrize("stage", sorted(PAGE_OF))
 def test_every_field_is_created_with_its_value_as_its_own_default(workspace, stage):
-    # The browser falls back to a widget's own default when a run is cut short by the
+    # The browser can fall back to a widget's own default when a run is cut short by the
     # next one before it drew the widget: with the value only in the session state, a
     # Train form once started with patience 1, min delta 0, seed 0 and no output folder
     # (the widgets' minimums and empty text).

@@ -7,7 +7,7 @@ a page left and re-opened, would fall back to its default.
 
 Each widget is created with its current value as the widget's own default (``value=``,
 ``index=``), not only through the session state: the browser shows and sends back the
-widget's own default whenever it draws a widget it has no value for, which happens when
+widget's own default whenever it draws a widget it has no value for, which can happen when
 a run is cut short by the next one (streamlit/streamlit#4247). A number field without
 an explicit default would then silently become its minimum (patience 1, seed 0).
 """
