@@ -64,8 +64,9 @@ def remember(key: str) -> None:
     _keep()[key] = st.session_state.get(key)
 
 
-_current = kept_value
-_remember = remember
+def _fewest_classes(stage: str) -> int:
+    """Class rows a page shows at least (preprocess needs two classes)."""
+    return 2 if stage == "preprocess" else 1
 
 
 def set_widget(key: str, value: Any) -> None:
@@ -162,7 +163,7 @@ def load_into_form(stage: str, parameters: dict[str, Any]) -> list[str]:
         key = f"{stage}.{ff.name}"
         if ff.kind == "classes":
             items = list((value or {}).items())
-            set_widget(f"{key}.n", max(2 if stage == "preprocess" else 1, len(items)))
+            set_widget(f"{key}.n", max(_fewest_classes(stage), len(items)))
             for i in range(max(len(items), 20)):
                 name, path = items[i] if i < len(items) else ("", "")
                 set_widget(f"{key}.{i}.name", name)
@@ -215,13 +216,13 @@ def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
     st.markdown(f"**{ff.label}**", help=_help(ff))
     count = st.number_input(
         "Number of classes",
-        value=_number(_current(f"{key}.n", 2 if stage == "preprocess" else 1), int, 1, 20) or 1,
+        value=_number(kept_value(f"{key}.n", _fewest_classes(stage)), int, 1, 20) or 1,
         min_value=1,
         max_value=20,
         step=1,
         key=f"{key}.n",
     )
-    _remember(f"{key}.n")
+    remember(f"{key}.n")
     files = workspace_files(workspace())
     result: dict[str, str] = {}
     for i in range(int(count)):
@@ -229,14 +230,14 @@ def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
         with left:
             name = st.text_input(
                 f"Class {i + 1} name",
-                value=_current(f"{key}.{i}.name", ""),
+                value=kept_value(f"{key}.{i}.name", ""),
                 key=f"{key}.{i}.name",
                 placeholder="from the file name",
             )
         with right:
             path = st.text_input(
                 f"Class {i + 1} file",
-                value=_current(f"{key}.{i}.file", ""),
+                value=kept_value(f"{key}.{i}.file", ""),
                 key=f"{key}.{i}.file",
                 placeholder="e.g. data/bound.bed (BED or FASTA, may be .gz)",
             )
@@ -251,8 +252,8 @@ def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
                 )
             else:
                 st.caption("No files in the workspace yet.")
-        _remember(f"{key}.{i}.name")
-        _remember(f"{key}.{i}.file")
+        remember(f"{key}.{i}.name")
+        remember(f"{key}.{i}.file")
         slot_of[f"{ff.name}.{i}"] = st.empty()
         if path.strip():
             result[name.strip() or class_name_from_file(path.strip())] = path.strip()
@@ -269,11 +270,11 @@ def _chromosomes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> A
         with column:
             text = st.text_input(
                 split + (" (optional)" if split == "blackbox" else ""),
-                value=_current(f"{key}.{split}", ""),
+                value=kept_value(f"{key}.{split}", ""),
                 key=f"{key}.{split}",
                 placeholder="chr1, chr2",
             )
-        _remember(f"{key}.{split}")
+        remember(f"{key}.{split}")
         chroms = [c.strip() for c in text.split(",") if c.strip()]
         if chroms:
             result[split] = chroms
@@ -339,15 +340,15 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
     if stage == "train" and ff.name == "architecture":
         custom = st.checkbox(
             "Edit the layers myself (otherwise the preset's layers are used)",
-            value=bool(_current("train.custom_architecture", False)),
+            value=bool(kept_value("train.custom_architecture", False)),
             key="train.custom_architecture",
         )
-        _remember("train.custom_architecture")
+        remember("train.custom_architecture")
         if not custom:
             return None
         _architecture_tools(values)
     default = to_raw(ff, ff.default)
-    value = _current(key, default)
+    value = kept_value(key, default)
     text = ff.label
     help_text = _help(ff)
     if ff.kind == "bool":
@@ -416,7 +417,7 @@ def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dic
         st.text_area(text + " (YAML)", value=value, key=key, help=help_text, height=260)
     else:
         st.text_input(text, value=value, key=key, help=help_text)
-    _remember(key)
+    remember(key)
     slot_of[ff.name] = st.empty()
     return _from_raw(ff, st.session_state.get(key))
 
