@@ -302,6 +302,12 @@ def train(
         str | None, typer.Option(help=_help(TrainConfig, "branches", "Comma-separated."))
     ] = None,
     ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
+    centre_networks: Annotated[
+        int | None, typer.Option(help=_help(TrainConfig, "centre_networks"))
+    ] = None,
+    centre_window: Annotated[
+        int | None, typer.Option(help=_help(TrainConfig, "centre_window"))
+    ] = None,
     shift: Annotated[int | None, typer.Option(help=_help(TrainConfig, "shift"))] = None,
     mask: Annotated[float | None, typer.Option(help=_help(TrainConfig, "mask"))] = None,
     ema_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "ema_decay"))] = None,
@@ -344,6 +350,8 @@ def train(
             preset=preset,
             branches=_list(branches),
             ensemble=ensemble,
+            centre_networks=centre_networks,
+            centre_window=centre_window,
             shift=shift,
             mask=mask,
             ema_decay=ema_decay,

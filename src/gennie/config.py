@@ -392,6 +392,21 @@ class TrainConfig(StageConfig):
         "initial weights; the model's class probabilities are their mean (training takes "
         "about this many times longer; 1 for a single network).",
     )
+    centre_networks: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="More networks of the ensemble that read only the central "
+        "'centre window' positions of each window (a second scale, as iDeepE's local and "
+        "global networks); none are added when the dataset's window is not wider. 0 for "
+        "none.",
+    )
+    centre_window: int = Field(
+        150,
+        ge=1,
+        le=100_000,
+        description="Positions the centre networks read, at the centre of each window.",
+    )
     shift: int = Field(
         10,
         ge=0,
@@ -829,6 +844,7 @@ SEARCHED_TRAIN_FIELDS = (
     "patience",
     "min_delta",
     "ensemble",
+    "centre_networks",
     "shift",
     "mask",
     "ema_decay",
@@ -864,6 +880,9 @@ class SearchSpace(_Strict):
     ensemble: IntSpace | None = Field(
         1, description="Networks per trial model (1: trials compare single networks)."
     )
+    centre_networks: IntSpace | None = Field(
+        0, description="Networks per trial model on the windows' centres (0: none)."
+    )
     shift: IntSpace | None = Field(
         None, description="Random training shift of the windows, in bases (augmentation)."
     )
@@ -890,7 +909,14 @@ class SearchSpace(_Strict):
     )
 
     @field_validator(
-        "batch_size", "epochs", "patience", "lr_patience", "ensemble", "shift", mode="before"
+        "batch_size",
+        "epochs",
+        "patience",
+        "lr_patience",
+        "ensemble",
+        "centre_networks",
+        "shift",
+        mode="before",
     )
     @classmethod
     def _int_ranges(cls, value: Any) -> Any:

@@ -36,6 +36,9 @@ class BundleSpec:
         preprocessing: Window, alphabet, strand, placement, unknown-base encoding,
             branch encodings and reference files (with checksums) used in training.
         ensemble: Networks of the architecture whose probabilities are averaged.
+        centre_networks: More networks of the ensemble that read only the central
+            ``centre_window`` positions of the inputs.
+        centre_window: Positions the centre networks read.
     """
 
     classes: list[str]
@@ -46,6 +49,8 @@ class BundleSpec:
     gennie_version: str = __version__
     training: dict[str, Any] = field(default_factory=dict)
     ensemble: int = 1
+    centre_networks: int = 0
+    centre_window: int = 0
 
     @property
     def window(self) -> int:
@@ -104,11 +109,27 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
         architecture = ArchitectureConfig.model_validate(spec.architecture)
         if not isinstance(spec.ensemble, int) or spec.ensemble < 1:
             raise ValueError(f"ensemble must be a positive whole number, not {spec.ensemble!r}")
+        if not isinstance(spec.centre_networks, int) or spec.centre_networks < 0:
+            raise ValueError(
+                f"centre_networks must be a whole number, not {spec.centre_networks!r}"
+            )
     except (yaml.YAMLError, TypeError, ValueError) as exc:
         raise UserError(
             f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
         ) from None
-    network = build_network(architecture, spec.input_shapes(), len(spec.classes), spec.ensemble)
+    try:
+        network = build_network(
+            architecture,
+            spec.input_shapes(),
+            len(spec.classes),
+            spec.ensemble,
+            spec.centre_networks,
+            spec.centre_window,
+        )
+    except ValueError as exc:
+        raise UserError(
+            f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
+        ) from None
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
         network.load_state_dict(state, strict=True)

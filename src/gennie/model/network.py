@@ -20,6 +20,8 @@ softmax. ``forward`` takes one positional tensor per branch, which is what
 
 :class:`EnsembleNetwork` holds several such networks (``ensemble`` in the train
 configuration) and returns the log of their mean class probability as its logits.
+Some of its members may be centre networks (:class:`CentreNetwork`,
+``centre_networks``), which read only the central positions of every input window.
 """
 
 from __future__ import annotations
@@ -291,6 +293,52 @@ class MultiBranchNetwork(nn.Module):
         )
 
 
+class CentreNetwork(nn.Module):
+    """A :class:`MultiBranchNetwork` that reads only the central ``window`` positions of
+    its inputs (every branch cut alike), so it sees a site's close surroundings at the
+    scale of a shorter window while the rest of an ensemble sees the whole window.
+
+    Args:
+        architecture, num_classes: As for :class:`MultiBranchNetwork`.
+        inputs: ``{branch name: (channels, length)}`` of the whole inputs.
+        window: Positions read, fewer than every input's length; the first one read is
+            ``(length - window) // 2``.
+
+    Attributes:
+        network: The :class:`MultiBranchNetwork` on the central positions.
+        window: The positions read.
+        inputs: The whole input shapes, as given.
+
+    Raises:
+        ValueError: ``window`` is not shorter than an input.
+        UserError: A layer cannot work on the shorter input.
+    """
+
+    def __init__(
+        self,
+        architecture: ArchitectureConfig,
+        inputs: dict[str, tuple[int, int]],
+        num_classes: int,
+        window: int,
+    ) -> None:
+        super().__init__()
+        if not all(0 < window < length for _, length in inputs.values()):
+            raise ValueError(f"a centre window of {window} must be shorter than every input")
+        self.window = window
+        self.inputs = dict(inputs)
+        self.starts = [(length - window) // 2 for _, length in inputs.values()]
+        central = {name: (channels, window) for name, (channels, _) in inputs.items()}
+        self.network = MultiBranchNetwork(architecture, central, num_classes)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Class logits from the central positions of each input, shape
+        ``(n, num_classes)``."""
+        window = self.window
+        return self.network(
+            *(x[..., start : start + window] for x, start in zip(xs, self.starts, strict=True))
+        )
+
+
 class EnsembleNetwork(nn.Module):
     """Several :class:`MultiBranchNetwork` of one architecture, each with its own
     initial weights, whose class probabilities are averaged.
@@ -298,15 +346,19 @@ class EnsembleNetwork(nn.Module):
     The members are trained together (each on its own loss, see
     :class:`gennie.train.module.Classifier`) and stored as one model, so everything
     that takes a network (evaluation, prediction, attributions, mutagenesis) takes an
-    ensemble too.
+    ensemble too. ``centre`` more members of the same architecture may read only the
+    central ``centre_window`` positions of the inputs (:class:`CentreNetwork`); they
+    come after the others.
 
     Args:
         architecture, inputs, num_classes: As for :class:`MultiBranchNetwork`.
-        members: Number of networks, at least 2.
+        members: Number of networks on the whole inputs, at least 1.
+        centre: Number of :class:`CentreNetwork` members; at least 2 members in all.
+        centre_window: Positions the centre members read.
 
     Attributes:
-        members: The networks (``nn.ModuleList``).
-        branch_names, inputs, num_classes, architecture: Those of the members.
+        members: The networks (``nn.ModuleList``), the whole-input ones first.
+        branch_names, inputs, num_classes, architecture: Those of the first member.
     """
 
     def __init__(
@@ -315,12 +367,21 @@ class EnsembleNetwork(nn.Module):
         inputs: dict[str, tuple[int, int]],
         num_classes: int,
         members: int,
+        centre: int = 0,
+        centre_window: int = 0,
     ) -> None:
         super().__init__()
-        if members < 2:
-            raise ValueError(f"an ensemble needs at least 2 members, got {members}")
+        if members < 1 or members + centre < 2:
+            raise ValueError(
+                f"an ensemble needs at least 2 members, one on the whole inputs; got "
+                f"{members} and {centre} centre members"
+            )
         self.members = nn.ModuleList(
-            MultiBranchNetwork(architecture, inputs, num_classes) for _ in range(members)
+            [MultiBranchNetwork(architecture, inputs, num_classes) for _ in range(members)]
+            + [
+                CentreNetwork(architecture, inputs, num_classes, centre_window)
+                for _ in range(centre)
+            ]
         )
         first = self.members[0]
         self.branch_names = first.branch_names
@@ -353,6 +414,8 @@ def build_network(
     inputs: dict[str, tuple[int, int]],
     num_classes: int,
     members: int = 1,
+    centre: int = 0,
+    centre_window: int = 0,
 ) -> MultiBranchNetwork | EnsembleNetwork:
     """Build a network (initialised from torch's global seed).
 
@@ -360,17 +423,32 @@ def build_network(
         architecture: Layers per branch and of the common part.
         inputs: ``{branch name: (channels, length)}`` in input order.
         num_classes: Number of classes.
-        members: 1 for a :class:`MultiBranchNetwork`, more for an
-            :class:`EnsembleNetwork` of that many.
+        members: Networks on the whole inputs: 1 (and no ``centre``) for a
+            :class:`MultiBranchNetwork`, more for an :class:`EnsembleNetwork`.
+        centre: More ensemble members that read only the central ``centre_window``
+            positions (:class:`CentreNetwork`).
+        centre_window: Positions the centre members read.
 
     Returns:
         The network in training mode.
 
     Raises:
-        UserError: A layer cannot work on the shape it receives.
+        UserError: A layer cannot work on the shape it receives (for a centre member:
+            the shorter input).
     """
-    if members > 1:
-        return EnsembleNetwork(architecture, inputs, num_classes, members)
+    if members + centre > 1:
+        try:
+            return EnsembleNetwork(
+                architecture, inputs, num_classes, members, centre, centre_window
+            )
+        except UserError as exc:
+            if not centre:
+                raise
+            raise UserError(
+                f"{exc.message} — in the centre networks, which read {centre_window} positions",
+                field=exc.field,
+                hint=exc.hint,
+            ) from None
     return MultiBranchNetwork(architecture, inputs, num_classes)
 
 

@@ -150,7 +150,15 @@ def train(
     pl.seed_everything(config.seed, workers=True, verbose=False)
     # Built before the run folder exists, so that an architecture that does not fit
     # the inputs (a UserError) leaves nothing behind.
-    network = build_network(config.architecture, inputs, len(classes), config.ensemble)
+    centre = config.centre_networks if config.centre_window < dataset.window else 0
+    network = build_network(
+        config.architecture,
+        inputs,
+        len(classes),
+        config.ensemble,
+        centre,
+        config.centre_window,
+    )
     _quiet_lightning()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -205,6 +213,20 @@ def train(
             log_every_n_steps=max(1, min(50, len(train_loader))),
             default_root_dir=str(run.dir),
         )
+        if config.centre_networks and not centre:
+            log.info(
+                "no centre networks: the window (%d) is not wider than the centre window (%d)",
+                dataset.window,
+                config.centre_window,
+            )
+        elif centre:
+            log.info(
+                "%d of the %d networks read the central %d of the %d positions",
+                centre,
+                config.ensemble + centre,
+                config.centre_window,
+                dataset.window,
+            )
         log.info(
             "training on %d samples, validating on %d (%s, device %s)",
             train_idx.size,
@@ -240,8 +262,14 @@ def train(
         drawn = first_member(network)
         rows = layer_table(drawn, inputs)
         table = format_layer_table(rows)
-        if config.ensemble > 1:
-            table += f"\n(one of the ensemble's {config.ensemble} networks)"
+        if config.ensemble + centre > 1:
+            table += f"\n(one of the ensemble's {config.ensemble + centre} networks"
+            if centre:
+                table += (
+                    f"; {centre} of them read only the central {config.centre_window} "
+                    "positions, with the same layers"
+                )
+            table += ")"
         (run.dir / "architecture.txt").write_text(table + "\n")
         draw_architecture(drawn, inputs, run.dir / "architecture.png", run.dir / "architecture.svg")
         meta = dataset.metadata
@@ -268,6 +296,8 @@ def train(
                 "best_value": best.best_value,
             },
             ensemble=config.ensemble,
+            centre_networks=centre,
+            centre_window=config.centre_window if centre else 0,
         )
         save_bundle(run.dir / BUNDLE_DIR, network, spec)
         run.summary.update(
