@@ -90,6 +90,8 @@ def test_dependent_fields():
     assert visible("preprocess", "chromosomes", {"split": "chromosome"})
     assert not visible("train", "lr_decay", {"lr_schedule": "fixed"})
     assert visible("train", "lr_decay", {"lr_schedule": "decay"})
+    assert not visible("train", "centre_window", {"centre_networks": 0})
+    assert visible("train", "centre_window", {"centre_networks": 1})
     assert not visible("train", "lr_factor", {"lr_schedule": "decay"})
     assert visible("train", "lr_patience", {"lr_schedule": "plateau"})
     assert not visible("predict", "custom_window", {"model": "runs/train_1"})

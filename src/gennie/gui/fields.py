@@ -190,6 +190,7 @@ VISIBLE_WHEN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
         "lr_patience": lambda v: v.get("lr_schedule") == "plateau",
         "patience": lambda v: bool(v.get("early_stopping", True)),
         "min_delta": lambda v: bool(v.get("early_stopping", True)),
+        "centre_window": lambda v: bool(v.get("centre_networks")),
     },
     "evaluate": {
         "blackbox_split": lambda v: bool(v.get("blackbox")),
