@@ -1,7 +1,8 @@
 """Training throughput: gennie's Lightning training path versus a bare PyTorch loop.
 
 For each architecture (gennie's default preset and ``deepbind``), as one network and
-as the default ensemble (``ensemble`` in the train configuration), in the same run:
+as the default ensemble (``ensemble`` in the train configuration; with its default
+centre networks when ``--window`` is wider than their window), in the same run:
 
 - **gennie**: :func:`gennie.train` on a generated dataset, with early stopping off;
   a small callback times the training batches only (from the first batch's start to
@@ -167,11 +168,15 @@ def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batche
     y = torch.from_numpy(data.labels[idx].astype(np.int64))
     defaults = TrainConfig()
     torch.manual_seed(defaults.seed)
+    # Centre networks as gennie adds them by default (none when the window is not wider).
+    centre = defaults.centre_networks if defaults.centre_window < data.window else 0
     network = build_network(
         preset_architecture(preset, ["seq"]),
         {"seq": (4, data.window)},
         len(data.classes),
         ensemble,
+        centre,
+        defaults.centre_window,
     )
     network.train()
     optimizer = torch.optim.Adam(
@@ -186,7 +191,7 @@ def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batche
             if done == batches:
                 break
             take = order[start : start + batch_size]
-            if ensemble > 1:  # each member on its own shifts, as gennie trains them
+            if ensemble + centre > 1:  # each member on its own shifts, as gennie trains them
                 loss = sum(
                     F.cross_entropy(m(*random_shift((x[take],), defaults.shift)), y[take])
                     for m in network.members
