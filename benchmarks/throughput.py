@@ -218,9 +218,12 @@ def training_throughput(args: argparse.Namespace, folder: Path) -> None:
     dataset = make_dataset(folder, args.samples, args.window)
     default = TrainConfig.model_fields["preset"].default
     ensembles = list(dict.fromkeys([1, TrainConfig.model_fields["ensemble"].default]))
+    defaults = TrainConfig()
+    centre = defaults.centre_networks if defaults.centre_window < args.window else 0
     print(
         f"training throughput: {args.samples} samples, window {args.window}, batch "
         f"{args.batch_size}, {args.epochs} epochs, {args.threads} thread(s)"
+        + (f"; every model has {centre} more centre network(s)" if centre else "")
     )
     print(
         f"{'preset':<12} {'ensemble':>8} {'gennie samples/s':>17} {'bare samples/s':>15} "
