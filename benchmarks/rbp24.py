@@ -330,6 +330,7 @@ def run_experiment(
     threads: int,
     window: int = WINDOW,
     seed: int | None = None,
+    centre_networks: int | None = None,
 ) -> Result:
     """Preprocess, train (default configuration) and evaluate one experiment.
 
@@ -342,6 +343,7 @@ def run_experiment(
         threads: CPU threads for PyTorch (0 = its default).
         window: Window length in bases.
         seed: Seed of the split and the training (default: the configuration's).
+        centre_networks: Centre networks of the ensemble (default: the configuration's).
 
     Returns:
         The experiment's :class:`Result`.
@@ -373,6 +375,8 @@ def run_experiment(
         )
     )
     extra = ({"epochs": QUICK_EPOCHS} if quick else {}) | seeded
+    if centre_networks is not None:
+        extra["centre_networks"] = centre_networks
     model = train(
         TrainConfig(
             dataset=dataset.run_dir, threads=threads, out=runs, name=f"{name}-train", **extra
@@ -399,7 +403,7 @@ def run_experiment(
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (see the module docstring)."""
-    from gennie.config import StageConfig
+    from gennie.config import StageConfig, TrainConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the RBP24 files")
@@ -439,12 +443,20 @@ def main(argv: list[str] | None = None) -> None:
         f"{StageConfig.model_fields['seed'].default}); another seed measures how much "
         "the table moves by chance",
     )
+    parser.add_argument(
+        "--centre-networks",
+        type=int,
+        default=None,
+        help="networks of each ensemble that read the central 150 positions (default: the "
+        f"configuration's, {TrainConfig.model_fields['centre_networks'].default})",
+    )
     args = parser.parse_args(argv)
 
     branches = args.branches.split(",")
     window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
     seed_tag = [] if args.seed is None else [f"s{args.seed}"]
-    tag = "-".join([*branches, *window, *seed_tag, *(["quick"] if args.quick else [])])
+    centre = [] if args.centre_networks is None else [f"c{args.centre_networks}"]
+    tag = "-".join([*branches, *window, *centre, *seed_tag, *(["quick"] if args.quick else [])])
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
     found = find_experiments(args.data)
     if not found:
@@ -466,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    label = " ".join(["gennie", "+".join(branches), *window])
+    label = " ".join(["gennie", "+".join(branches), *window, *centre])
     results = [r for r in read_results(out) if r.experiment in names]
     done = {r.experiment for r in results}
     for r in results:
@@ -490,6 +502,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.threads,
                 args.window,
                 args.seed,
+                args.centre_networks,
             )
             for n in todo
         ]
