@@ -1,14 +1,13 @@
 """Centre networks: ensemble members that read only the central positions of a window."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_run import run_gennie
 from planted import planted_motif_dataset
 
 from gennie.config import ArchitectureConfig, SearchSpace, TrainConfig
@@ -22,7 +21,6 @@ from gennie.model.network import (
 )
 from gennie.train.module import Classifier
 
-GENNIE = Path(sys.executable).parent / "gennie"
 ARCH = ArchitectureConfig.model_validate(
     {
         "branches": {
@@ -103,11 +101,15 @@ def test_search_trials_have_no_centre_networks_unless_asked() -> None:
     assert TrainConfig().centre_networks == 0 and TrainConfig().centre_window == 150
 
 
-def _gennie(*args: object) -> subprocess.CompletedProcess:
-    """Run the installed ``gennie`` console script."""
-    return subprocess.run(
-        [str(GENNIE), *(str(a) for a in args)], capture_output=True, text=True, timeout=300
-    )
+def _train(planted: dict, *args: object) -> dict:
+    """``gennie train`` of the 1layer preset on the planted-motif dataset with ``args``;
+    its JSON summary."""
+    done = run_gennie(
+        "train", "--dataset", planted["dataset"], "--preset", "1layer", "--threads", "1",
+        "--out", planted["work"], "--json", *args,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +120,10 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_cli_trains_saves_and_evaluates_a_centre_network(planted: dict) -> None:
     work, dataset = planted["work"], planted["dataset"]
-    done = _gennie(
-        "train", "--dataset", dataset, "--ensemble", "1", "--centre-networks", "1",
-        "--centre-window", "30", "--preset", "1layer", "--lr", "0.01", "--epochs", "4",
-        "--batch-size", "32", "--threads", "1", "--out", work, "--json",
+    summary = _train(
+        planted, "--ensemble", "1", "--centre-networks", "1", "--centre-window", "30",
+        "--lr", "0.01", "--epochs", "4", "--batch-size", "32",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
     run = Path(summary["run_dir"])
     network, spec = load_bundle(run)
     assert (spec.ensemble, spec.centre_networks, spec.centre_window) == (1, 1, 30)
@@ -140,7 +139,7 @@ def test_cli_trains_saves_and_evaluates_a_centre_network(planted: dict) -> None:
     )
     assert summary["metrics"]["auroc"] > 0.9  # the planted motif sits in the centre
 
-    done = _gennie(
+    done = run_gennie(
         "evaluate", "--model", run, "--blackbox", dataset, "--blackbox-split", "test",
         "--out", work, "--json",
     )  # fmt: skip
@@ -159,13 +158,11 @@ def test_cli_trains_saves_and_evaluates_a_centre_network(planted: dict) -> None:
 
 
 def test_no_centre_network_when_the_window_is_not_wider(planted: dict) -> None:
-    done = _gennie(
-        "train", "--dataset", planted["dataset"], "--ensemble", "1", "--centre-networks",
-        "1", "--centre-window", "40", "--preset", "1layer", "--epochs", "1",
-        "--threads", "1", "--out", planted["work"], "--json",
+    summary = _train(
+        planted, "--ensemble", "1", "--centre-networks", "1", "--centre-window", "40",
+        "--epochs", "1",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    run = Path(json.loads(done.stdout)["run_dir"])
+    run = Path(summary["run_dir"])
     network, spec = load_bundle(run)
     assert isinstance(network, MultiBranchNetwork) and spec.centre_networks == 0
     log = (run / "gennie.log").read_text()
@@ -177,14 +174,12 @@ def test_a_damaged_centre_network_count_is_a_user_error(planted: dict, tmp_path:
 
     import yaml
 
-    done = _gennie(
-        "train", "--dataset", planted["dataset"], "--ensemble", "2", "--centre-networks",
-        "1", "--centre-window", "30", "--preset", "1layer", "--epochs", "1",
-        "--threads", "1", "--out", planted["work"], "--json",
+    summary = _train(
+        planted, "--ensemble", "2", "--centre-networks", "1", "--centre-window", "30",
+        "--epochs", "1",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
     bundle = tmp_path / "model"
-    shutil.copytree(Path(json.loads(done.stdout)["run_dir"]) / "model", bundle)
+    shutil.copytree(Path(summary["run_dir"]) / "model", bundle)
     spec = yaml.safe_load((bundle / "bundle.yaml").read_text())
     assert (spec["ensemble"], spec["centre_networks"], spec["centre_window"]) == (2, 1, 30)
     (bundle / "bundle.yaml").write_text(yaml.safe_dump(spec | {"centre_networks": -1}))

@@ -1,8 +1,6 @@
 """Ensembles: several networks trained together, their probabilities averaged."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from cli_run import run_gennie
 from planted import planted_motif_dataset
 
 from gennie.config import ArchitectureConfig, TrainConfig
@@ -17,7 +16,6 @@ from gennie.model.bundle import load_bundle
 from gennie.model.network import EnsembleNetwork, MultiBranchNetwork, build_network
 from gennie.train.module import Classifier
 
-GENNIE = Path(sys.executable).parent / "gennie"
 ARCH = ArchitectureConfig.model_validate(
     {
         "branches": {"seq": [{"type": "conv", "filters": 3, "kernel_size": 4}]},
@@ -104,19 +102,12 @@ def test_each_member_sees_its_own_masks() -> None:
     assert all(bool((s.sum(dim=1)[m] == 0).all()) for s, m in zip(seen, masked, strict=True))
 
 
-def _gennie(*args: object) -> subprocess.CompletedProcess:
-    """Run the installed ``gennie`` console script."""
-    return subprocess.run(
-        [str(GENNIE), *(str(a) for a in args)], capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A two-member ensemble trained through the CLI on the planted-motif data."""
     work = tmp_path_factory.mktemp("ensemble")
     dataset = planted_motif_dataset(work, 200, seed=0)
-    done = _gennie(
+    done = run_gennie(
         "train", "--dataset", str(dataset), "--ensemble", "2", "--preset",
         "1layer", "--lr", "0.01", "--epochs", "4", "--batch-size", "32", "--threads", "1",
         "--out", str(work), "--json",
@@ -133,7 +124,7 @@ def test_cli_ensemble_bundle_and_evaluation(trained: dict) -> None:
     assert trained["summary"]["metrics"]["auroc"] > 0.9  # the planted motif is easy
 
     # Evaluating the bundle gives the mean of its members' probabilities.
-    done = _gennie(
+    done = run_gennie(
         "evaluate", "--model", str(run), "--blackbox", str(trained["dataset"]),
         "--blackbox-split", "test", "--out", str(trained["work"]), "--json",
     )  # fmt: skip
@@ -156,14 +147,14 @@ def test_cli_ensemble_bundle_and_evaluation(trained: dict) -> None:
 def test_cli_ensemble_predict_attributions_and_motifs(trained: dict) -> None:
     run = Path(trained["summary"]["run_dir"])
     work = trained["work"]
-    done = _gennie(
+    done = run_gennie(
         "predict", "--model", str(run), "--sequence", "ACGT" * 10,
         "--attributions", "--steps", "10", "--top", "1", "--out", str(work), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     predicted = Path(json.loads(done.stdout)["run_dir"])
     assert np.load(predicted / "attributions.npz")["attr_seq"].shape[-2:] == (4, 40)
-    done = _gennie(
+    done = run_gennie(
         "interpret", "motifs", "--model", str(run), "--dataset",
         str(trained["dataset"]), "--out", str(work), "--json",
     )  # fmt: skip
