@@ -169,7 +169,7 @@ def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batche
     defaults = TrainConfig()
     torch.manual_seed(defaults.seed)
     # Centre networks as gennie adds them by default (none when the window is not wider).
-    centre = defaults.centre_networks if defaults.centre_window < data.window else 0
+    centre = defaults.centre_networks_for(data.window)
     network = build_network(
         preset_architecture(preset, ["seq"]),
         {"seq": (4, data.window)},
@@ -219,7 +219,7 @@ def training_throughput(args: argparse.Namespace, folder: Path) -> None:
     default = TrainConfig.model_fields["preset"].default
     ensembles = list(dict.fromkeys([1, TrainConfig.model_fields["ensemble"].default]))
     defaults = TrainConfig()
-    centre = defaults.centre_networks if defaults.centre_window < args.window else 0
+    centre = defaults.centre_networks_for(args.window)
     print(
         f"training throughput: {args.samples} samples, window {args.window}, batch "
         f"{args.batch_size}, {args.epochs} epochs, {args.threads} thread(s)"

@@ -476,6 +476,11 @@ class TrainConfig(StageConfig):
     )
     threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
 
+    def centre_networks_for(self, window: int) -> int:
+        """The centre networks trained on windows of ``window`` positions: none unless
+        the windows are wider than ``centre_window``."""
+        return self.centre_networks if self.centre_window < window else 0
+
     @field_validator("branches")
     @classmethod
     def _branch_names(cls, value: list[str] | None) -> list[str] | None:

@@ -113,11 +113,6 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
             raise ValueError(
                 f"centre_networks must be a whole number, not {spec.centre_networks!r}"
             )
-    except (yaml.YAMLError, TypeError, ValueError) as exc:
-        raise UserError(
-            f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
-        ) from None
-    try:
         network = build_network(
             architecture,
             spec.input_shapes(),
@@ -126,7 +121,7 @@ def load_bundle(path: Path, field: str = "model") -> tuple[torch.nn.Module, Bund
             spec.centre_networks,
             spec.centre_window,
         )
-    except ValueError as exc:
+    except (yaml.YAMLError, TypeError, ValueError) as exc:
         raise UserError(
             f"the model bundle is damaged ({exc})", file=folder / BUNDLE_FILE, field=field
         ) from None

@@ -150,7 +150,7 @@ def train(
     pl.seed_everything(config.seed, workers=True, verbose=False)
     # Built before the run folder exists, so that an architecture that does not fit
     # the inputs (a UserError) leaves nothing behind.
-    centre = config.centre_networks if config.centre_window < dataset.window else 0
+    centre = config.centre_networks_for(dataset.window)
     network = build_network(
         config.architecture,
         inputs,
