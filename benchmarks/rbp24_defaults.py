@@ -121,6 +121,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-pool-drop03": {"window": 375, **_layers(_changed("pool", dropout=0.3))},
     "w375-b32": {"window": 375, "batch_size": 32},
     "w375-centre150": {"window": 375, "centre_networks": 1, "centre_window": 150},
+    "w375-bf16": {"window": 375, "precision": "bf16"},
     "deepbind375": {"window": 375, "preset": "deepbind"},
     "deepbind150": {"preset": "deepbind"},
 }

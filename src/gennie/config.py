@@ -475,6 +475,13 @@ class TrainConfig(StageConfig):
         "auto", description="auto picks CUDA, then Apple MPS, then CPU."
     )
     threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
+    precision: Literal["32", "bf16"] = Field(
+        "32",
+        description="Arithmetic of training: 32 (float32) or bf16 (bfloat16 mixed precision: "
+        "the weights stay float32, the layers compute in bfloat16; faster on CPUs with "
+        "AVX-512 BF16 or AMX and on recent GPUs, slower on others). Evaluation and "
+        "prediction compute in float32.",
+    )
 
     def centre_networks_for(self, window: int) -> int:
         """The centre networks trained on windows of ``window`` positions: none unless

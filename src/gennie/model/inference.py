@@ -34,6 +34,21 @@ def lightning_accelerator(device: torch.device) -> str:
     return {"cuda": "gpu", "mps": "mps"}.get(device.type, "cpu")
 
 
+def lightning_precision(precision: str) -> str:
+    """Lightning's precision name for a training configuration's ``precision``."""
+    return {"32": "32-true", "bf16": "bf16-mixed"}[precision]
+
+
+def fast_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 in hardware (CPU: AVX-512 BF16 or AMX; CUDA:
+    compute capability 8 or above). Elsewhere bfloat16 is emulated, slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return True
+
+
 @torch.no_grad()
 def predict_probabilities(
     forward: Callable[..., torch.Tensor],

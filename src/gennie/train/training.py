@@ -131,8 +131,10 @@ def train(
     from gennie.evaluate.plots import plot_training_curves, write_confusion_matrix, write_curves
     from gennie.model.bundle import BUNDLE_DIR, BundleSpec, save_bundle
     from gennie.model.inference import (
+        fast_bfloat16,
         index_batches,
         lightning_accelerator,
+        lightning_precision,
         pick_device,
         predict_probabilities,
     )
@@ -202,6 +204,7 @@ def train(
             max_epochs=config.epochs,
             accelerator=lightning_accelerator(device),
             devices=1,
+            precision=lightning_precision(config.precision),
             deterministic="warn",
             logger=TensorBoardLogger(
                 str(run.dir), name="tensorboard", version="", default_hp_metric=False
@@ -228,12 +231,19 @@ def train(
                 dataset.window,
             )
         log.info(
-            "training on %d samples, validating on %d (%s, device %s)",
+            "training on %d samples, validating on %d (%s, device %s%s)",
             train_idx.size,
             val_idx.size,
             ", ".join(branches),
             device,
+            ", bfloat16 mixed precision" if config.precision == "bf16" else "",
         )
+        if config.precision == "bf16" and not fast_bfloat16(device):
+            log.warning(
+                "precision bf16: this %s has no bfloat16 arithmetic, so training will be "
+                "slower than with precision 32",
+                "GPU" if device.type == "cuda" else device.type.upper(),
+            )
         trainer.fit(module, train_loader, val_loader)
         epochs_run = trainer.current_epoch
         log.info(
