@@ -77,6 +77,8 @@ def test_form_fields_mirror_the_models():
         100_000,
     )
     assert train["architecture"].kind == "yaml"
+    assert (train["precision"].kind, train["precision"].choices) == ("choice", ("32", "bf16"))
+    assert train["precision"].label == "Arithmetic (32-bit or bfloat16)"
     pre = {f.name: f for f in form_fields("preprocess")}
     assert pre["classes"].kind == "classes"
     assert pre["chromosomes"].kind == "chromosomes"

@@ -330,6 +330,7 @@ def test_grid_search_tries_every_point_once_and_retrains(dataset, tmp_path):
             "sampler": "grid",
             "pruner": "none",
             "retrain": True,
+            "precision": "bf16",
             "space": {
                 "lr": [0.01],
                 "batch_size": 32,
@@ -350,6 +351,11 @@ def test_grid_search_tries_every_point_once_and_retrains(dataset, tmp_path):
     saved = json.loads((retrained / "evaluation" / "metrics.json").read_text())
     assert result.summary["metrics"]["auroc"] == saved["auroc"]
     assert validation_metrics(retrained, Dataset(dataset))["auroc"] == result.summary["best_value"]
+    # The search's precision reaches both trials and the retrained model.
+    runs = [retrained, *(result.run_dir / "trials").glob("trial_*")]
+    assert len(runs) == 3
+    for run in runs:
+        assert yaml.safe_load((run / "parameters.yaml").read_text())["precision"] == "bf16"
 
 
 def test_trials_that_cannot_train_fail_with_their_reason(dataset, tmp_path):

@@ -1083,6 +1083,9 @@ class TuneConfig(StageConfig):
     threads: int = Field(
         0, ge=0, description="CPU threads per worker (0 = PyTorch's default; 1 with several jobs)."
     )
+    precision: Literal["32", "bf16"] = Field(
+        "32", description="Arithmetic of the trials' training (see train's precision)."
+    )
 
     @field_validator("storage")
     @classmethod

@@ -38,6 +38,7 @@ LABELS = {
     "lr_factor": "Learning-rate factor on a plateau",
     "lr_patience": "Learning-rate patience (epochs)",
     "ema_decay": "Weight averaging (EMA decay)",
+    "precision": "Arithmetic (32-bit or bfloat16)",
     "mask": "Random masking (share of positions)",
     "classes": "Class files",
     "ratio": "Split ratio",

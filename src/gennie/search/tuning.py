@@ -289,6 +289,7 @@ class Worker:
                 seed=self.config.seed,
                 device=self.config.device,
                 threads=self.threads,
+                precision=self.config.precision,
                 monitor=monitor,
             )
             setup["config"] = config.model_dump(mode="json")

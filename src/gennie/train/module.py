@@ -170,7 +170,9 @@ class Classifier(pl.LightningModule):
         """One optimizer step for each batch of a group (see :mod:`gennie.train.data`).
 
         The bare optimizer is stepped: Lightning's wrapper would run its hooks again for
-        every batch. Nothing here needs them (full precision, no gradient clipping).
+        every batch. Nothing here needs them: no gradient clipping, and no loss scaling
+        (float32, or bfloat16 mixed precision, whose autocast Lightning sets around this
+        step; bfloat16 has float32's range).
         """
         optimizer = self.optimizers().optimizer
         scheduler = self.lr_schedulers() if self.config.lr_schedule == "one-cycle" else None
