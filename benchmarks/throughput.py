@@ -17,12 +17,15 @@ centre networks when ``--window`` is wider than their window), in the same run:
   recipe, not overhead of the tool).
 
 It prints samples/s both ways and the ratio gennie / bare (goal ≥ 0.9: the tool adds
-at most 10 % overhead). All data is random and generated into a temporary folder.
+at most 10 % overhead). ``--precisions 32,bf16`` measures each model in both
+arithmetics (``precision`` in the train configuration; the bare loop runs its forward
+pass under ``torch.autocast`` for bf16) and prints gennie's speed-up of bf16 over 32.
+All data is random and generated into a temporary folder.
 
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/throughput.py [--samples 6400] [--window 150]
-        [--batch-size 64] [--epochs 2] [--threads 1]
+        [--batch-size 64] [--epochs 2] [--threads 1] [--precisions 32,bf16]
 
 With ``--preprocess`` it also measures preprocessing throughput: windows/s from FASTA
 and from BED + genome, and the peak memory of ``gennie preprocess`` on
@@ -114,7 +117,13 @@ class _BatchTimer:
 
 
 def time_gennie(
-    dataset: Path, preset: str, ensemble: int, batch_size: int, epochs: int, out: Path
+    dataset: Path,
+    preset: str,
+    ensemble: int,
+    batch_size: int,
+    epochs: int,
+    out: Path,
+    precision: str = "32",
 ) -> dict:
     """Train through :func:`gennie.train`; time the training batches.
 
@@ -136,19 +145,23 @@ def time_gennie(
         epochs=epochs,
         early_stopping=False,
         device="cpu",
+        precision=precision,
         out=out,
     )
     train(config, [timer], evaluate_test=False)
     return {"samples": timer.samples, "batches": timer.batches, "seconds": timer.seconds}
 
 
-def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batches: int) -> dict:
+def time_bare(
+    dataset: Path, preset: str, ensemble: int, batch_size: int, batches: int, precision: str = "32"
+) -> dict:
     """The same network, optimizer and batches in a minimal PyTorch loop.
 
     The one-hot training tensors are built once in memory (not timed); the loop is
     the default random shift of the batch (the same augmentation gennie applies),
     forward, cross-entropy (for an ensemble: the sum of its networks' own), backward
-    and an Adam step.
+    and an Adam step. With ``precision`` ``bf16`` the forward pass and loss run under
+    ``torch.autocast`` in bfloat16, as Lightning's ``bf16-mixed`` runs them.
 
     Returns:
         ``{"samples": ..., "batches": ..., "seconds": ...}``.
@@ -191,14 +204,15 @@ def time_bare(dataset: Path, preset: str, ensemble: int, batch_size: int, batche
             if done == batches:
                 break
             take = order[start : start + batch_size]
-            if ensemble + centre > 1:  # each member on its own shifts, as gennie trains them
-                loss = sum(
-                    F.cross_entropy(m(*random_shift((x[take],), defaults.shift)), y[take])
-                    for m in network.members
-                )
-            else:
-                (batch,) = random_shift((x[take],), defaults.shift)
-                loss = F.cross_entropy(network(batch), y[take])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                if ensemble + centre > 1:  # each member on its own shifts, as gennie does
+                    loss = sum(
+                        F.cross_entropy(m(*random_shift((x[take],), defaults.shift)), y[take])
+                        for m in network.members
+                    )
+                else:
+                    (batch,) = random_shift((x[take],), defaults.shift)
+                    loss = F.cross_entropy(network(batch), y[take])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -225,26 +239,42 @@ def training_throughput(args: argparse.Namespace, folder: Path) -> None:
         f"{args.batch_size}, {args.epochs} epochs, {args.threads} thread(s)"
         + (f"; every model has {centre} more centre network(s)" if centre else "")
     )
+    precisions = args.precisions.split(",")
     print(
-        f"{'preset':<12} {'ensemble':>8} {'gennie samples/s':>17} {'bare samples/s':>15} "
-        f"{'ratio':>6}"
+        f"{'preset':<12} {'ensemble':>8} {'precision':>9} {'gennie samples/s':>17} "
+        f"{'bare samples/s':>15} {'ratio':>6}"
     )
+    speeds: dict[tuple[str, int, str], float] = {}
     for preset in dict.fromkeys([default, "deepbind"]):
         for ensemble in ensembles:
-            # Alternate and repeat, keeping the best of each, so that the load of a
-            # shared machine does not favour one side.
-            best_g = best_b = 0.0
-            for _ in range(args.repeats):
-                g = time_gennie(
-                    dataset, preset, ensemble, args.batch_size, args.epochs, folder / "train"
+            for precision in precisions:
+                # Alternate and repeat, keeping the best of each, so that the load of a
+                # shared machine does not favour one side.
+                best_g = best_b = 0.0
+                for _ in range(args.repeats):
+                    g = time_gennie(
+                        dataset, preset, ensemble, args.batch_size, args.epochs,
+                        folder / "train", precision,
+                    )  # fmt: skip
+                    b = time_bare(
+                        dataset, preset, ensemble, args.batch_size, g["batches"], precision
+                    )
+                    best_g = max(best_g, g["samples"] / g["seconds"])
+                    best_b = max(best_b, b["samples"] / b["seconds"])
+                speeds[preset, ensemble, precision] = best_g
+                print(
+                    f"{preset:<12} {ensemble:>8} {precision:>9} {best_g:>17.0f} "
+                    f"{best_b:>15.0f} {best_g / best_b:>6.2f}"
                 )
-                b = time_bare(dataset, preset, ensemble, args.batch_size, g["batches"])
-                best_g = max(best_g, g["samples"] / g["seconds"])
-                best_b = max(best_b, b["samples"] / b["seconds"])
-            print(
-                f"{preset:<12} {ensemble:>8} {best_g:>17.0f} {best_b:>15.0f} "
-                f"{best_g / best_b:>6.2f}"
-            )
+    if len(precisions) > 1:
+        base = precisions[0]
+        print(f"gennie's samples/s against precision {base}, same run:")
+        for (preset, ensemble, precision), speed in speeds.items():
+            if precision != base:
+                print(
+                    f"  {preset} ×{ensemble} {precision}: "
+                    f"{speed / speeds[preset, ensemble, base]:.2f}×"
+                )
 
 
 def _child_preprocess(argv: list[str]) -> tuple[float, float, float]:
@@ -333,12 +363,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--precisions",
+        default="32",
+        help="comma-separated training precisions (32, bf16); the first is the reference",
+    )
     parser.add_argument("--no-training", action="store_true", help="skip the training part")
     parser.add_argument("--preprocess", action="store_true", help="also time preprocessing")
     parser.add_argument("--intervals", type=int, default=1_000_000)
     parser.add_argument("--chromosomes", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args(argv)
+    unknown = set(args.precisions.split(",")) - {"32", "bf16"}
+    if unknown:
+        parser.error(f"unknown precision {', '.join(sorted(unknown))}; known: 32, bf16")
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="gennie-throughput-") as tmp:
         folder = Path(tmp)
