@@ -331,6 +331,7 @@ def run_experiment(
     window: int = WINDOW,
     seed: int | None = None,
     centre_networks: int | None = None,
+    precision: str | None = None,
 ) -> Result:
     """Preprocess, train (default configuration) and evaluate one experiment.
 
@@ -344,6 +345,7 @@ def run_experiment(
         window: Window length in bases.
         seed: Seed of the split and the training (default: the configuration's).
         centre_networks: Centre networks of the ensemble (default: the configuration's).
+        precision: Training arithmetic, ``32`` or ``bf16`` (default: the configuration's).
 
     Returns:
         The experiment's :class:`Result`.
@@ -377,6 +379,8 @@ def run_experiment(
     extra = ({"epochs": QUICK_EPOCHS} if quick else {}) | seeded
     if centre_networks is not None:
         extra["centre_networks"] = centre_networks
+    if precision is not None:
+        extra["precision"] = precision
     model = train(
         TrainConfig(
             dataset=dataset.run_dir, threads=threads, out=runs, name=f"{name}-train", **extra
@@ -450,13 +454,23 @@ def main(argv: list[str] | None = None) -> None:
         help="networks of each ensemble that read the central 150 positions (default: the "
         f"configuration's, {TrainConfig.model_fields['centre_networks'].default})",
     )
+    parser.add_argument(
+        "--precision",
+        choices=["32", "bf16"],
+        default=None,
+        help="training arithmetic (default: the configuration's, "
+        f"{TrainConfig.model_fields['precision'].default}); bf16 is bfloat16 mixed precision",
+    )
     args = parser.parse_args(argv)
 
     branches = args.branches.split(",")
     window = [f"w{args.window}"] if args.window != WINDOW else []  # in folder and label
     seed_tag = [] if args.seed is None else [f"s{args.seed}"]
     centre = [] if args.centre_networks is None else [f"c{args.centre_networks}"]
-    tag = "-".join([*branches, *window, *centre, *seed_tag, *(["quick"] if args.quick else [])])
+    precision = [] if args.precision is None else [args.precision]
+    tag = "-".join(
+        [*branches, *window, *centre, *precision, *seed_tag, *(["quick"] if args.quick else [])]
+    )
     out = args.out or Path("gennie-runs") / f"rbp24-{tag}"
     found = find_experiments(args.data)
     if not found:
@@ -478,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    label = " ".join(["gennie", "+".join(branches), *window, *centre])
+    label = " ".join(["gennie", "+".join(branches), *window, *centre, *precision])
     results = [r for r in read_results(out) if r.experiment in names]
     done = {r.experiment for r in results}
     for r in results:
@@ -503,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.window,
                 args.seed,
                 args.centre_networks,
+                args.precision,
             )
             for n in todo
         ]
