@@ -115,3 +115,21 @@ def test_a_device_without_bfloat16_arithmetic_gets_a_warning(
     )  # fmt: skip
     log = (result.run_dir / "gennie.log").read_text()
     assert "precision bf16: this CPU has no bfloat16 arithmetic" in log
+
+
+def test_a_cpu_whose_bfloat16_support_cannot_be_read_counts_as_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gennie.model.inference import fast_bfloat16
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert fast_bfloat16(cpu) is True
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert fast_bfloat16(cpu) is False
+
+    def unreadable() -> bool:
+        raise RuntimeError("no oneDNN in this build")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", unreadable)
+    assert fast_bfloat16(cpu) is False
