@@ -407,7 +407,9 @@ def run_experiment(
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (see the module docstring)."""
-    from gennie.config import StageConfig, TrainConfig
+    from typing import get_args
+
+    from gennie.config import Precision, StageConfig, TrainConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the RBP24 files")
@@ -456,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=["32", "bf16"],
+        choices=get_args(Precision),
         default=None,
         help="training arithmetic (default: the configuration's, "
         f"{TrainConfig.model_fields['precision'].default}); bf16 is bfloat16 mixed precision",

@@ -239,7 +239,7 @@ def training_throughput(args: argparse.Namespace, folder: Path) -> None:
         f"{args.batch_size}, {args.epochs} epochs, {args.threads} thread(s)"
         + (f"; every model has {centre} more centre network(s)" if centre else "")
     )
-    precisions = args.precisions.split(",")
+    precisions = args.precisions
     print(
         f"{'preset':<12} {'ensemble':>8} {'precision':>9} {'gennie samples/s':>17} "
         f"{'bare samples/s':>15} {'ratio':>6}"
@@ -354,6 +354,20 @@ def preprocess_throughput(args: argparse.Namespace, folder: Path) -> None:
         )
 
 
+def _precisions(text: str) -> list[str]:
+    """``--precisions``: comma-separated values of the train configuration's precision."""
+    from typing import get_args
+
+    from gennie.config import Precision
+
+    values = text.split(",")
+    unknown = sorted(set(values) - set(get_args(Precision)))
+    if unknown:
+        known = ", ".join(get_args(Precision))
+        raise argparse.ArgumentTypeError(f"unknown precision {', '.join(unknown)}; known: {known}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -365,7 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--precisions",
-        default="32",
+        type=_precisions,
+        default=["32"],
         help="comma-separated training precisions (32, bf16); the first is the reference",
     )
     parser.add_argument("--no-training", action="store_true", help="skip the training part")
@@ -374,9 +389,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chromosomes", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args(argv)
-    unknown = set(args.precisions.split(",")) - {"32", "bf16"}
-    if unknown:
-        parser.error(f"unknown precision {', '.join(sorted(unknown))}; known: 32, bf16")
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="gennie-throughput-") as tmp:
         folder = Path(tmp)

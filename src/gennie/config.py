@@ -31,6 +31,8 @@ KNOWN_BRANCHES = ("seq", "fold", "cons")
 
 Activation = Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "exp", "linear"]
 PoolKind = Literal["max", "avg", "max_avg"]
+Precision = Literal["32", "bf16"]
+"""Training arithmetic: float32, or bfloat16 mixed precision."""
 
 
 class _Strict(BaseModel):
@@ -475,7 +477,7 @@ class TrainConfig(StageConfig):
         "auto", description="auto picks CUDA, then Apple MPS, then CPU."
     )
     threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
-    precision: Literal["32", "bf16"] = Field(
+    precision: Precision = Field(
         "32",
         description="Arithmetic of training: 32 (float32) or bf16 (bfloat16 mixed precision: "
         "the weights stay float32, the layers compute in bfloat16; faster on CPUs with "
@@ -1083,8 +1085,9 @@ class TuneConfig(StageConfig):
     threads: int = Field(
         0, ge=0, description="CPU threads per worker (0 = PyTorch's default; 1 with several jobs)."
     )
-    precision: Literal["32", "bf16"] = Field(
-        "32", description="Arithmetic of the trials' training (see train's precision)."
+    precision: Precision = Field(
+        TrainConfig.model_fields["precision"].default,
+        description="Arithmetic of the trials' training (see train's precision).",
     )
 
     @field_validator("storage")
