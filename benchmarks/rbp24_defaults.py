@@ -101,6 +101,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w375-smooth": {"window": 375, "label_smoothing": 0.1},
     "w375-mask05": {"window": 375, "mask": 0.05},
     "w375-mask15": {"window": 375, "mask": 0.15},
+    "w375-ens-shift5": {"window": 375, "shift": 5},
     "w375-ens-shift20": {"window": 375, "shift": 20},
     "w375-dense-drop03": {"window": 375, **_layers(common=[_DENSE[0] | {"dropout": 0.3}])},
     "w375-k16": {"window": 375, **_layers(_changed(0, kernel_size=16))},
