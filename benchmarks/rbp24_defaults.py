@@ -16,6 +16,11 @@ of their mean probability, an ensemble) in ``OUT/variants.md``; a row already in
 CSV is not run again. Each run keeps its test-split probabilities
 (``test_probabilities.npy``) for those ensembles.
 
+The variants change the *current* default, so each screen in ``benchmarks/results/``
+compared against the default of its day: since batch normalization became part of
+the ``gennie`` preset, ``w375-bn`` (which added it) is the same as ``w375-dense64``
+(the default at window 375), and every other variant has it too.
+
 Usage (paths relative to the repository root)::
 
     .venv/bin/python benchmarks/rbp24_defaults.py --data ../shared/data/rbp24 \\

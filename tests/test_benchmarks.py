@@ -41,10 +41,12 @@ def test_gennie_preset_layer_shapes() -> None:
     assert rows == [
         ("branches.seq.0.conv", "(n, 64, 139)", 4 * 12 * 64 + 64),
         ("branches.seq.0.activation", "(n, 64, 139)", 0),
+        ("branches.seq.0.batch_norm", "(n, 64, 139)", 2 * 64),
         ("branches.seq.1.pool", "(n, 64, 46)", 0),
         ("branches.seq.1.dropout", "(n, 64, 46)", 0),
         ("branches.seq.2.conv", "(n, 64, 46)", 64 * 5 * 64 + 64),
         ("branches.seq.2.activation", "(n, 64, 46)", 0),
+        ("branches.seq.2.batch_norm", "(n, 64, 46)", 2 * 64),
         ("branches.seq.3.pool", "(n, 64, 15)", 0),
         ("branches.seq.3.dropout", "(n, 64, 15)", 0),
         ("concat", "(n, 64, 15)", 0),
