@@ -354,16 +354,21 @@ def preprocess_throughput(args: argparse.Namespace, folder: Path) -> None:
         )
 
 
-def _precisions(text: str) -> list[str]:
-    """``--precisions``: comma-separated values of the train configuration's precision."""
+def _known_precisions() -> tuple[str, ...]:
+    """The train configuration's precisions (``32``, ``bf16``)."""
     from typing import get_args
 
     from gennie.config import Precision
 
+    return get_args(Precision)
+
+
+def _precisions(text: str) -> list[str]:
+    """``--precisions``: comma-separated values of the train configuration's precision."""
     values = text.split(",")
-    unknown = sorted(set(values) - set(get_args(Precision)))
+    unknown = sorted(set(values) - set(_known_precisions()))
     if unknown:
-        known = ", ".join(get_args(Precision))
+        known = ", ".join(_known_precisions())
         raise argparse.ArgumentTypeError(f"unknown precision {', '.join(unknown)}; known: {known}")
     return values
 
@@ -381,7 +386,8 @@ def main(argv: list[str] | None = None) -> None:
         "--precisions",
         type=_precisions,
         default=["32"],
-        help="comma-separated training precisions (32, bf16); the first is the reference",
+        help=f"comma-separated training precisions ({', '.join(_known_precisions())}); "
+        "the first is the reference",
     )
     parser.add_argument("--no-training", action="store_true", help="skip the training part")
     parser.add_argument("--preprocess", action="store_true", help="also time preprocessing")
