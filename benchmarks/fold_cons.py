@@ -30,7 +30,7 @@ import pyBigWig
 import RNA
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.preprocess import preprocess
+from gennie.preprocessing.stage import preprocess
 from gennie.encode import WindowBatch, make_encoder
 
 CHROM_LENGTH = 1_000_000

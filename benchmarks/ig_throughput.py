@@ -8,10 +8,10 @@ one-hot encoded (the first ``--batch-size`` test positives, centre 150 bases).
 
 Measured on the same batch, each the median of ``--repeats`` runs:
 
-- **IG**: :func:`gennie.interpret.attributions.integrated_gradients` with ``--steps``
+- **IG**: :func:`gennie.attribution.attributions.integrated_gradients` with ``--steps``
   (50) steps through captum, for several ``internal_batch_size`` values (how many
   scaled inputs one forward/backward pass holds), and the full
-  :func:`gennie.interpret.attributions.attribute` path used by ``predict`` (adds the
+  :func:`gennie.attribution.attributions.attribute` path used by ``predict`` (adds the
   score and baseline forward passes and the copies to numpy);
 - **reference**: ``steps`` plain forward + backward passes (gradient of the target
   log-odds with respect to the inputs) over the batch, in a Python loop.
@@ -90,9 +90,9 @@ def paired_times(work, reference, repeats: int, device: torch.device) -> tuple[f
 
 def main() -> None:
     from gennie.config import ArchitectureConfig  # noqa: F401 (imports the config first)
-    from gennie.interpret.attributions import LogOddsModel, attribute, integrated_gradients
+    from gennie.attribution.attributions import LogOddsModel, attribute, integrated_gradients
     from gennie.model.network import build_network
-    from gennie.model.presets import preset_architecture
+    from gennie.config.presets import preset_architecture
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)

@@ -353,9 +353,9 @@ def run_experiment(
     # The stage functions by their modules: ``gennie.train`` and ``gennie.evaluate`` are
     # also the names of sub-packages.
     from gennie.config import EvaluateConfig, PreprocessConfig, TrainConfig
-    from gennie.dataset.preprocess import preprocess
-    from gennie.evaluate.evaluation import evaluate
-    from gennie.train.training import train
+    from gennie.preprocessing.stage import preprocess
+    from gennie.evaluation.stage import evaluate
+    from gennie.training.stage import train
 
     started = time.time()
     runs = out / "runs" / name  # one folder per experiment: parallel runs share no table

@@ -39,7 +39,7 @@ from typing import Any
 
 from rbp24 import EXPERIMENTS, train_files
 
-from gennie.model.presets import preset_architecture
+from gennie.config.presets import preset_architecture
 
 # The default preset's layers, and the variants built from them.
 _PRESET = preset_architecture("gennie", ["seq"]).model_dump(mode="json")
@@ -140,7 +140,7 @@ def screening_dataset(data: Path, name: str, window: int, runs: Path) -> Path:
     """The experiment's training files preprocessed at ``window`` (8:1:1 split), in
     ``runs/NAME-wWINDOW``; made once, then reused."""
     from gennie.config import PreprocessConfig
-    from gennie.dataset.preprocess import preprocess
+    from gennie.preprocessing.stage import preprocess
 
     dataset_dir = runs / f"{name}-w{window}"
     if not (dataset_dir / "metadata.json").exists():
@@ -160,7 +160,7 @@ def screening_dataset(data: Path, name: str, window: int, runs: Path) -> Path:
 def run(data: Path, name: str, variant: str, seed: int, out: Path) -> dict[str, Any]:
     """Preprocess (once per window) and train one variant; its test-split AUROC."""
     from gennie.config import TrainConfig
-    from gennie.train.training import train
+    from gennie.training.stage import train
 
     overrides = dict(VARIANTS[variant])
     window = overrides.pop("window", 150)
@@ -199,7 +199,7 @@ def _save_test_probabilities(run_dir: Path, dataset_dir: Path, runs: Path) -> No
     import pandas as pd
 
     from gennie.config import EvaluateConfig
-    from gennie.evaluate.evaluation import evaluate
+    from gennie.evaluation.stage import evaluate
 
     result = evaluate(
         EvaluateConfig(

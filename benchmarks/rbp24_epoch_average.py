@@ -72,7 +72,7 @@ def run(data: Path, name: str, out: Path) -> list[dict[str, str]]:
     from gennie.config import TrainConfig
     from gennie.dataset.store import Dataset
     from gennie.model.bundle import load_bundle
-    from gennie.train.training import train
+    from gennie.training.stage import train
 
     runs = out / "runs"
     dataset_dir = screening_dataset(data, name, 375, runs)

@@ -28,7 +28,7 @@ def test_split_aurocs(experiment: Path) -> dict[str, float]:
 
     from gennie.dataset.store import Dataset
     from gennie.model.bundle import load_bundle
-    from gennie.train.augment import shift_windows
+    from gennie.training.augment import shift_windows
 
     network, spec = load_bundle(experiment / f"{experiment.name}-train")
     dataset = Dataset(experiment / f"{experiment.name}-preprocess")

@@ -103,7 +103,7 @@ class _BatchTimer:
                     self._start = time.perf_counter()
 
             def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-                # A Lightning batch is a group of training batches (gennie.train.data).
+                # A Lightning batch is a group of training batches (gennie.training.data).
                 self.batches += len(batch)
                 self.samples += sum(int(y.shape[0]) for _, y in batch)
                 self._end = time.perf_counter()
@@ -134,7 +134,7 @@ def time_gennie(
         ``{"samples": ..., "batches": ..., "seconds": ...}``.
     """
     from gennie.config import TrainConfig
-    from gennie.train.training import train
+    from gennie.training.stage import train
 
     timer = _BatchTimer()
     config = TrainConfig(
@@ -172,8 +172,8 @@ def time_bare(
     from gennie.config import TrainConfig
     from gennie.dataset.store import Dataset
     from gennie.model.network import build_network
-    from gennie.model.presets import preset_architecture
-    from gennie.train.augment import random_shift
+    from gennie.config.presets import preset_architecture
+    from gennie.training.augment import random_shift
 
     data = Dataset(dataset)
     idx = data.indices("train")

@@ -143,7 +143,7 @@ def overhead_api(work: Path, dataset: Path, trials: int, epochs: int) -> dict:
 
     from gennie.config import TrainConfig, TuneConfig
     from gennie.search.tuning import tune
-    from gennie.train.training import train
+    from gennie.training.stage import train
 
     torch.set_num_threads(1)
     lrs = [round(0.001 * 2**i, 6) for i in range(trials)]

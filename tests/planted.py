@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.preprocess import preprocess
+from gennie.preprocessing.stage import preprocess
 
 
 def planted_motif_dataset(folder: Path, per_class: int, seed: int) -> Path:

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 SCRIPT = """
-import gennie.train.module, gennie.evaluate.metrics, gennie.predict.prediction
+import gennie.training.module, gennie.scoring.metrics, gennie.prediction.stage
 from gennie import evaluate, predict, train
 from gennie.config import EvaluateConfig, PredictConfig, TrainConfig
 from gennie.errors import UserError

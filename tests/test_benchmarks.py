@@ -67,7 +67,7 @@ def test_gennie_preset_on_two_branches_joins_channels() -> None:
 
 
 def test_train_metrics_are_logged_once_per_epoch_with_exact_values() -> None:
-    from gennie.train.module import Classifier
+    from gennie.training.module import Classifier
 
     class Fixed(torch.nn.Module):
         """Logits given by the input itself: x has shape (n, 2, 1)."""

@@ -233,7 +233,7 @@ def test_bundle_records_branches_and_tracks(run):
 
 def test_evaluate_and_predict_with_three_branches(run):
     from gennie.config import PredictConfig
-    from gennie.predict.prediction import predict
+    from gennie.prediction.stage import predict
 
     folder, model = run["folder"], run["model"]["run_dir"]
     metrics = run_json(
@@ -269,7 +269,7 @@ def test_evaluate_and_predict_with_three_branches(run):
 def test_missing_track_is_a_user_error(run):
     from gennie.config import PredictConfig
     from gennie.errors import UserError
-    from gennie.predict.prediction import predict
+    from gennie.prediction.stage import predict
 
     folder, model = run["folder"], run["model"]["run_dir"]
     with pytest.raises(UserError, match="typed sequences"):
@@ -337,9 +337,9 @@ def test_cons_branch_needs_a_track_and_bed(run):
 def test_fold_only_model_predicts_typed_sequences(tmp_path):
     """FASTA classes, fold branch only, predictions for typed sequences (Python API)."""
     from gennie.config import PredictConfig, PreprocessConfig, TrainConfig
-    from gennie.dataset.preprocess import preprocess
-    from gennie.predict.prediction import predict
-    from gennie.train.training import train
+    from gennie.prediction.stage import predict
+    from gennie.preprocessing.stage import preprocess
+    from gennie.training.stage import train
 
     rng = np.random.default_rng(3)
     hairpin = "GGGGGAAACCCCC"

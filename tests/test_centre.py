@@ -19,7 +19,7 @@ from gennie.model.network import (
     MultiBranchNetwork,
     build_network,
 )
-from gennie.train.module import Classifier
+from gennie.training.module import Classifier
 
 ARCH = ArchitectureConfig.model_validate(
     {

@@ -7,8 +7,8 @@ import pytest
 from gennie.config import EvaluateConfig, PredictConfig
 from gennie.encode.alphabet import base_codes, one_hot
 from gennie.errors import UserError
-from gennie.evaluate.evaluation import evaluate
-from gennie.predict.prediction import predict
+from gennie.evaluation.stage import evaluate
+from gennie.prediction.stage import predict
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

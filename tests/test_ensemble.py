@@ -14,7 +14,7 @@ from planted import planted_motif_dataset
 from gennie.config import ArchitectureConfig, TrainConfig
 from gennie.model.bundle import load_bundle
 from gennie.model.network import EnsembleNetwork, MultiBranchNetwork, build_network
-from gennie.train.module import Classifier
+from gennie.training.module import Classifier
 
 ARCH = ArchitectureConfig.model_validate(
     {

@@ -22,10 +22,7 @@ import pytest
 import torch
 from torch import nn
 
-from gennie.config import ArchitectureConfig, IsmConfig, MotifsConfig, PredictConfig
-from gennie.encode.alphabet import base_codes, one_hot
-from gennie.errors import UserError
-from gennie.interpret.attributions import (
+from gennie.attribution.attributions import (
     attribute,
     log_odds,
     make_baselines,
@@ -33,9 +30,12 @@ from gennie.interpret.attributions import (
     resolve_target,
     shuffled_baseline,
 )
+from gennie.attribution.report import colour, tracks
+from gennie.config import ArchitectureConfig, IsmConfig, MotifsConfig, PredictConfig
+from gennie.encode.alphabet import base_codes, one_hot
+from gennie.errors import UserError
 from gennie.interpret.ism import mutagenesis, reference_importance, substitutions
 from gennie.interpret.motifs import FilterMotif, filter_motifs, write_meme
-from gennie.interpret.report import colour, tracks
 from gennie.model.network import MultiBranchNetwork
 
 MOTIF = "TGTAAATA"
@@ -219,7 +219,7 @@ def test_tracks_for_seq_fold_and_cons() -> None:
 
 
 def test_report_draws_every_position_of_every_branch(tmp_path: Path) -> None:
-    from gennie.interpret.report import ReportSample, write_logos, write_report
+    from gennie.attribution.report import ReportSample, write_logos, write_report
 
     length = 45  # not a multiple of the line length: the last positions must be drawn too
     rng = np.random.default_rng(1)
@@ -263,7 +263,7 @@ def test_ism_of_a_linear_model_is_weight_differences(linear: LinearTwoClass) -> 
     def inputs(sequences: list[str]) -> list[np.ndarray]:
         return [encode(sequences), np.repeat(cons, len(sequences), axis=0)]
 
-    from gennie.interpret.attributions import LogOddsModel
+    from gennie.attribution.attributions import LogOddsModel
 
     score, delta = mutagenesis(LogOddsModel(linear), inputs, "ACGTA", target=1)
     w = (linear.w[1] - linear.w[0]).detach().numpy()
@@ -346,8 +346,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A dataset with TGTAAATA at a random position in every bound sequence, and a
     small model trained on it (seeded, 8 epochs)."""
     from gennie.config import PreprocessConfig, TrainConfig
-    from gennie.dataset.preprocess import preprocess
-    from gennie.train.training import train
+    from gennie.preprocessing.stage import preprocess
+    from gennie.training.stage import train
 
     torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("planted")
@@ -409,7 +409,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.mark.slow
 def test_ig_concentrates_on_the_planted_site(planted: dict) -> None:
-    from gennie.predict.prediction import predict
+    from gennie.prediction.stage import predict
 
     result = predict(
         PredictConfig(
@@ -456,7 +456,7 @@ def test_ig_concentrates_on_the_planted_site(planted: dict) -> None:
 @pytest.mark.slow
 def test_evaluate_attributions_keyed_to_predictions(planted: dict) -> None:
     from gennie.config import EvaluateConfig
-    from gennie.evaluate.evaluation import evaluate
+    from gennie.evaluation.stage import evaluate
 
     result = evaluate(
         EvaluateConfig(

@@ -1,4 +1,4 @@
-"""Tests for gennie.evaluate.metrics and gennie.evaluate.plots on tiny hand-made inputs."""
+"""Tests for gennie.scoring.metrics and gennie.scoring.plots on tiny hand-made inputs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gennie.evaluate.metrics import classification_metrics, pr_curves, roc_curves
-from gennie.evaluate.plots import plot_training_curves, write_confusion_matrix, write_curves
+from gennie.scoring.metrics import classification_metrics, pr_curves, roc_curves
+from gennie.scoring.plots import plot_training_curves, write_confusion_matrix, write_curves
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -7,15 +7,13 @@ import torch
 from torch import nn
 
 from gennie.config import ArchitectureConfig
+from gennie.config.presets import PRESET_DESCRIPTIONS, PRESETS, preset_architecture
 from gennie.errors import UserError
 from gennie.model import (
-    PRESET_DESCRIPTIONS,
-    PRESETS,
     build_network,
     draw_architecture,
     format_layer_table,
     layer_table,
-    preset_architecture,
 )
 from gennie.model.layers import LEAKY_RELU_SLOPE, GlobalPool, LocalPool, make_activation
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from gennie.config import TrainConfig, TuneConfig
 from gennie.model.bundle import load_bundle
 from gennie.model.inference import lightning_precision
-from gennie.train.training import train
+from gennie.training.stage import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.preprocess import preprocess
 from gennie.dataset.store import Dataset
 from gennie.encode.alphabet import base_codes, decode
 from gennie.errors import UserError
+from gennie.preprocessing.stage import preprocess
 
 CHR1 = ("ACGTTGCA" * 25)[:200]  # 200 bp
 CHR2 = "".join("ACGT"[(i * 7 + i // 3) % 4] for i in range(120))
@@ -179,7 +179,7 @@ def test_cache_hit_reads_nothing(tmp_path, genome, monkeypatch):
     def no_genome(*args, **kwargs):
         raise AssertionError("the genome was opened on a cache hit")
 
-    monkeypatch.setattr("gennie.dataset.preprocess.Genome", no_genome)
+    monkeypatch.setattr("gennie.dataset.mapping.Genome", no_genome)
     second = preprocess(
         _config(tmp_path, classes={"a": a, "b": b}, genome=genome, ratio="2:1:1", reduce={"a": 6})
     )

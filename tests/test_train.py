@@ -8,9 +8,9 @@ import torch
 from planted import planted_motif_dataset
 
 from gennie.config import EvaluateConfig, TrainConfig
-from gennie.evaluate.evaluation import evaluate
+from gennie.evaluation.stage import evaluate
 from gennie.model.bundle import load_bundle
-from gennie.train.training import train
+from gennie.training.stage import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -140,9 +140,9 @@ def test_plateau_waits_lr_patience_epochs(tmp_path):
     epochs later."""
     from types import SimpleNamespace
 
+    from gennie.config.presets import preset_architecture
     from gennie.model.network import build_network
-    from gennie.model.presets import preset_architecture
-    from gennie.train.module import RESTART_EPOCHS, Classifier
+    from gennie.training.module import RESTART_EPOCHS, Classifier
 
     config = TrainConfig(dataset=tmp_path, lr=0.01, lr_schedule="plateau", lr_factor=0.1)
     network = build_network(preset_architecture("1layer", ["seq"]), {"seq": (4, 40)}, 2, 1)

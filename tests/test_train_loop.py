@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from gennie.config import TrainConfig
-from gennie.train.augment import augment, random_mask, random_shift
-from gennie.train.callbacks import BestWeights
-from gennie.train.data import BatchedSamples, batch_loader
-from gennie.train.module import Classifier
+from gennie.training.augment import augment, random_mask, random_shift
+from gennie.training.callbacks import BestWeights
+from gennie.training.data import BatchedSamples, batch_loader
+from gennie.training.module import Classifier
 
 
 def _samples(n: int = 70) -> BatchedSamples:
@@ -228,7 +228,7 @@ def test_cli_saves_the_averaged_weights(tmp_path, one_thread) -> None:
     from planted import planted_motif_dataset
 
     from gennie.model.bundle import load_bundle
-    from gennie.train.training import train
+    from gennie.training.stage import train
 
     dataset = planted_motif_dataset(tmp_path, 60, seed=0)
     common = {"preset": "1layer", "epochs": 1, "batch_size": 16, "ensemble": 1, "threads": 1}

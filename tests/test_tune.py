@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 
 from gennie.cli import app
 from gennie.config import FloatRange, IntRange, TuneConfig, build_config
+from gennie.config.presets import PRESETS
 from gennie.dataset.store import Dataset
 from gennie.errors import UserError
-from gennie.model.presets import PRESETS
 from gennie.search.space import grid_values, parameter_dimensions, trial_config
 from gennie.search.study import PruningCallback
 from gennie.search.tuning import tune, validation_metrics

@@ -37,7 +37,7 @@ from gennie.dataset.store import Dataset
 from gennie.search.report import trial_info
 from gennie.search.study import with_driver
 from gennie.search.tuning import validation_metrics
-from gennie.train.training import train
+from gennie.training.stage import train
 
 GENNIE = Path(sys.executable).parent / "gennie"
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

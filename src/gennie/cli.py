@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
-from gennie import __version__
 from gennie.config import (
     STAGES,
     AttributionOptions,
@@ -36,6 +35,7 @@ from gennie.config import (
     load_run_config,
 )
 from gennie.errors import UserError
+from gennie.version import __version__
 
 app = typer.Typer(
     name="gennie",
@@ -259,7 +259,7 @@ def preprocess(
     as_json: JsonOpt = False,
 ) -> None:
     """Class files (BED or FASTA) → an encoded, split dataset folder."""
-    from gennie.dataset.preprocess import preprocess as run_stage
+    from gennie.preprocessing.stage import preprocess as run_stage
 
     def work():
         overrides = _overrides(
@@ -343,7 +343,7 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """A dataset folder → a trained model, its test evaluation and plots."""
-    from gennie.train.training import train as run_stage
+    from gennie.training.stage import train as run_stage
 
     def work():
         overrides = _overrides(
@@ -517,7 +517,7 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """A model + labelled data → metrics, ROC/PR curves, confusion matrix."""
-    from gennie.evaluate.evaluation import evaluate as run_stage
+    from gennie.evaluation.stage import evaluate as run_stage
 
     def work():
         overrides = _overrides(
@@ -575,7 +575,7 @@ def predict(
 ) -> None:
     """A model + new data → class probabilities per input (predictions.tsv); with
     --attributions also Integrated Gradients, report.html and logos."""
-    from gennie.predict.prediction import predict as run_stage
+    from gennie.prediction.stage import predict as run_stage
 
     def work():
         overrides = _overrides(
@@ -736,11 +736,11 @@ def interpret_ism(
 def run_config(config) -> Any:
     """Run any stage from its configuration (the dispatch behind ``gennie run``)."""
     if config.stage == "preprocess":
-        from gennie.dataset.preprocess import preprocess as stage
+        from gennie.preprocessing.stage import preprocess as stage
     elif config.stage == "train":
-        from gennie.train.training import train as stage
+        from gennie.training.stage import train as stage
     elif config.stage == "evaluate":
-        from gennie.evaluate.evaluation import evaluate as stage
+        from gennie.evaluation.stage import evaluate as stage
     elif config.stage == "tune":
         from gennie.search.tuning import tune as stage
     elif config.stage == "motifs":
@@ -748,7 +748,7 @@ def run_config(config) -> Any:
     elif config.stage == "ism":
         from gennie.interpret.ism import ism as stage
     else:
-        from gennie.predict.prediction import predict as stage
+        from gennie.prediction.stage import predict as stage
     return stage(config)
 
 
@@ -774,7 +774,7 @@ def run_parameters(
 @app.command()
 def presets() -> None:
     """List the architecture presets."""
-    from gennie.model.presets import PRESET_DESCRIPTIONS
+    from gennie.config.presets import PRESET_DESCRIPTIONS
 
     for preset_name, text in PRESET_DESCRIPTIONS.items():
         typer.echo(f"{preset_name:20s} {text}")

@@ -45,11 +45,11 @@ def run_quickstart(
     Returns:
         ``out`` and a summary with each stage's run folder and the test ``metrics``.
     """
-    from gennie.dataset.preprocess import preprocess
     from gennie.errors import UserError
-    from gennie.evaluate.evaluation import evaluate
-    from gennie.predict.prediction import predict
-    from gennie.train.training import train
+    from gennie.evaluation.stage import evaluate
+    from gennie.prediction.stage import predict
+    from gennie.preprocessing.stage import preprocess
+    from gennie.training.stage import train
 
     out = Path(out).expanduser().resolve()
     if example not in ("rbp", "bed"):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.preprocess import TABLE_COLUMNS, GenomeHandle, encode_branches, map_class
+from gennie.dataset.mapping import TABLE_COLUMNS, GenomeHandle, encode_branches, map_class
 from gennie.dataset.windows_cache import WindowCache
 from gennie.encode import BranchEncoder, make_encoder
 from gennie.encode.alphabet import first_invalid
@@ -236,3 +236,33 @@ class InputMapper:
             source_file=str(file) if file else "", name=sequences, format="sequence"
         )
         return ModelInputs(table[TABLE_COLUMNS + ["format"]], arrays, self.encoders, pd.DataFrame())
+
+
+def identity_columns(inputs: ModelInputs) -> pd.DataFrame:
+    """Columns that say which input each row is."""
+    table = inputs.table
+    fmt = table["format"].iloc[0] if len(table) else "sequence"
+    if fmt == "bed":
+        return pd.DataFrame(
+            {
+                "line": table["source_line"].to_numpy(),
+                "chrom": table["chrom"].to_numpy(),
+                "start": table["interval_start"].to_numpy(),
+                "end": table["interval_end"].to_numpy(),
+                "name": table["name"].to_numpy(),
+                "strand": table["strand"].to_numpy(),
+                "window_start": table["start"].to_numpy(),
+                "window_end": table["end"].to_numpy(),
+            }
+        )
+    if fmt == "fasta":
+        return pd.DataFrame(
+            {
+                "record": table["source_line"].to_numpy(),
+                "header": table["name"].to_numpy(),
+                "padded": table["padded"].to_numpy(),
+            }
+        )
+    return pd.DataFrame(
+        {"number": np.arange(1, len(table) + 1), "sequence": table["name"].to_numpy()}
+    )

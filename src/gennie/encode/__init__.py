@@ -1,9 +1,11 @@
 """Branch encoders: how a window of sequence becomes one input branch of the network.
 
-Each branch (``seq`` one-hot, ``fold`` RNA structure, ``cons`` signal tracks) is a
-:class:`~gennie.encode.base.BranchEncoder` registered in :data:`ENCODERS`.
+Each branch type (``seq`` one-hot, ``fold`` RNA structure, ``cons`` signal tracks, and
+any plug-in) is a :class:`~gennie.encode.base.BranchEncoder` listed in
+:mod:`gennie.encode.registry`.
 """
 
-from gennie.encode.base import ENCODERS, BranchEncoder, WindowBatch, make_encoder
+from gennie.encode.base import BranchEncoder, WindowBatch, make_encoder
+from gennie.encode.registry import branch_names, register_branch
 
-__all__ = ["ENCODERS", "BranchEncoder", "WindowBatch", "make_encoder"]
+__all__ = ["BranchEncoder", "WindowBatch", "branch_names", "make_encoder", "register_branch"]

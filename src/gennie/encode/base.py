@@ -9,7 +9,7 @@ applied, plus their genomic coordinates when known) into
 
 Encoders may gather counts while encoding (e.g. missing track values) in
 :attr:`BranchEncoder.counts`; preprocess stores them with the cached encoding and in
-the dataset metadata. New branches register a subclass in :data:`ENCODERS`.
+the dataset metadata. The branch types are listed in :mod:`gennie.encode.registry`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gennie.encode.registry import branch_names, encoder_class
 from gennie.errors import UserError
 
 
@@ -97,30 +98,17 @@ class BranchEncoder(ABC):
         return {"channels": self.channels, "dtype": str(self.stored_dtype), **self.params}
 
 
-ENCODERS: dict[str, type[BranchEncoder]] = {}
-
-
-def register(cls: type[BranchEncoder]) -> type[BranchEncoder]:
-    """Class decorator adding an encoder to :data:`ENCODERS`."""
-    ENCODERS[cls.name] = cls
-    return cls
-
-
 def make_encoder(name: str, **params: Any) -> BranchEncoder:
-    """Create the encoder of a branch.
+    """Create the encoder of a branch (see :mod:`gennie.encode.registry`).
 
     Raises:
-        UserError: No encoder for that branch in this version.
+        UserError: No encoder for that branch in this installation.
     """
-    # Importing the modules registers their encoders.
-    import gennie.encode.conservation  # noqa: F401
-    import gennie.encode.sequence  # noqa: F401
-    import gennie.encode.structure  # noqa: F401
-
-    if name not in ENCODERS:
+    encoder = encoder_class(name)
+    if encoder is None:
         raise UserError(
-            f"the '{name}' branch is not available in this version of gennie",
+            f"the '{name}' branch is not available in this installation of gennie",
             field="branches",
-            hint=f"available branches: {', '.join(ENCODERS)}",
+            hint=f"available branches: {', '.join(branch_names())}",
         )
-    return ENCODERS[name](**params)
+    return encoder(**params)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gennie.encode.base import BranchEncoder, WindowBatch, register
+from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.errors import UserError
 from gennie.io.files import md5sum
 from gennie.io.tracks import bigwig_path, chrom_alias, open_bigwig
@@ -39,7 +39,6 @@ ENCODING_VERSION = 1
 """Bumped whenever the stored values change meaning (part of every cache key)."""
 
 
-@register
 class ConservationEncoder(BranchEncoder):
     """Track values per base: stored and fed as (n, tracks, length) float32.
 

@@ -7,11 +7,10 @@ from typing import ClassVar
 import numpy as np
 
 from gennie.encode.alphabet import INVALID, base_codes, one_hot
-from gennie.encode.base import BranchEncoder, WindowBatch, register
+from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.errors import UserError
 
 
-@register
 class SequenceEncoder(BranchEncoder):
     """One byte per base in the dataset; one-hot (n, 4, length) for the network.
 

@@ -43,7 +43,7 @@ import RNA
 from tqdm.auto import tqdm
 
 from gennie.encode.alphabet import UNKNOWN, base_codes
-from gennie.encode.base import BranchEncoder, WindowBatch, register
+from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.processes import restore_signals
 
 log = logging.getLogger("gennie.fold")
@@ -183,7 +183,6 @@ class FoldCache:
         self._db.close()
 
 
-@register
 class FoldEncoder(BranchEncoder):
     """MFE structure per window: one code per base stored, (n, 3, length) for the network.
 

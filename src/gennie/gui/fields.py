@@ -137,7 +137,7 @@ def form_field(name: str, info: FieldInfo) -> FormField:
     if inner is float:
         return FormField(name, "float", minimum=low, maximum=high, **common)
     if inner is str and name == "preset":
-        from gennie.model.presets import PRESETS  # plain data; does not import torch
+        from gennie.config.presets import PRESETS  # plain data; does not import torch
 
         return FormField(name, "choice", choices=tuple(PRESETS), **common)
     if inner is str:

@@ -285,9 +285,9 @@ def _chromosomes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> A
 def _architecture_tools(values: dict[str, Any]) -> None:
     """Train page: fill the architecture editor with the chosen preset's layers."""
     from gennie.config import KNOWN_BRANCHES
+    from gennie.config.presets import preset_architecture
     from gennie.errors import UserError
     from gennie.gui.fields import resolve_path
-    from gennie.model.presets import preset_architecture
 
     branches = values.get("branches") or []
     if not branches and values.get("dataset"):

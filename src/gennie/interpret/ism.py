@@ -3,7 +3,7 @@
 The sequence is first cut or padded to the model's window exactly as for prediction.
 Then each of the ``3 × window`` single-base substitutions is scored by the model and
 compared with the unchanged window. The score is the same as for Integrated Gradients
-(:mod:`gennie.interpret.attributions`): the log-odds of the target class. All mutants
+(:mod:`gennie.attribution.attributions`): the log-odds of the target class. All mutants
 go through the model's own preprocessing, so a ``fold`` branch is re-folded for every
 mutant; branches that need genomic coordinates (``cons``) cannot be mutated in
 sequence and are refused.
@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gennie.attribution.attributions import SCORE_NAME, LogOddsModel, attribute, resolve_target
 from gennie.config import IsmConfig
 from gennie.errors import UserError
-from gennie.interpret.attributions import SCORE_NAME, LogOddsModel, attribute, resolve_target
 from gennie.runs import StageResult, run_folder
 
 log = logging.getLogger("gennie.interpret")

@@ -231,7 +231,7 @@ def filter_influence(
     Returns:
         shape=(filters,), mean |change of the highest-class log-odds| per filter.
     """
-    from gennie.interpret.attributions import log_odds
+    from gennie.attribution.attributions import log_odds
 
     network.eval()
     block = first_convolution(network, branch)
@@ -456,9 +456,9 @@ def motifs(config: MotifsConfig) -> StageResult:
             with a convolution, a dataset that does not fit the model, a bad database.
     """
     from gennie.dataset.store import Dataset
-    from gennie.evaluate.evaluation import _check_dataset_fits
     from gennie.model.bundle import load_bundle
     from gennie.model.inference import pick_device
+    from gennie.model.loading import check_dataset_fits
 
     if config.model is None:
         raise UserError("no model given", field="model", hint="give --model RUN_DIR")
@@ -468,7 +468,7 @@ def motifs(config: MotifsConfig) -> StageResult:
     first_convolution(network, "seq")
     dataset = Dataset(config.dataset, field="dataset")
     try:
-        _check_dataset_fits(dataset, spec)
+        check_dataset_fits(dataset, spec, field="dataset")
     except UserError as exc:
         raise UserError(exc.message, file=exc.file, field="dataset", hint=exc.hint) from None
     database = read_database(config.database) if config.database else None

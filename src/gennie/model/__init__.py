@@ -1,14 +1,14 @@
-"""Networks built from an architecture configuration, presets, and summaries.
+"""Networks built from an architecture configuration, bundles, and summaries.
 
 - :mod:`gennie.model.layers`: one block per configuration layer type.
 - :mod:`gennie.model.network`: :class:`MultiBranchNetwork`, branches → concatenation →
   common part → logits.
-- :mod:`gennie.model.presets`: named architectures (Zeng et al. 2016, DeepBind-like,
+- :mod:`gennie.config.presets`: named architectures (Zeng et al. 2016, DeepBind-like,
   ENNGene default).
 - :mod:`gennie.model.summary`: per-layer shapes and parameters, architecture picture.
 
-The names below are imported lazily, so that importing :mod:`gennie.model.presets`
-(e.g. for the CLI's help text) does not import torch.
+The names below are imported lazily: importing this package does not import torch.
+Presets are plain data in :mod:`gennie.config.presets`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from typing import Any
 _EXPORTS = {
     "MultiBranchNetwork": "gennie.model.network",
     "build_network": "gennie.model.network",
-    "PRESETS": "gennie.model.presets",
-    "PRESET_DESCRIPTIONS": "gennie.model.presets",
-    "preset_architecture": "gennie.model.presets",
     "draw_architecture": "gennie.model.summary",
     "format_layer_table": "gennie.model.summary",
     "layer_table": "gennie.model.summary",

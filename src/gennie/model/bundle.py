@@ -15,9 +15,9 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from gennie import __version__
 from gennie.config import ArchitectureConfig
 from gennie.errors import UserError
+from gennie.version import __version__
 
 WEIGHTS_FILE = "weights.safetensors"
 BUNDLE_FILE = "bundle.yaml"

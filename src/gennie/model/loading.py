@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gennie.config import ModelInputConfig
+from gennie.dataset.store import Dataset
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
 
@@ -161,3 +162,35 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
         return LoadedModel(forward, spec, _probe(forward, spec, path), "onnx")
     network, spec = load_bundle(path)
     return LoadedModel(network, spec, False, "bundle", network)
+
+
+def check_dataset_fits(dataset: Dataset, spec: BundleSpec, field: str = "blackbox") -> None:
+    """Check that a dataset was preprocessed as the model expects (window, branches,
+    classes).
+
+    Raises:
+        UserError: The window, a branch or a class does not match.
+    """
+    if dataset.window != spec.window:
+        raise UserError(
+            f"the dataset's window ({dataset.window}) differs from the model's ({spec.window})",
+            file=dataset.path,
+            field=field,
+            hint="preprocess the data with the model's window",
+        )
+    missing = [b for b in spec.branches if b not in dataset.branches]
+    if missing:
+        raise UserError(
+            f"the dataset lacks the model's branch(es) {', '.join(missing)}",
+            file=dataset.path,
+            field=field,
+            hint="preprocess with the same branches as the training data",
+        )
+    unknown = [c for c in dataset.classes if c not in spec.classes]
+    if unknown:
+        raise UserError(
+            f"the dataset has classes the model does not know: {', '.join(unknown)} "
+            f"(model classes: {', '.join(spec.classes)})",
+            file=dataset.path,
+            field=field,
+        )

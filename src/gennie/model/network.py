@@ -344,7 +344,7 @@ class EnsembleNetwork(nn.Module):
     initial weights, whose class probabilities are averaged.
 
     The members are trained together (each on its own loss, see
-    :class:`gennie.train.module.Classifier`) and stored as one model, so everything
+    :class:`gennie.training.module.Classifier`) and stored as one model, so everything
     that takes a network (evaluation, prediction, attributions, mutagenesis) takes an
     ensemble too. ``centre`` more members of the same architecture may read only the
     central ``centre_window`` positions of the inputs (:class:`CentreNetwork`); they

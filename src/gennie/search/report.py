@@ -175,7 +175,7 @@ def best_train_config(study: optuna.Study, out: Path) -> TrainConfig | None:
 
 def write_best_config(config: TrainConfig, run_dir: Path) -> Path:
     """Write ``best_config.yaml`` (complete: branches and architecture filled in)."""
-    from gennie.train.training import prepare
+    from gennie.training.stage import prepare
 
     resolved, _ = prepare(config)
     path = Path(run_dir) / BEST_CONFIG_FILE

@@ -6,7 +6,7 @@
 study has ``n_trials`` finished (complete or pruned) trials in total, then writes
 ``trials.tsv``, ``plots/`` and ``best_config.yaml`` (see :mod:`gennie.search.report`).
 
-Each trial is a ``gennie train`` run (:func:`gennie.train.training.train`) in
+Each trial is a ``gennie train`` run (:func:`gennie.training.stage.train`) in
 ``trials/trial_NNNN/`` on the train and validation splits only: the test evaluation
 is switched off, a pruning callback reports the per-epoch validation metric, and the
 objective is the chosen validation metric of the best weights. The test and blackbox
@@ -179,9 +179,9 @@ def validation_metrics(run_dir: Path, dataset: Any, device: str = "cpu") -> dict
         ``accuracy``, ``loss``, ``auroc`` and ``auprc`` (macro averages) and
         ``per_class``, as in ``gennie train --json``.
     """
-    from gennie.evaluate.metrics import classification_metrics, headline_metrics
     from gennie.model.bundle import load_bundle
     from gennie.model.inference import index_batches, pick_device, predict_probabilities
+    from gennie.scoring.metrics import classification_metrics, headline_metrics
 
     network, spec = load_bundle(run_dir)
     where = pick_device(device)
@@ -272,7 +272,7 @@ class Worker:
 
         from gennie.search.space import trial_config
         from gennie.search.study import PruningCallback, monitor_of
-        from gennie.train.training import train
+        from gennie.training.stage import train
 
         started = time.time()
         monitor = monitor_of(self.config.objective)
@@ -432,7 +432,7 @@ def _waiting_worker(connection: Any, index: int) -> None:
     import optuna  # noqa: F401 - imported now, while the parent still checks
     import pytorch_lightning  # noqa: F401
 
-    import gennie.train.training  # noqa: F401
+    import gennie.training.stage  # noqa: F401
 
     try:
         args = connection.recv()
@@ -528,7 +528,7 @@ def _check(config: TuneConfig) -> Any:
     """Validate the dataset and the space against it before any folder is made."""
     from gennie.dataset.store import Dataset
     from gennie.search.space import grid_values, parameter_dimensions
-    from gennie.train.training import prepare
+    from gennie.training.stage import prepare
 
     if config.dataset is None:
         raise UserError(
@@ -650,7 +650,7 @@ def _tune(config: TuneConfig, workers: _Workers) -> StageResult:
             f"{best_trial.value:.4f}; {_describe(best_trial.params)}"
         )
         if config.retrain:
-            from gennie.train.training import train
+            from gennie.training.stage import train
 
             _say("retraining the best configuration and evaluating it on the test split")
             retrained = train(best.model_copy(update={"out": run.dir / RETRAIN_DIR}))

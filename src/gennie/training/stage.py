@@ -38,7 +38,7 @@ IN_MEMORY_BYTES = 2 * 1024**3
 and held in memory; a larger one is read from the dataset folder batch by batch."""
 
 BATCHES_PER_STEP = 8
-"""Batches per Lightning training step (see :mod:`gennie.train.data`)."""
+"""Batches per Lightning training step (see :mod:`gennie.training.data`)."""
 
 
 def resolve_architecture(config: TrainConfig, branches: list[str]) -> ArchitectureConfig:
@@ -47,7 +47,7 @@ def resolve_architecture(config: TrainConfig, branches: list[str]) -> Architectu
     Raises:
         UserError: The architecture names branches that are not being used.
     """
-    from gennie.model.presets import preset_architecture
+    from gennie.config.presets import preset_architecture
 
     if config.architecture is None:
         return preset_architecture(config.preset, branches)
@@ -127,8 +127,6 @@ def train(
     from pytorch_lightning.callbacks import EarlyStopping, ProgressBar, RichProgressBar
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from gennie.evaluate.metrics import classification_metrics, headline_metrics
-    from gennie.evaluate.plots import plot_training_curves, write_confusion_matrix, write_curves
     from gennie.model.bundle import BUNDLE_DIR, BundleSpec, save_bundle
     from gennie.model.inference import (
         fast_bfloat16,
@@ -140,9 +138,11 @@ def train(
     )
     from gennie.model.network import build_network, first_member
     from gennie.model.summary import draw_architecture, format_layer_table, layer_table
-    from gennie.train.callbacks import BestWeights, EpochTable, monitor_mode
-    from gennie.train.data import BatchedSamples, batch_loader
-    from gennie.train.module import Classifier
+    from gennie.scoring.metrics import classification_metrics, headline_metrics
+    from gennie.scoring.plots import plot_training_curves, write_confusion_matrix, write_curves
+    from gennie.training.callbacks import BestWeights, EpochTable, monitor_mode
+    from gennie.training.data import BatchedSamples, batch_loader
+    from gennie.training.module import Classifier
 
     config, dataset = prepare(config)
     device = pick_device(config.device)

@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from gennie.evaluate.metrics import classification_metrics, pr_curves, roc_curves
+from gennie.scoring.metrics import classification_metrics, pr_curves, roc_curves
 
 PNG_DPI = 150
 

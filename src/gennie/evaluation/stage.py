@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from gennie.config import EvaluateConfig
-from gennie.dataset.inputs import InputMapper, ModelInputs, spec_encoders
+from gennie.dataset.inputs import InputMapper, ModelInputs, identity_columns, spec_encoders
 from gennie.errors import UserError
-from gennie.model.bundle import BundleSpec
-from gennie.predict.prediction import identity_columns, probability_table
+from gennie.model.loading import check_dataset_fits
 from gennie.runs import StageResult, run_folder
+from gennie.scoring.metrics import probability_table
 
 log = logging.getLogger("gennie.evaluate")
 
@@ -33,32 +33,6 @@ def header_class(header: str, classes: list[str]) -> str | None:
     words = set(re.split(r"[\s|;,=:]+", header))
     found = [c for c in classes if c in words]
     return found[0] if len(found) == 1 else None
-
-
-def _check_dataset_fits(dataset, spec: BundleSpec) -> None:
-    if dataset.window != spec.window:
-        raise UserError(
-            f"the dataset's window ({dataset.window}) differs from the model's ({spec.window})",
-            file=dataset.path,
-            field="blackbox",
-            hint="preprocess the data with the model's window",
-        )
-    missing = [b for b in spec.branches if b not in dataset.branches]
-    if missing:
-        raise UserError(
-            f"the dataset lacks the model's branch(es) {', '.join(missing)}",
-            file=dataset.path,
-            field="blackbox",
-            hint="preprocess with the same branches as the training data",
-        )
-    unknown = [c for c in dataset.classes if c not in spec.classes]
-    if unknown:
-        raise UserError(
-            f"the dataset has classes the model does not know: {', '.join(unknown)} "
-            f"(model classes: {', '.join(spec.classes)})",
-            file=dataset.path,
-            field="blackbox",
-        )
 
 
 def _labels_from_bed(
@@ -111,10 +85,10 @@ def evaluate(config: EvaluateConfig) -> StageResult:
         The run folder and a summary with ``metrics`` (macro averages and per class).
     """
     from gennie.dataset.store import IDENTITY_COLUMNS, Dataset
-    from gennie.evaluate.metrics import classification_metrics, headline_metrics
-    from gennie.evaluate.plots import write_confusion_matrix, write_curves
     from gennie.model.inference import index_batches, pick_device, predict_probabilities
     from gennie.model.loading import load_model
+    from gennie.scoring.metrics import classification_metrics, headline_metrics
+    from gennie.scoring.plots import write_confusion_matrix, write_curves
 
     if not (config.blackbox or config.input or config.classes):
         raise UserError(
@@ -127,14 +101,14 @@ def evaluate(config: EvaluateConfig) -> StageResult:
     classes = spec.classes
     device = pick_device(config.device)
     if config.attributions:
-        from gennie.interpret.explain import check_attribution_options
+        from gennie.attribution.explain import check_attribution_options
 
         check_attribution_options(config, model)
     mapper = InputMapper(spec, config.genome, config.conservation)
     try:
         if config.blackbox:
             dataset = Dataset(config.blackbox, field="blackbox")
-            _check_dataset_fits(dataset, spec)
+            check_dataset_fits(dataset, spec)
             indices = dataset.indices(config.blackbox_split)
             if indices.size == 0:
                 raise UserError(
@@ -220,7 +194,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
             table = probability_table(identity, probs, classes)
             table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
             if config.attributions:
-                from gennie.interpret.explain import write_attribution_outputs
+                from gennie.attribution.explain import write_attribution_outputs
 
                 run.summary.update(
                     write_attribution_outputs(

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gennie.interpret.attributions import SCORE_NAME
+from gennie.attribution.attributions import SCORE_NAME
 
 REPORT_FILE = "report.html"
 LOGO_DIR = "logos"

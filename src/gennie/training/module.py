@@ -13,8 +13,8 @@ from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
 from gennie.model.network import EnsembleNetwork
-from gennie.train.augment import augment
-from gennie.train.callbacks import monitor_mode
+from gennie.training.augment import augment
+from gennie.training.callbacks import monitor_mode
 
 log = logging.getLogger("gennie.train")
 
@@ -167,7 +167,7 @@ class Classifier(pl.LightningModule):
         self._train_outputs = []
 
     def training_step(self, group: list[tuple], group_idx: int) -> None:
-        """One optimizer step for each batch of a group (see :mod:`gennie.train.data`).
+        """One optimizer step for each batch of a group (see :mod:`gennie.training.data`).
 
         The bare optimizer is stepped: Lightning's wrapper would run its hooks again for
         every batch. Nothing here needs them: no gradient clipping, and no loss scaling

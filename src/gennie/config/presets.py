@@ -45,7 +45,8 @@ import copy
 import difflib
 from typing import Any
 
-from gennie.config import KNOWN_BRANCHES, ArchitectureConfig
+from gennie.config.layers import ArchitectureConfig
+from gennie.encode.registry import branch_names
 from gennie.errors import UserError
 
 _MOTIF_SCANNER = {"type": "conv", "filters": 16, "kernel_size": 24, "activation": "relu"}
@@ -198,14 +199,14 @@ def preset_architecture(name: str, branches: list[str]) -> ArchitectureConfig:
         raise UserError(
             "no branches given for the preset",
             field="branches",
-            hint=f"give at least one of {', '.join(KNOWN_BRANCHES)}",
+            hint=f"give at least one of {', '.join(branch_names())}",
         )
     for branch in branches:
-        if branch not in KNOWN_BRANCHES:
+        if branch not in branch_names():
             raise UserError(
                 f"unknown branch '{branch}'",
                 field="branches",
-                hint=f"known branches: {', '.join(KNOWN_BRANCHES)}",
+                hint=f"known branches: {', '.join(branch_names())}",
             )
     _, branch_layers, common_layers = _PRESETS[name]
     # Plain data validated afresh for every branch, so that no two branches (or two

@@ -16,52 +16,12 @@ import numpy as np
 import pandas as pd
 
 from gennie.config import PredictConfig
-from gennie.dataset.inputs import InputMapper, ModelInputs
+from gennie.dataset.inputs import InputMapper, identity_columns
 from gennie.errors import UserError
 from gennie.runs import StageResult, run_folder
+from gennie.scoring.metrics import probability_table
 
 log = logging.getLogger("gennie.predict")
-
-
-def identity_columns(inputs: ModelInputs) -> pd.DataFrame:
-    """Columns that say which input each row is."""
-    table = inputs.table
-    fmt = table["format"].iloc[0] if len(table) else "sequence"
-    if fmt == "bed":
-        return pd.DataFrame(
-            {
-                "line": table["source_line"].to_numpy(),
-                "chrom": table["chrom"].to_numpy(),
-                "start": table["interval_start"].to_numpy(),
-                "end": table["interval_end"].to_numpy(),
-                "name": table["name"].to_numpy(),
-                "strand": table["strand"].to_numpy(),
-                "window_start": table["start"].to_numpy(),
-                "window_end": table["end"].to_numpy(),
-            }
-        )
-    if fmt == "fasta":
-        return pd.DataFrame(
-            {
-                "record": table["source_line"].to_numpy(),
-                "header": table["name"].to_numpy(),
-                "padded": table["padded"].to_numpy(),
-            }
-        )
-    return pd.DataFrame(
-        {"number": np.arange(1, len(table) + 1), "sequence": table["name"].to_numpy()}
-    )
-
-
-def probability_table(
-    identity: pd.DataFrame, probs: np.ndarray, classes: list[str]
-) -> pd.DataFrame:
-    """Identity columns + ``p_<class>`` columns + ``highest`` (the top-scoring class)."""
-    table = identity.copy()
-    for k, name in enumerate(classes):
-        table[f"p_{name}"] = np.round(probs[:, k], 6)
-    table["highest"] = np.asarray(classes)[probs.argmax(axis=1)] if len(probs) else []
-    return table
 
 
 def predict(config: PredictConfig) -> StageResult:
@@ -82,7 +42,7 @@ def predict(config: PredictConfig) -> StageResult:
     model = load_model(config)
     device = pick_device(config.device)
     if config.attributions:
-        from gennie.interpret.explain import check_attribution_options
+        from gennie.attribution.explain import check_attribution_options
 
         check_attribution_options(config, model)
     with InputMapper(model.spec, config.genome, config.conservation) as mapper:
@@ -126,7 +86,7 @@ def predict(config: PredictConfig) -> StageResult:
             table = table.drop(columns="_sample")
             table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
             if config.attributions:
-                from gennie.interpret.explain import write_attribution_outputs
+                from gennie.attribution.explain import write_attribution_outputs
 
                 run.summary.update(
                     write_attribution_outputs(

@@ -311,3 +311,14 @@ def headline_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
             for name, v in metrics["per_class"].items()
         },
     }
+
+
+def probability_table(
+    identity: pd.DataFrame, probs: np.ndarray, classes: list[str]
+) -> pd.DataFrame:
+    """Identity columns + ``p_<class>`` columns + ``highest`` (the top-scoring class)."""
+    table = identity.copy()
+    for k, name in enumerate(classes):
+        table[f"p_{name}"] = np.round(probs[:, k], 6)
+    table["highest"] = np.asarray(classes)[probs.argmax(axis=1)] if len(probs) else []
+    return table

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gennie.attribution.attributions import SCORE_NAME, Attributions, attribute, resolve_target
+from gennie.attribution.export import write_exports
+from gennie.attribution.report import LOGO_DIR, REPORT_FILE, ReportSample, write_logos, write_report
 from gennie.config import AttributionOptions
-from gennie.interpret.attributions import SCORE_NAME, Attributions, attribute, resolve_target
-from gennie.interpret.export import write_exports
-from gennie.interpret.report import LOGO_DIR, REPORT_FILE, ReportSample, write_logos, write_report
 from gennie.model.inference import index_batches
 
 log = logging.getLogger("gennie.interpret")
@@ -61,8 +61,8 @@ def check_attribution_options(options: AttributionOptions, model: Any) -> None:
         UserError: An unknown target class, a model without gradients (ONNX), or a
             baseline file that is missing or does not fit the model's inputs.
     """
+    from gennie.attribution.attributions import read_baseline_file
     from gennie.errors import UserError
-    from gennie.interpret.attributions import read_baseline_file
 
     resolve_target(options.target, list(model.spec.classes))
     if not isinstance(model.network, torch.nn.Module):

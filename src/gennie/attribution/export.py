@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gennie.interpret.attributions import Attributions, one_hot_letters
+from gennie.attribution.attributions import Attributions, one_hot_letters
 
 NPZ_FILE = "attributions.npz"
 TSV_FILE = "attributions.tsv"

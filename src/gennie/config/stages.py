@@ -1,0 +1,555 @@
+"""The configuration model of every stage: what the user chooses, with its defaults.
+
+One pydantic model per stage is the single source of truth of its options: the CLI's
+flags, the GUI's form, ``parameters.yaml`` and the runs table are all generated from
+these models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from gennie.config.base import SPLITS, Precision, StageConfig, StrictModel, check_branch_names
+from gennie.config.layers import ArchitectureConfig
+from gennie.config.presets import PRESETS
+
+
+def _parse_ratio(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(
+            f"'{text}' must have 3 or 4 parts train:validation:test[:blackbox], e.g. 7:1:1:1"
+        )
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"'{text}' must contain numbers only, e.g. 7:1:1:1") from None
+    if any(v < 0 for v in values):
+        raise ValueError(f"'{text}' has a negative part")
+    if values[0] <= 0 or values[1] <= 0 or values[2] <= 0:
+        raise ValueError(f"'{text}': train, validation and test parts must all be above 0")
+    while len(values) < 4:
+        values.append(0.0)
+    return tuple(values)  # type: ignore[return-value]
+
+
+_FILE_EXTENSIONS = {
+    ".gz",
+    ".bgz",
+    ".bz2",
+    ".bed",
+    ".narrowpeak",
+    ".broadpeak",
+    ".fa",
+    ".fasta",
+    ".fna",
+    ".fas",
+    ".txt",
+    ".tsv",
+}
+
+
+def class_name_from_file(path: str | Path) -> str:
+    """Default class name of a class file: its name without file-type extensions
+    (``peaks.bed.gz`` → ``peaks``), other characters than letters, digits and . _ + -
+    replaced by ``_``."""
+    name = Path(path).name
+    while Path(name).suffix.lower() in _FILE_EXTENSIONS:
+        name = name[: -len(Path(name).suffix)]
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip("._+-")
+    return name or "class"
+
+
+class PreprocessConfig(StageConfig):
+    """Class files (BED or FASTA) → an encoded, split dataset folder."""
+
+    stage: ClassVar[str] = "preprocess"
+    classes: dict[str, Path] = Field(
+        default_factory=dict,
+        description="One file per class, by class name: BED (with --genome) or FASTA, "
+        "optionally gzipped. The order here is the class order of the model.",
+    )
+    genome: Path | None = Field(
+        None, description="Reference genome/transcriptome FASTA (plain or bgzip) for BED input."
+    )
+    branches: list[str] = Field(
+        default_factory=lambda: ["seq"], description="Input branches to encode: seq, fold, cons."
+    )
+    conservation: list[Path] = Field(
+        default_factory=list,
+        description="Per-base signal tracks (bigWig, or WIG converted once) for the cons "
+        "branch; several tracks become several channels, in the order given.",
+    )
+    fold_temperature: float = Field(
+        37.0, ge=-50.0, le=150.0, description="Folding temperature in °C for the fold branch."
+    )
+    window: int = Field(150, ge=4, le=100_000, description="Length of every sample in bases.")
+    placement: Literal["center", "random"] = Field(
+        "center", description="Where the window sits on each interval or sequence."
+    )
+    strand: bool = Field(
+        True, description="Reverse-complement minus-strand BED intervals (else ignore strand)."
+    )
+    alphabet: Literal["dna", "rna"] = Field(
+        "dna", description="Letters of the sequences (U and T are read as the same base)."
+    )
+    unknown_bases: Literal["zero", "uniform"] = Field(
+        "zero",
+        description="Encoding of N and other IUPAC codes: all-zero vector, or 0.25 per base.",
+    )
+    reduce: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-class size reduction: an absolute count (e.g. 5000) or a ratio "
+        "in (0, 1) (e.g. 0.5). Random and seeded.",
+    )
+    split: Literal["random", "chromosome"] = Field(
+        "random", description="Random stratified split by ratio, or by chromosome lists."
+    )
+    ratio: str = Field(
+        "7:1:1:1", description="train:validation:test[:blackbox] proportions for a random split."
+    )
+    chromosomes: dict[Literal["train", "validation", "test", "blackbox"], list[str]] = Field(
+        default_factory=dict,
+        description="Chromosomes of each split for a chromosome split (blackbox optional).",
+    )
+    negatives: Literal["shuffle", "background"] | None = Field(
+        None,
+        description="Add a negative class: dinucleotide-shuffled copies of a class, or "
+        "GC-matched random genomic background (needs --genome).",
+    )
+    negatives_from: str | None = Field(
+        None, description="Class the negatives are made from / matched to (default: the first)."
+    )
+    negatives_name: str = Field("negative", description="Name of the added negative class.")
+    negatives_ratio: float = Field(
+        1.0, gt=0, le=100, description="Negatives per sample of the source class."
+    )
+    jobs: int = Field(0, ge=0, description="Processes for parallel work (0 = all cores).")
+    cache: bool = Field(
+        True,
+        description="Reuse mapped/encoded windows from an earlier run, so that changing only "
+        "reduction or split re-reads nothing.",
+    )
+    cache_dir: Path | None = Field(None, description="Cache folder (default: <out>/cache).")
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _names_from_files(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            named: dict[str, Any] = {}
+            for path in value:
+                name = class_name_from_file(path)
+                if name in named:
+                    raise ValueError(
+                        f"two class files give the class name '{name}'; name them "
+                        "explicitly (NAME=FILE, or a mapping in YAML)"
+                    )
+                named[name] = path
+            return named
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
+                raise ValueError(
+                    f"class name '{name}' may only contain letters, digits and . _ + -"
+                )
+        return value
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: list[str]) -> list[str]:
+        check_branch_names(value)
+        return value
+
+    @field_validator("ratio", mode="before")
+    @classmethod
+    def _ratio_text(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            value = ":".join(str(v) for v in value)
+        if isinstance(value, str):
+            _parse_ratio(value)
+        return value
+
+    @field_validator("reduce")
+    @classmethod
+    def _reduce_values(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if amount <= 0:
+                raise ValueError(f"reduction of '{name}' must be above 0")
+            if amount >= 1 and not float(amount).is_integer():
+                raise ValueError(
+                    f"reduction of '{name}' ({amount}) must be a whole count or a ratio below 1"
+                )
+        return value
+
+    @field_validator("chromosomes")
+    @classmethod
+    def _chromosomes_disjoint(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for split, chroms in value.items():
+            for chrom in chroms:
+                if chrom in seen and seen[chrom] != split:
+                    raise ValueError(
+                        f"chromosome '{chrom}' is in both '{seen[chrom]}' and '{split}'; "
+                        "each chromosome may belong to one split only"
+                    )
+                seen[chrom] = split
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PreprocessConfig:
+        if self.split == "chromosome":
+            missing = [s for s in SPLITS[:3] if not self.chromosomes.get(s)]
+            if missing:
+                raise ValueError(
+                    "a chromosome split needs chromosome lists for "
+                    + ", ".join(missing)
+                    + " (e.g. --chromosomes test=chr1,chr2)"
+                )
+        for name in self.reduce:
+            if self.classes and name not in self.classes and name != self.negatives_name:
+                raise ValueError(f"reduction names class '{name}', which is not among the classes")
+        if self.negatives_from and self.classes and self.negatives_from not in self.classes:
+            raise ValueError(f"negatives_from names class '{self.negatives_from}', not a class")
+        if self.negatives and self.negatives_name in self.classes:
+            raise ValueError(f"negatives_name '{self.negatives_name}' is already a class name")
+        return self
+
+    @property
+    def ratios(self) -> tuple[float, float, float, float]:
+        """The split ratio as four numbers (train, validation, test, blackbox)."""
+        return _parse_ratio(self.ratio)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in model order, including an added negative class."""
+        names = list(self.classes)
+        if self.negatives:
+            names.append(self.negatives_name)
+        return names
+
+
+class TrainConfig(StageConfig):
+    """A dataset folder → a trained model bundle with its test evaluation."""
+
+    stage: ClassVar[str] = "train"
+    dataset: Path | None = Field(None, description="Dataset folder written by preprocess.")
+    branches: list[str] | None = Field(
+        None, description="Branches of the dataset to use (default: all of them)."
+    )
+    preset: str = Field(
+        "gennie",
+        description="Named architecture to start from (used when no architecture is given); "
+        "the default 'gennie' beat ENNGene's default ('enngene') on RBP24 validation data.",
+    )
+    architecture: ArchitectureConfig | None = Field(
+        None, description="Layers per branch and of the common part (default: the preset's)."
+    )
+    ensemble: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Networks of this architecture trained together from different random "
+        "initial weights; the model's class probabilities are their mean (training takes "
+        "about this many times longer; 1 for a single network).",
+    )
+    centre_networks: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="More networks of the ensemble that read only the central "
+        "'centre window' positions of each window (a second scale, as iDeepE's local and "
+        "global networks); none are added when the dataset's window is not wider. 0 for "
+        "none.",
+    )
+    centre_window: int = Field(
+        150,
+        ge=1,
+        le=100_000,
+        description="Positions the centre networks read, at the centre of each window.",
+    )
+    shift: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="Augmentation: move every training window by a random number of "
+        "bases, up to this many either way, anew each epoch and for each network of an "
+        "ensemble (the bases moved in count as unknown, N); 0 for none. Validation and "
+        "test windows are never moved.",
+    )
+    mask: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Augmentation: read this share of the positions of every training "
+        "window as unknown (N), chosen at random anew each epoch and for each network of "
+        "an ensemble, e.g. 0.05; 0 for none. Validation and test windows are never masked.",
+    )
+    ema_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Validate, keep and save a moving average of the weights (Polyak "
+        "averaging), updated after every training step with this decay, e.g. 0.99; 0 keeps "
+        "the plain weights.",
+    )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Regularisation: the training loss spreads this share of each target's "
+        "probability evenly over all classes (label smoothing), e.g. 0.1; 0 for none. "
+        "Validation, early stopping and test use the plain loss.",
+    )
+    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
+        "adam", description="sgd uses Nesterov momentum 0.9."
+    )
+    lr: float = Field(1e-3, gt=0, le=10, description="(Peak) learning rate.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 / decoupled weight decay.")
+    lr_schedule: Literal["fixed", "decay", "plateau", "one-cycle"] = Field(
+        "fixed",
+        description="fixed; decay (multiply by lr_decay every epoch); plateau (multiply by "
+        "lr_factor when the monitored validation metric has not improved for lr_patience "
+        "epochs); one-cycle (warm up to lr, then anneal, over the maximum number of epochs).",
+    )
+    lr_decay: float = Field(0.95, gt=0, le=1, description="Per-epoch factor for lr_schedule=decay.")
+    lr_factor: float = Field(
+        0.2, gt=0, lt=1, description="Factor on each plateau for lr_schedule=plateau."
+    )
+    lr_patience: int = Field(
+        3,
+        ge=1,
+        description="Epochs in a row without any improvement of the monitored validation "
+        "metric before lr_schedule=plateau lowers the learning rate.",
+    )
+    batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
+    epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
+    early_stopping: bool = Field(
+        True, description="Stop when the monitored validation metric stops improving."
+    )
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.01, ge=0, description="Smallest change that counts as improvement.")
+    monitor: Literal["val_loss", "val_auroc"] = Field(
+        "val_loss", description="Validation metric for early stopping and the best checkpoint."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto picks CUDA, then Apple MPS, then CPU."
+    )
+    threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
+    precision: Precision = Field(
+        "32",
+        description="Arithmetic of training: 32 (float32) or bf16 (bfloat16 mixed precision: "
+        "the weights stay float32, the layers compute in bfloat16; faster on CPUs with "
+        "AVX-512 BF16 or AMX and on recent GPUs, slower on others). Evaluation and "
+        "prediction compute in float32.",
+    )
+
+    def centre_networks_for(self, window: int) -> int:
+        """The centre networks trained on windows of ``window`` positions: none unless
+        the windows are wider than ``centre_window``."""
+        return self.centre_networks if self.centre_window < window else 0
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            check_branch_names(value)
+        return value
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in PRESETS:
+            close = difflib.get_close_matches(value, PRESETS, n=1)
+            guess = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"unknown preset '{value}'{guess}; presets: {', '.join(PRESETS)}")
+        return value
+
+
+class ModelInputConfig(StageConfig):
+    """Fields shared by the stages that apply a trained model (evaluate, predict)."""
+
+    model: Path | None = Field(
+        None,
+        description="A train run folder (or its model/ bundle folder), or a TorchScript "
+        "/ONNX file with custom_model settings.",
+    )
+    genome: Path | None = Field(
+        None, description="Reference FASTA for BED input (default: the one used in training)."
+    )
+    conservation: list[Path] = Field(
+        default_factory=list,
+        description="Signal tracks for a cons branch (default: the ones used in training).",
+    )
+    batch_size: int = Field(256, ge=1, le=65536, description="Samples per inference batch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+    custom_window: int | None = Field(
+        None, ge=4, description="Window of a custom (TorchScript/ONNX) model."
+    )
+    custom_classes: list[str] = Field(
+        default_factory=list, description="Class names of a custom model, in output order."
+    )
+    custom_branches: list[str] = Field(
+        default_factory=lambda: ["seq"],
+        description="Branches (inputs, in order) of a custom model.",
+    )
+    custom_alphabet: Literal["dna", "rna"] = Field("dna", description="Alphabet of a custom model.")
+
+
+class AttributionOptions(StrictModel):
+    """Integrated Gradients settings of evaluate and predict (see gennie.interpret)."""
+
+    attributions: bool = Field(
+        False,
+        description="Integrated Gradients for every input, branch and position: writes "
+        "attributions.npz, attributions.tsv, report.html and logos/.",
+    )
+    target: str | None = Field(
+        None,
+        description="Class whose log-odds is attributed: a class name, 'all', or empty "
+        "for each input's highest-scoring class.",
+    )
+    steps: int = Field(
+        50, ge=1, le=10_000, description="Integration steps of Integrated Gradients."
+    )
+    baseline: Literal["zeros", "shuffle", "file"] = Field(
+        "zeros",
+        description="Reference input: all zeros, the input's own sequence "
+        "dinucleotide-shuffled, or the arrays in baseline_file.",
+    )
+    baseline_file: Path | None = Field(
+        None, description="NPZ with one (channels, length) array per branch, for baseline=file."
+    )
+    top: int = Field(
+        10, ge=0, le=1000, description="Top predictions per class drawn in report.html and logos/."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _target_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _baseline_file_given(self) -> AttributionOptions:
+        if self.baseline == "file" and self.baseline_file is None:
+            raise ValueError("baseline 'file' needs baseline_file (an NPZ, one array per branch)")
+        return self
+
+
+class EvaluateConfig(AttributionOptions, ModelInputConfig):
+    """A model + labelled data → metrics, curves and the confusion matrix."""
+
+    stage: ClassVar[str] = "evaluate"
+    blackbox: Path | None = Field(
+        None, description="A dataset folder whose blackbox split is evaluated."
+    )
+    blackbox_split: Literal["train", "validation", "test", "blackbox"] = Field(
+        "blackbox", description="Which split of the --blackbox dataset to evaluate."
+    )
+    input: Path | None = Field(
+        None,
+        description="BED with a class column, or FASTA with the class name in each header.",
+    )
+    classes: dict[str, Path] = Field(
+        default_factory=dict, description="Or: one BED/FASTA file per class, by class name."
+    )
+    class_column: int = Field(
+        4, ge=4, description="1-based column of a BED --input holding the class name."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvaluateConfig:
+        given = [
+            n
+            for n, v in (
+                ("blackbox", self.blackbox),
+                ("input", self.input),
+                ("classes", self.classes),
+            )
+            if v
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give one data source, not {' and '.join(given)}")
+        return self
+
+
+class PredictConfig(AttributionOptions, ModelInputConfig):
+    """A model + new data → per-class probabilities for every input."""
+
+    stage: ClassVar[str] = "predict"
+    input: Path | None = Field(
+        None, description="BED, FASTA, or a text file with one sequence per line."
+    )
+    sequences: list[str] = Field(
+        default_factory=list, description="Sequences typed or pasted, one per entry."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PredictConfig:
+        if self.input and self.sequences:
+            raise ValueError("give either input or sequences, not both")
+        return self
+
+
+# --------------------------------------------------------------------------- interpret
+
+
+class MotifsConfig(StageConfig):
+    """A model + a dataset → first-layer filters of the seq branch as motifs (PWMs)."""
+
+    stage: ClassVar[str] = "motifs"
+    model: Path | None = Field(
+        None, description="A train run folder (or its model/ bundle folder)."
+    )
+    dataset: Path | None = Field(
+        None, description="Dataset folder whose sequences are scanned by the filters."
+    )
+    split: Literal["all", "train", "validation", "test", "blackbox"] = Field(
+        "all", description="Which samples of the dataset to scan."
+    )
+    max_samples: int = Field(
+        20_000, ge=1, description="Scan at most this many samples (a seeded random subset)."
+    )
+    threshold: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="A window is a site of a filter when the filter's activation there "
+        "exceeds threshold × its largest activation over the scanned samples.",
+    )
+    database: Path | None = Field(
+        None, description="MEME motif file to compare the filters with (TOMTOM)."
+    )
+    batch_size: int = Field(256, ge=1, le=65536, description="Samples per batch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+
+
+class IsmConfig(StageConfig):
+    """A model + one sequence → in-silico mutagenesis: every position × base → change in
+    the target log-odds, as a table and a heat map, next to Integrated Gradients."""
+
+    stage: ClassVar[str] = "ism"
+    model: Path | None = Field(
+        None, description="A train run folder (or its model/ bundle folder)."
+    )
+    sequence: str | None = Field(
+        None, description="The sequence to mutate (cut or padded to the model's window)."
+    )
+    target: str | None = Field(
+        None, description="Class whose log-odds is scored (default: the highest-scoring class)."
+    )
+    steps: int = Field(
+        50, ge=1, le=10_000, description="Integration steps of the Integrated Gradients beside it."
+    )
+    batch_size: int = Field(256, ge=1, le=65536, description="Mutants per batch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")

@@ -1,0 +1,2 @@
+"""The predict stage (:func:`gennie.prediction.stage.predict`): a model + new data →
+class probabilities per input."""

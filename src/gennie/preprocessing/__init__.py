@@ -1,0 +1,2 @@
+"""The preprocess stage (:func:`gennie.preprocessing.stage.preprocess`): class files →
+an encoded, split dataset folder."""

@@ -1,0 +1,2 @@
+"""Training: the Lightning module, data loading, callbacks and the train stage
+(:func:`gennie.training.stage.train`)."""
