@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gennie.version import __version__
+from gennie.version import VERSION as __version__
 
 __all__ = ["__version__", "evaluate", "ism", "motifs", "predict", "preprocess", "train", "tune"]
 

@@ -35,7 +35,7 @@ from gennie.config import (
     load_run_config,
 )
 from gennie.errors import UserError
-from gennie.version import __version__
+from gennie.version import VERSION
 
 app = typer.Typer(
     name="gennie",
@@ -839,7 +839,7 @@ def gui(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"gennie {__version__}")
+        typer.echo(f"gennie {VERSION}")
         raise typer.Exit()
 
 

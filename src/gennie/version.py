@@ -1,3 +1,3 @@
-"""gennie's version (a module of its own, so that any layer can read it)."""
+"""gennie's version: declared here once (the package metadata reads it too)."""
 
-__version__ = "0.1.0"
+VERSION = "0.1.0"

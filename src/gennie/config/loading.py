@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from gennie.config.base import StageConfig
 from gennie.config.registry import STAGES
 from gennie.errors import UserError
-from gennie.version import __version__
+from gennie.version import VERSION
 
 # --------------------------------------------------------------------------- YAML
 
@@ -199,7 +199,7 @@ def load_run_config(path: Path) -> StageConfig:
 
 def config_to_dict(config: StageConfig) -> dict[str, Any]:
     """The configuration as plain data, with ``stage`` first."""
-    return {"stage": config.stage, "gennie_version": __version__, **config.model_dump(mode="json")}
+    return {"stage": config.stage, "gennie_version": VERSION, **config.model_dump(mode="json")}
 
 
 def dump_config(config: StageConfig, path: Path) -> None:

@@ -136,6 +136,11 @@ class PreprocessConfig(StageConfig):
         "reduction or split re-reads nothing.",
     )
     cache_dir: Path | None = Field(None, description="Cache folder (default: <out>/cache).")
+    branch_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options of plug-in branch types, by branch name, e.g. "
+        "{gc: {width: 11}}; each branch type documents its own.",
+    )
 
     @field_validator("classes", mode="before")
     @classmethod

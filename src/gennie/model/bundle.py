@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from gennie.config import ArchitectureConfig
 from gennie.errors import UserError
-from gennie.version import __version__
+from gennie.version import VERSION
 
 WEIGHTS_FILE = "weights.safetensors"
 BUNDLE_FILE = "bundle.yaml"
@@ -46,7 +46,7 @@ class BundleSpec:
     inputs: dict[str, dict[str, int]]
     architecture: dict[str, Any]
     preprocessing: dict[str, Any]
-    gennie_version: str = __version__
+    gennie_version: str = VERSION
     training: dict[str, Any] = field(default_factory=dict)
     ensemble: int = 1
     centre_networks: int = 0
@@ -65,7 +65,7 @@ def save_bundle(folder: Path, network: torch.nn.Module, spec: BundleSpec) -> Pat
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"gennie_version": __version__})
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"gennie_version": VERSION})
     (folder / BUNDLE_FILE).write_text(yaml.safe_dump(asdict(spec), sort_keys=False))
     return folder
 

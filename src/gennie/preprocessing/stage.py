@@ -44,7 +44,7 @@ from gennie.encode import BranchEncoder, make_encoder
 from gennie.errors import UserError
 from gennie.io.files import require_file, sniff_format
 from gennie.runs import StageResult, run_folder
-from gennie.version import __version__
+from gennie.version import VERSION
 
 log = logging.getLogger("gennie.preprocess")
 
@@ -230,7 +230,7 @@ def write_dataset(
     np.save(run_dir / "splits.npy", splits)
     metadata = {
         "format_version": FORMAT_VERSION,
-        "gennie_version": __version__,
+        "gennie_version": VERSION,
         "classes": [cls.name for cls in classes],
         "window": config.window,
         "alphabet": config.alphabet,
