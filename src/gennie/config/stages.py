@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,7 +78,9 @@ class PreprocessConfig(StageConfig):
         None, description="Reference genome/transcriptome FASTA (plain or bgzip) for BED input."
     )
     branches: list[str] = Field(
-        default_factory=lambda: ["seq"], description="Input branches to encode: seq, fold, cons."
+        default_factory=lambda: ["seq"],
+        description="Input branches to encode: seq, fold, cons.",
+        json_schema_extra={"widget": "branches"},
     )
     conservation: list[Path] = Field(
         default_factory=list,
@@ -111,11 +113,14 @@ class PreprocessConfig(StageConfig):
         "random", description="Random stratified split by ratio, or by chromosome lists."
     )
     ratio: str = Field(
-        "7:1:1:1", description="train:validation:test[:blackbox] proportions for a random split."
+        "7:1:1:1",
+        description="train:validation:test[:blackbox] proportions for a random split.",
+        json_schema_extra={"when": {"split": "random"}},
     )
     chromosomes: dict[Literal["train", "validation", "test", "blackbox"], list[str]] = Field(
         default_factory=dict,
         description="Chromosomes of each split for a chromosome split (blackbox optional).",
+        json_schema_extra={"when": {"split": "chromosome"}},
     )
     negatives: Literal["shuffle", "background"] | None = Field(
         None,
@@ -123,11 +128,21 @@ class PreprocessConfig(StageConfig):
         "GC-matched random genomic background (needs --genome).",
     )
     negatives_from: str | None = Field(
-        None, description="Class the negatives are made from / matched to (default: the first)."
+        None,
+        description="Class the negatives are made from / matched to (default: the first).",
+        json_schema_extra={"when": {"negatives": True}},
     )
-    negatives_name: str = Field("negative", description="Name of the added negative class.")
+    negatives_name: str = Field(
+        "negative",
+        description="Name of the added negative class.",
+        json_schema_extra={"when": {"negatives": True}},
+    )
     negatives_ratio: float = Field(
-        1.0, gt=0, le=100, description="Negatives per sample of the source class."
+        1.0,
+        gt=0,
+        le=100,
+        description="Negatives per sample of the source class.",
+        json_schema_extra={"when": {"negatives": True}},
     )
     jobs: int = Field(0, ge=0, description="Processes for parallel work (0 = all cores).")
     cache: bool = Field(
@@ -135,7 +150,11 @@ class PreprocessConfig(StageConfig):
         description="Reuse mapped/encoded windows from an earlier run, so that changing only "
         "reduction or split re-reads nothing.",
     )
-    cache_dir: Path | None = Field(None, description="Cache folder (default: <out>/cache).")
+    cache_dir: Path | None = Field(
+        None,
+        description="Cache folder (default: <out>/cache).",
+        json_schema_extra={"when": {"cache": True}},
+    )
     branch_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Options of plug-in branch types, by branch name, e.g. "
@@ -248,12 +267,15 @@ class TrainConfig(StageConfig):
     stage: ClassVar[str] = "train"
     dataset: Path | None = Field(None, description="Dataset folder written by preprocess.")
     branches: list[str] | None = Field(
-        None, description="Branches of the dataset to use (default: all of them)."
+        None,
+        description="Branches of the dataset to use (default: all of them).",
+        json_schema_extra={"widget": "branches"},
     )
     preset: str = Field(
         "gennie",
         description="Named architecture to start from (used when no architecture is given); "
         "the default 'gennie' beat ENNGene's default ('enngene') on RBP24 validation data.",
+        json_schema_extra={"choices": list(PRESETS)},
     )
     architecture: ArchitectureConfig | None = Field(
         None, description="Layers per branch and of the common part (default: the preset's)."
@@ -280,6 +302,7 @@ class TrainConfig(StageConfig):
         ge=1,
         le=100_000,
         description="Positions the centre networks read, at the centre of each window.",
+        json_schema_extra={"when": {"centre_networks": True}},
     )
     shift: int = Field(
         10,
@@ -325,23 +348,44 @@ class TrainConfig(StageConfig):
         "lr_factor when the monitored validation metric has not improved for lr_patience "
         "epochs); one-cycle (warm up to lr, then anneal, over the maximum number of epochs).",
     )
-    lr_decay: float = Field(0.95, gt=0, le=1, description="Per-epoch factor for lr_schedule=decay.")
+    lr_decay: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Per-epoch factor for lr_schedule=decay.",
+        json_schema_extra={"when": {"lr_schedule": "decay"}},
+    )
     lr_factor: float = Field(
-        0.2, gt=0, lt=1, description="Factor on each plateau for lr_schedule=plateau."
+        0.2,
+        gt=0,
+        lt=1,
+        description="Factor on each plateau for lr_schedule=plateau.",
+        json_schema_extra={"when": {"lr_schedule": "plateau"}},
     )
     lr_patience: int = Field(
         3,
         ge=1,
         description="Epochs in a row without any improvement of the monitored validation "
         "metric before lr_schedule=plateau lowers the learning rate.",
+        json_schema_extra={"when": {"lr_schedule": "plateau"}},
     )
     batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
     epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
     early_stopping: bool = Field(
         True, description="Stop when the monitored validation metric stops improving."
     )
-    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
-    min_delta: float = Field(0.01, ge=0, description="Smallest change that counts as improvement.")
+    patience: int = Field(
+        10,
+        ge=1,
+        description="Epochs without improvement before stopping.",
+        json_schema_extra={"when": {"early_stopping": True}},
+    )
+    min_delta: float = Field(
+        0.01,
+        ge=0,
+        description="Smallest change that counts as improvement.",
+        json_schema_extra={"when": {"early_stopping": True}},
+    )
     monitor: Literal["val_loss", "val_auroc"] = Field(
         "val_loss", description="Validation metric for early stopping and the best checkpoint."
     )
@@ -379,6 +423,15 @@ class TrainConfig(StageConfig):
         return value
 
 
+CUSTOM_MODEL_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit", ".onnx")
+"""File suffixes of custom models: TorchScript archives and ONNX files."""
+
+
+def is_custom_model(path: str | Path | None) -> bool:
+    """Whether ``path`` names a custom (TorchScript/ONNX) model file by its suffix."""
+    return bool(path) and str(path).lower().endswith(CUSTOM_MODEL_SUFFIXES)
+
+
 class ModelInputConfig(StageConfig):
     """Fields shared by the stages that apply a trained model (evaluate, predict)."""
 
@@ -397,16 +450,30 @@ class ModelInputConfig(StageConfig):
     batch_size: int = Field(256, ge=1, le=65536, description="Samples per inference batch.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
     custom_window: int | None = Field(
-        None, ge=4, description="Window of a custom (TorchScript/ONNX) model."
+        None,
+        ge=4,
+        description="Window of a custom (TorchScript/ONNX) model.",
+        json_schema_extra={"when": {"model": "custom"}},
     )
     custom_classes: list[str] = Field(
-        default_factory=list, description="Class names of a custom model, in output order."
+        default_factory=list,
+        description="Class names of a custom model, in output order.",
+        json_schema_extra={"when": {"model": "custom"}},
     )
     custom_branches: list[str] = Field(
         default_factory=lambda: ["seq"],
         description="Branches (inputs, in order) of a custom model.",
+        json_schema_extra={"widget": "branches", "when": {"model": "custom"}},
     )
-    custom_alphabet: Literal["dna", "rna"] = Field("dna", description="Alphabet of a custom model.")
+    custom_alphabet: Literal["dna", "rna"] = Field(
+        "dna",
+        description="Alphabet of a custom model.",
+        json_schema_extra={"when": {"model": "custom"}},
+    )
+
+
+Baseline = Literal["zeros", "shuffle", "file"]
+BASELINES = get_args(Baseline)
 
 
 class AttributionOptions(StrictModel):
@@ -421,21 +488,48 @@ class AttributionOptions(StrictModel):
         None,
         description="Class whose log-odds is attributed: a class name, 'all', or empty "
         "for each input's highest-scoring class.",
+        json_schema_extra={"when": {"attributions": True}},
     )
     steps: int = Field(
-        50, ge=1, le=10_000, description="Integration steps of Integrated Gradients."
+        50,
+        ge=1,
+        le=10_000,
+        description="Integration steps of Integrated Gradients.",
+        json_schema_extra={"when": {"attributions": True}},
     )
-    baseline: Literal["zeros", "shuffle", "file"] = Field(
+    baseline: Baseline = Field(
         "zeros",
         description="Reference input: all zeros, the input's own sequence "
-        "dinucleotide-shuffled, or the arrays in baseline_file.",
+        "dinucleotide-shuffled, or the arrays in baseline_file (giving the NPZ file "
+        "itself here means 'file' with that file).",
+        json_schema_extra={"when": {"attributions": True}},
     )
     baseline_file: Path | None = Field(
-        None, description="NPZ with one (channels, length) array per branch, for baseline=file."
+        None,
+        description="NPZ with one (channels, length) array per branch, for baseline=file.",
+        json_schema_extra={"when": {"attributions": True, "baseline": "file"}},
     )
     top: int = Field(
-        10, ge=0, le=1000, description="Top predictions per class drawn in report.html and logos/."
+        10,
+        ge=0,
+        le=1000,
+        description="Top predictions per class drawn in report.html and logos/.",
+        json_schema_extra={"when": {"attributions": True}},
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _baseline_path(cls, data: Any) -> Any:
+        # "--baseline FILE" (or baseline: FILE) stands for baseline file + that file.
+        if isinstance(data, dict):
+            baseline = data.get("baseline")
+            if isinstance(baseline, (str, Path)) and str(baseline) not in BASELINES:
+                data = {
+                    **data,
+                    "baseline": "file",
+                    "baseline_file": Path(baseline).expanduser().resolve(),
+                }
+        return data
 
     @field_validator("target")
     @classmethod
@@ -459,7 +553,9 @@ class EvaluateConfig(AttributionOptions, ModelInputConfig):
         None, description="A dataset folder whose blackbox split is evaluated."
     )
     blackbox_split: Literal["train", "validation", "test", "blackbox"] = Field(
-        "blackbox", description="Which split of the --blackbox dataset to evaluate."
+        "blackbox",
+        description="Which split of the --blackbox dataset to evaluate.",
+        json_schema_extra={"when": {"blackbox": True}},
     )
     input: Path | None = Field(
         None,
@@ -469,7 +565,10 @@ class EvaluateConfig(AttributionOptions, ModelInputConfig):
         default_factory=dict, description="Or: one BED/FASTA file per class, by class name."
     )
     class_column: int = Field(
-        4, ge=4, description="1-based column of a BED --input holding the class name."
+        4,
+        ge=4,
+        description="1-based column of a BED --input holding the class name.",
+        json_schema_extra={"when": {"input": True}},
     )
 
     @model_validator(mode="after")
@@ -496,7 +595,9 @@ class PredictConfig(AttributionOptions, ModelInputConfig):
         None, description="BED, FASTA, or a text file with one sequence per line."
     )
     sequences: list[str] = Field(
-        default_factory=list, description="Sequences typed or pasted, one per entry."
+        default_factory=list,
+        description="Sequences typed or pasted, one per entry.",
+        json_schema_extra={"widget": "lines", "flag": "sequence"},
     )
 
     @model_validator(mode="after")
