@@ -15,7 +15,15 @@ them, and every run folder saves the complete model as ``parameters.yaml`` so th
 ``gennie run`` can repeat the run.
 """
 
-from gennie.config.base import SPLITS, Activation, PoolKind, Precision, StageConfig, StrictModel
+from gennie.config.base import (
+    SPLITS,
+    Activation,
+    FieldError,
+    PoolKind,
+    Precision,
+    StageConfig,
+    StrictModel,
+)
 from gennie.config.layers import (
     ArchitectureConfig,
     ConvLayer,
@@ -28,6 +36,7 @@ from gennie.config.loading import (
     build_config,
     config_to_dict,
     dump_config,
+    field_errors,
     load_run_config,
     read_yaml,
 )
@@ -65,6 +74,7 @@ __all__ = [
     "ConvLayer",
     "DenseLayer",
     "EvaluateConfig",
+    "FieldError",
     "FloatRange",
     "GlobalPoolLayer",
     "IntRange",
@@ -87,6 +97,7 @@ __all__ = [
     "class_name_from_file",
     "config_to_dict",
     "dump_config",
+    "field_errors",
     "load_run_config",
     "read_yaml",
 ]

@@ -18,6 +18,22 @@ Precision = Literal["32", "bf16"]
 """Training arithmetic: float32, or bfloat16 mixed precision."""
 
 
+class FieldError(ValueError):
+    """A problem found by a model-level validator that concerns one field.
+
+    Raised inside validators (pydantic wraps it); :func:`gennie.config.loading.field_errors`
+    and the :class:`~gennie.errors.UserError` built from it name that field.
+
+    Args:
+        field: The field (dotted for nested ones) the problem is about.
+        message: What is wrong.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def check_branch_names(names: list[str] | Any, *, allow_empty: bool = False) -> None:
     """Check branch names against the branch registry (:mod:`gennie.encode.registry`).
 

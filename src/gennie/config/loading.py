@@ -16,7 +16,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gennie.config.base import StageConfig
+from gennie.config.base import FieldError, StageConfig
 from gennie.config.registry import STAGES
 from gennie.errors import UserError
 from gennie.version import VERSION
@@ -102,11 +102,28 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(current.model_fields) if current else []
 
 
+def _error_field(err: dict[str, Any]) -> str:
+    """The dotted field of one pydantic error (a :class:`FieldError` names its own)."""
+    field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        field = ".".join(p for p in (field, cause.field) if p)
+    return field
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Every problem of a failed validation, by dotted field (``""``: the whole model)."""
+    found: dict[str, str] = {}
+    for err in exc.errors():
+        found.setdefault(_error_field(err), err["msg"].removeprefix("Value error, "))
+    return found
+
+
 def _error_from_validation(
     exc: ValidationError, model: type[BaseModel], file: Path | None
 ) -> UserError:
     err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    field = _error_field(err)
     msg = err["msg"].removeprefix("Value error, ")
     hint = None
     if err["type"] == "extra_forbidden":

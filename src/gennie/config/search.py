@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from gennie.config.base import StageConfig, StrictModel, check_branch_names
+from gennie.config.base import FieldError, StageConfig, StrictModel, check_branch_names
 from gennie.config.layers import ConvLayer, DenseLayer, PoolLayer
 from gennie.config.stages import Precision, TrainConfig
 
@@ -378,9 +378,10 @@ class SearchSpace(StrictModel):
     @model_validator(mode="after")
     def _architecture_source(self) -> SearchSpace:
         if CUSTOM_ARCHITECTURE in self.presets and self.architecture is None:
-            raise ValueError(
+            raise FieldError(
+                "preset",
                 "preset 'custom' needs an architecture section in the space "
-                "(the architecture to search)"
+                "(the architecture to search)",
             )
         return self
 
@@ -488,9 +489,10 @@ class TuneConfig(StageConfig):
         if self.sampler == "grid":
             for loc, dim in _dimensions(self.space):
                 if isinstance(dim, FloatRange) and dim.step is None:
-                    raise ValueError(
+                    raise FieldError(
+                        f"space.{loc}",
                         f"grid search needs choices or a step for space.{loc} "
-                        "(a float range without step has no grid)"
+                        "(a float range without step has no grid)",
                     )
         return self
 

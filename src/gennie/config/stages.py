@@ -14,7 +14,14 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from gennie.config.base import SPLITS, Precision, StageConfig, StrictModel, check_branch_names
+from gennie.config.base import (
+    SPLITS,
+    FieldError,
+    Precision,
+    StageConfig,
+    StrictModel,
+    check_branch_names,
+)
 from gennie.config.layers import ArchitectureConfig
 from gennie.config.presets import PRESETS
 
@@ -233,18 +240,25 @@ class PreprocessConfig(StageConfig):
         if self.split == "chromosome":
             missing = [s for s in SPLITS[:3] if not self.chromosomes.get(s)]
             if missing:
-                raise ValueError(
+                raise FieldError(
+                    "chromosomes",
                     "a chromosome split needs chromosome lists for "
                     + ", ".join(missing)
-                    + " (e.g. --chromosomes test=chr1,chr2)"
+                    + " (e.g. --chromosomes test=chr1,chr2)",
                 )
         for name in self.reduce:
             if self.classes and name not in self.classes and name != self.negatives_name:
-                raise ValueError(f"reduction names class '{name}', which is not among the classes")
+                raise FieldError(
+                    "reduce", f"reduction names class '{name}', which is not among the classes"
+                )
         if self.negatives_from and self.classes and self.negatives_from not in self.classes:
-            raise ValueError(f"negatives_from names class '{self.negatives_from}', not a class")
+            raise FieldError(
+                "negatives_from", f"negatives_from names class '{self.negatives_from}', not a class"
+            )
         if self.negatives and self.negatives_name in self.classes:
-            raise ValueError(f"negatives_name '{self.negatives_name}' is already a class name")
+            raise FieldError(
+                "negatives_name", f"negatives_name '{self.negatives_name}' is already a class name"
+            )
         return self
 
     @property
@@ -541,7 +555,10 @@ class AttributionOptions(StrictModel):
     @model_validator(mode="after")
     def _baseline_file_given(self) -> AttributionOptions:
         if self.baseline == "file" and self.baseline_file is None:
-            raise ValueError("baseline 'file' needs baseline_file (an NPZ, one array per branch)")
+            raise FieldError(
+                "baseline_file",
+                "baseline 'file' needs baseline_file (an NPZ, one array per branch)",
+            )
         return self
 
 
@@ -583,7 +600,7 @@ class EvaluateConfig(AttributionOptions, ModelInputConfig):
             if v
         ]
         if len(given) > 1:
-            raise ValueError(f"give one data source, not {' and '.join(given)}")
+            raise FieldError(given[-1], f"give one data source, not {' and '.join(given)}")
         return self
 
 
@@ -603,7 +620,7 @@ class PredictConfig(AttributionOptions, ModelInputConfig):
     @model_validator(mode="after")
     def _one_source(self) -> PredictConfig:
         if self.input and self.sequences:
-            raise ValueError("give either input or sequences, not both")
+            raise FieldError("input", "give either input or sequences, not both")
         return self
 
 
