@@ -1,39 +1,30 @@
-"""The ``gennie`` command line: a thin layer over the Python API.
+"""The ``gennie`` command line: a thin layer over the Python API, generated from it.
 
-Each stage takes ``--config FILE.yaml`` plus flags that override single fields (the
-flags are the configuration fields; defaults live in :mod:`gennie.config`), runs the
-stage, prints its run folder, and with ``--json`` prints exactly one JSON object on
-stdout. A user error prints one message and exits with code 2.
+Every stage of :data:`gennie.config.STAGES` becomes a command (``interpret motifs``,
+``interpret ism`` under a group) whose flags are the fields of its configuration
+model, as :func:`gennie.config.options.options` describes them: help, choices and
+defaults come from the model, so a field added there is a flag here with no other
+edit. Each command takes ``--config FILE.yaml`` plus flags that override single
+fields, runs the stage, prints its run folder, and with ``--json`` prints exactly one
+JSON object on stdout. A user error prints one message and exits with code 2.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any
 
 import typer
 
-from gennie.config import (
-    STAGES,
-    AttributionOptions,
-    EvaluateConfig,
-    IsmConfig,
-    ModelInputConfig,
-    MotifsConfig,
-    PredictConfig,
-    PreprocessConfig,
-    StageConfig,
-    TrainConfig,
-    TuneConfig,
-    build_config,
-    load_run_config,
-)
+from gennie.config import STAGES, Stage, build_config, class_name_from_file, load_run_config
+from gennie.config.options import Option, options
 from gennie.errors import UserError
 from gennie.version import VERSION
 
@@ -45,18 +36,41 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML configuration; flags override its fields.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
-def _help(model: type, field: str, usage: str = "") -> str:
-    """Help text of a flag: the configuration field's description, choices and default."""
-    info = model.model_fields[field]
-    parts = [info.description or "", usage]
-    choices = [str(a) for a in get_args(info.annotation) if isinstance(a, str)]
-    if not choices:  # Optional[Literal[...]]
-        for arg in get_args(info.annotation):
-            choices += [str(a) for a in get_args(arg) if isinstance(a, str)]
-    if choices and get_origin(info.annotation) in (Literal, Union, UnionType):
-        parts.append(f"One of: {', '.join(choices)}.")
-    default = info.get_default(call_default_factory=True)
+USAGE = {
+    "paths": "Repeat for several.",
+    "lines": "Repeat for several.",
+    "list": "Comma-separated.",
+    "branches": "Comma-separated.",
+    "classes": "NAME=FILE or FILE (named after the file), repeat per class.",
+    "numbers": "NAME=VALUE, repeat per name.",
+    "chromosomes": "SPLIT=chr1,chr2, repeat per split.",
+}
+"""How a value of each kind is written on the command line."""
+
+FLAG_TYPES: dict[str, Any] = {
+    "bool": bool | None,
+    "int": int | None,
+    "float": float | None,
+    "path": Path | None,
+    "paths": list[Path] | None,
+}
+"""The parsed type of each kind's flag (others: one text, or repeated texts)."""
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def flag_help(option: Option) -> str:
+    """A flag's help: the field's description, how to write it, choices, default."""
+    parts = [option.help, USAGE.get(option.kind, "")]
+    if option.kind in ("choice", "branches") and option.choices:
+        parts.append(f"One of: {', '.join(map(str, option.choices))}.")
+    default = option.default
     if default not in (None, [], {}, ""):
         if isinstance(default, bool):
             default = "yes" if default else "no"
@@ -66,19 +80,18 @@ def _help(model: type, field: str, usage: str = "") -> str:
     return " ".join(p for p in parts if p)
 
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="YAML configuration; flags override its fields.")
-]
-OutOpt = Annotated[Path | None, typer.Option("--out", help=_help(StageConfig, "out"))]
-NameOpt = Annotated[str | None, typer.Option("--name", help=_help(StageConfig, "name"))]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help=_help(StageConfig, "seed"))]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+def _flag_parameter(option: Option, flag: str) -> inspect.Parameter:
+    """The typer parameter of one option."""
+    decl = f"--{flag}/--no-{flag}" if option.kind == "bool" else f"--{flag}"
+    kind = FLAG_TYPES.get(option.kind, list[str] | None if option.repeated else str | None)
+    annotation = Annotated[kind, typer.Option(decl, help=flag_help(option))]
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
 
 
-def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> dict[str, Any]:
+def _pairs(values: list[str], flag: str, split_values: bool = False) -> dict[str, Any]:
     """Parse repeated NAME=VALUE flags."""
     result: dict[str, Any] = {}
-    for item in values or []:
+    for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             raise UserError(
@@ -98,35 +111,94 @@ def _pairs(values: list[str] | None, flag: str, split_values: bool = False) -> d
     return result
 
 
-def _class_files(values: list[str] | None) -> dict[str, Any]:
-    """``--class NAME=FILE`` or ``--class FILE`` (named after the file)."""
-    from gennie.config import class_name_from_file
-
-    named = [v if "=" in v else f"{class_name_from_file(v)}={v}" for v in values or []]
-    return _pairs(named, "--class")
-
-
-def _list(value: str | None) -> list[str] | None:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _overrides(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
-
-
-def _number(text: str) -> float:
+def _number(text: str, field: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise UserError(
             f"'{text}' is not a number",
-            field="reduce",
+            field=field,
             hint="write a count (5000) or a ratio (0.5)",
         ) from None
-    return value
 
 
-def _execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
+def flag_value(option: Option, flag: str, raw: Any) -> Any:
+    """The configuration value of a flag as typed (``None``: not given)."""
+    if raw is None or raw == []:
+        return None
+    if option.kind in ("list", "branches"):
+        return [v.strip() for v in raw.split(",") if v.strip()]
+    if option.kind == "classes":
+        named = [v if "=" in v else f"{class_name_from_file(v)}={v}" for v in raw]
+        return _pairs(named, f"--{flag}")
+    if option.kind == "numbers":
+        return {k: _number(v, option.name) for k, v in _pairs(raw, f"--{flag}").items()}
+    if option.kind == "chromosomes":
+        return _pairs(raw, f"--{flag}", split_values=True)
+    return list(raw) if option.repeated else raw
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def stage_command(stage: Stage) -> Callable[..., None]:
+    """The CLI command of a stage: one flag per configuration field (see the module
+    docstring), plus ``--config`` and ``--json``."""
+    flagged = [
+        (opt, stage.flags.get(opt.name, opt.flag)) for opt in options(stage.config) if opt.cli
+    ]
+
+    def command(config: Path | None = None, as_json: bool = False, **flags: Any) -> None:
+        def work() -> Any:
+            overrides = {}
+            for opt, flag in flagged:
+                value = flag_value(opt, flag, flags.get(opt.name))
+                if value is not None:
+                    overrides[opt.name] = value
+            return stage.run(build_config(stage.name, config, overrides))
+
+        execute(stage.name, work, as_json)
+
+    parameters = [
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=ConfigOpt),
+        *(_flag_parameter(opt, flag) for opt, flag in flagged),
+        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=JsonOpt),
+    ]
+    parameters = [p.replace(default=False if p.name == "as_json" else None) for p in parameters]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = stage.summary
+    command.__name__ = stage.name
+    return command
+
+
+def yaml_only(stage: Stage) -> str:
+    """The help text's note on the fields that have no flag (nested sections)."""
+    names = [opt.name for opt in options(stage.config) if not opt.cli]
+    return f"YAML only (give them with --config): {', '.join(names)}." if names else ""
+
+
+def add_stage_commands(root: typer.Typer, stages: dict[str, Stage]) -> None:
+    """Add one command per stage to ``root``; multi-word commands go into sub-groups."""
+    groups: dict[str, typer.Typer] = {}
+    for stage in stages.values():
+        *group_words, name = stage.command
+        target = root
+        for word in group_words:
+            if word not in groups:
+                groups[word] = typer.Typer(
+                    help="Filter motifs and in-silico mutagenesis of a trained model.",
+                    no_args_is_help=True,
+                )
+                root.add_typer(groups[word], name=word)
+            target = groups[word]
+        target.command(name, epilog=yaml_only(stage) or None)(stage_command(stage))
+
+
+# --------------------------------------------------------------------------- running
+
+
+def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
     """Run a stage, print the run folder (or JSON), map user errors to exit code 2."""
     _setup_logging()
     real_stdout = sys.stdout
@@ -175,581 +247,15 @@ def _setup_logging() -> None:
     log.setLevel(logging.INFO)
 
 
-def _build(stage: str, config: Path | None, overrides: dict[str, Any]):
-    return build_config(stage, config, overrides)
-
-
-# --------------------------------------------------------------------------- stages
-
-
-@app.command()
-def preprocess(
-    config: ConfigOpt = None,
-    classes: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--class",
-            help=_help(
-                PreprocessConfig,
-                "classes",
-                "NAME=FILE or FILE (named after the file), repeat per class.",
-            ),
-        ),
-    ] = None,
-    genome: Annotated[Path | None, typer.Option(help=_help(PreprocessConfig, "genome"))] = None,
-    branches: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "branches", "Comma-separated."))
-    ] = None,
-    conservation: Annotated[
-        list[Path] | None,
-        typer.Option(help=_help(PreprocessConfig, "conservation", "Repeat for several tracks.")),
-    ] = None,
-    fold_temperature: Annotated[
-        float | None, typer.Option(help=_help(PreprocessConfig, "fold_temperature"))
-    ] = None,
-    window: Annotated[int | None, typer.Option(help=_help(PreprocessConfig, "window"))] = None,
-    placement: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "placement"))
-    ] = None,
-    strand: Annotated[
-        bool | None,
-        typer.Option("--strand/--no-strand", help=_help(PreprocessConfig, "strand")),
-    ] = None,
-    alphabet: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "alphabet"))] = None,
-    unknown_bases: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "unknown_bases"))
-    ] = None,
-    reduce: Annotated[
-        list[str] | None,
-        typer.Option(
-            help=_help(PreprocessConfig, "reduce", "NAME=COUNT or NAME=RATIO, repeat per class.")
-        ),
-    ] = None,
-    split: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "split"))] = None,
-    ratio: Annotated[str | None, typer.Option(help=_help(PreprocessConfig, "ratio"))] = None,
-    chromosomes: Annotated[
-        list[str] | None,
-        typer.Option(
-            help=_help(PreprocessConfig, "chromosomes", "SPLIT=chr1,chr2, repeat per split.")
-        ),
-    ] = None,
-    negatives: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "negatives"))
-    ] = None,
-    negatives_from: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "negatives_from"))
-    ] = None,
-    negatives_name: Annotated[
-        str | None, typer.Option(help=_help(PreprocessConfig, "negatives_name"))
-    ] = None,
-    negatives_ratio: Annotated[
-        float | None, typer.Option(help=_help(PreprocessConfig, "negatives_ratio"))
-    ] = None,
-    jobs: Annotated[int | None, typer.Option(help=_help(PreprocessConfig, "jobs"))] = None,
-    cache: Annotated[
-        bool | None,
-        typer.Option("--cache/--no-cache", help=_help(PreprocessConfig, "cache")),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help=_help(PreprocessConfig, "cache_dir"))
-    ] = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Class files (BED or FASTA) → an encoded, split dataset folder."""
-    from gennie.preprocessing.stage import preprocess as run_stage
-
-    def work():
-        overrides = _overrides(
-            classes=_class_files(classes),
-            genome=genome,
-            branches=_list(branches),
-            conservation=conservation,
-            fold_temperature=fold_temperature,
-            window=window,
-            placement=placement,
-            strand=strand,
-            alphabet=alphabet,
-            unknown_bases=unknown_bases,
-            reduce={k: _number(v) for k, v in _pairs(reduce, "--reduce").items()},
-            split=split,
-            ratio=ratio,
-            chromosomes=_pairs(chromosomes, "--chromosomes", True),
-            negatives=negatives,
-            negatives_from=negatives_from,
-            negatives_name=negatives_name,
-            negatives_ratio=negatives_ratio,
-            jobs=jobs,
-            cache=cache,
-            cache_dir=cache_dir,
-            seed=seed,
-            out=out,
-            name=name,
-        )
-        return run_stage(_build("preprocess", config, overrides))
-
-    _execute("preprocess", work, as_json)
-
-
-@app.command()
-def train(
-    config: ConfigOpt = None,
-    dataset: Annotated[Path | None, typer.Option(help=_help(TrainConfig, "dataset"))] = None,
-    preset: Annotated[str | None, typer.Option(help=_help(TrainConfig, "preset"))] = None,
-    branches: Annotated[
-        str | None, typer.Option(help=_help(TrainConfig, "branches", "Comma-separated."))
-    ] = None,
-    ensemble: Annotated[int | None, typer.Option(help=_help(TrainConfig, "ensemble"))] = None,
-    centre_networks: Annotated[
-        int | None, typer.Option(help=_help(TrainConfig, "centre_networks"))
-    ] = None,
-    centre_window: Annotated[
-        int | None, typer.Option(help=_help(TrainConfig, "centre_window"))
-    ] = None,
-    shift: Annotated[int | None, typer.Option(help=_help(TrainConfig, "shift"))] = None,
-    mask: Annotated[float | None, typer.Option(help=_help(TrainConfig, "mask"))] = None,
-    ema_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "ema_decay"))] = None,
-    label_smoothing: Annotated[
-        float | None, typer.Option(help=_help(TrainConfig, "label_smoothing"))
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help=_help(TrainConfig, "epochs"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help(TrainConfig, "batch_size"))] = None,
-    optimizer: Annotated[str | None, typer.Option(help=_help(TrainConfig, "optimizer"))] = None,
-    lr: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr"))] = None,
-    weight_decay: Annotated[
-        float | None, typer.Option(help=_help(TrainConfig, "weight_decay"))
-    ] = None,
-    lr_schedule: Annotated[str | None, typer.Option(help=_help(TrainConfig, "lr_schedule"))] = None,
-    lr_decay: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr_decay"))] = None,
-    lr_factor: Annotated[float | None, typer.Option(help=_help(TrainConfig, "lr_factor"))] = None,
-    lr_patience: Annotated[int | None, typer.Option(help=_help(TrainConfig, "lr_patience"))] = None,
-    early_stopping: Annotated[
-        bool | None,
-        typer.Option(
-            "--early-stopping/--no-early-stopping", help=_help(TrainConfig, "early_stopping")
-        ),
-    ] = None,
-    patience: Annotated[int | None, typer.Option(help=_help(TrainConfig, "patience"))] = None,
-    min_delta: Annotated[float | None, typer.Option(help=_help(TrainConfig, "min_delta"))] = None,
-    monitor: Annotated[str | None, typer.Option(help=_help(TrainConfig, "monitor"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help(TrainConfig, "device"))] = None,
-    threads: Annotated[int | None, typer.Option(help=_help(TrainConfig, "threads"))] = None,
-    precision: Annotated[str | None, typer.Option(help=_help(TrainConfig, "precision"))] = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """A dataset folder → a trained model, its test evaluation and plots."""
-    from gennie.training.stage import train as run_stage
-
-    def work():
-        overrides = _overrides(
-            dataset=dataset,
-            preset=preset,
-            branches=_list(branches),
-            ensemble=ensemble,
-            centre_networks=centre_networks,
-            centre_window=centre_window,
-            shift=shift,
-            mask=mask,
-            ema_decay=ema_decay,
-            label_smoothing=label_smoothing,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            lr_schedule=lr_schedule,
-            lr_decay=lr_decay,
-            lr_factor=lr_factor,
-            lr_patience=lr_patience,
-            early_stopping=early_stopping,
-            patience=patience,
-            min_delta=min_delta,
-            monitor=monitor,
-            device=device,
-            threads=threads,
-            precision=precision,
-            seed=seed,
-            out=out,
-            name=name,
-        )
-        return run_stage(_build("train", config, overrides))
-
-    _execute("train", work, as_json)
-
-
-ModelOpt = Annotated[Path | None, typer.Option("--model", help=_help(ModelInputConfig, "model"))]
-GenomeOpt = Annotated[
-    Path | None,
-    typer.Option("--genome", help=_help(ModelInputConfig, "genome")),
-]
-ConsOpt = Annotated[
-    list[Path] | None, typer.Option("--conservation", help=_help(ModelInputConfig, "conservation"))
-]
-BatchOpt = Annotated[
-    int | None, typer.Option("--batch-size", help=_help(ModelInputConfig, "batch_size"))
-]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help=_help(ModelInputConfig, "device"))]
-CustomWindowOpt = Annotated[
-    int | None, typer.Option("--custom-window", help=_help(ModelInputConfig, "custom_window"))
-]
-CustomClassesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--custom-classes", help=_help(ModelInputConfig, "custom_classes", "Comma-separated.")
-    ),
-]
-CustomBranchesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--custom-branches", help=_help(ModelInputConfig, "custom_branches", "Comma-separated.")
-    ),
-]
-
-
-AttributionsOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--attributions/--no-attributions", help=_help(AttributionOptions, "attributions")
-    ),
-]
-TargetOpt = Annotated[
-    str | None, typer.Option("--target", help=_help(AttributionOptions, "target"))
-]
-StepsOpt = Annotated[int | None, typer.Option("--steps", help=_help(AttributionOptions, "steps"))]
-BaselineOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--baseline",
-        help=_help(AttributionOptions, "baseline", "zeros, shuffle, or an NPZ file."),
-    ),
-]
-TopOpt = Annotated[int | None, typer.Option("--top", help=_help(AttributionOptions, "top"))]
-
-
-def _attribution_overrides(
-    attributions: bool | None,
-    target: str | None,
-    steps: int | None,
-    baseline: str | None,
-    top: int | None,
-) -> dict[str, Any]:
-    """Overrides of the Integrated Gradients options; ``--baseline FILE`` sets the file."""
-    fields: dict[str, Any] = {
-        "attributions": attributions,
-        "target": target,
-        "steps": steps,
-        "top": top,
-    }
-    if baseline in ("zeros", "shuffle", "file"):
-        fields["baseline"] = baseline
-    elif baseline is not None:
-        fields["baseline"] = "file"
-        fields["baseline_file"] = Path(baseline)
-    return _overrides(**fields)
-
-
-def _model_overrides(
-    genome: Path | None,
-    conservation: list[Path] | None,
-    batch_size: int | None,
-    device: str | None,
-    custom_window: int | None,
-    custom_classes: str | None,
-    custom_branches: str | None,
-) -> dict[str, Any]:
-    """Overrides of the options evaluate and predict share (applying a model)."""
-    return _overrides(
-        genome=genome,
-        conservation=conservation,
-        batch_size=batch_size,
-        device=device,
-        custom_window=custom_window,
-        custom_classes=_list(custom_classes),
-        custom_branches=_list(custom_branches),
-    )
-
-
-@app.command()
-def evaluate(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    blackbox: Annotated[Path | None, typer.Option(help=_help(EvaluateConfig, "blackbox"))] = None,
-    blackbox_split: Annotated[
-        str | None, typer.Option(help=_help(EvaluateConfig, "blackbox_split"))
-    ] = None,
-    input: Annotated[
-        Path | None,
-        typer.Option("--input", help=_help(EvaluateConfig, "input")),
-    ] = None,
-    classes: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--class",
-            help=_help(
-                EvaluateConfig,
-                "classes",
-                "NAME=FILE or FILE (named after the file), repeat per class.",
-            ),
-        ),
-    ] = None,
-    class_column: Annotated[
-        int | None, typer.Option(help=_help(EvaluateConfig, "class_column"))
-    ] = None,
-    genome: GenomeOpt = None,
-    conservation: ConsOpt = None,
-    batch_size: BatchOpt = None,
-    device: DeviceOpt = None,
-    custom_window: CustomWindowOpt = None,
-    custom_classes: CustomClassesOpt = None,
-    custom_branches: CustomBranchesOpt = None,
-    attributions: AttributionsOpt = None,
-    target: TargetOpt = None,
-    steps: StepsOpt = None,
-    baseline: BaselineOpt = None,
-    top: TopOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """A model + labelled data → metrics, ROC/PR curves, confusion matrix."""
-    from gennie.evaluation.stage import evaluate as run_stage
-
-    def work():
-        overrides = _overrides(
-            model=model,
-            blackbox=blackbox,
-            blackbox_split=blackbox_split,
-            input=input,
-            classes=_class_files(classes),
-            class_column=class_column,
-            out=out,
-            name=name,
-            **_attribution_overrides(attributions, target, steps, baseline, top),
-            **_model_overrides(
-                genome,
-                conservation,
-                batch_size,
-                device,
-                custom_window,
-                custom_classes,
-                custom_branches,
-            ),
-        )
-        return run_stage(_build("evaluate", config, overrides))
-
-    _execute("evaluate", work, as_json)
-
-
-@app.command()
-def predict(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    input: Annotated[
-        Path | None,
-        typer.Option("--input", help=_help(PredictConfig, "input")),
-    ] = None,
-    sequence: Annotated[
-        list[str] | None,
-        typer.Option("--sequence", help=_help(PredictConfig, "sequences", "Repeat for several.")),
-    ] = None,
-    genome: GenomeOpt = None,
-    conservation: ConsOpt = None,
-    batch_size: BatchOpt = None,
-    device: DeviceOpt = None,
-    custom_window: CustomWindowOpt = None,
-    custom_classes: CustomClassesOpt = None,
-    custom_branches: CustomBranchesOpt = None,
-    attributions: AttributionsOpt = None,
-    target: TargetOpt = None,
-    steps: StepsOpt = None,
-    baseline: BaselineOpt = None,
-    top: TopOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """A model + new data → class probabilities per input (predictions.tsv); with
-    --attributions also Integrated Gradients, report.html and logos."""
-    from gennie.prediction.stage import predict as run_stage
-
-    def work():
-        overrides = _overrides(
-            model=model,
-            input=input,
-            sequences=sequence,
-            out=out,
-            name=name,
-            **_attribution_overrides(attributions, target, steps, baseline, top),
-            **_model_overrides(
-                genome,
-                conservation,
-                batch_size,
-                device,
-                custom_window,
-                custom_classes,
-                custom_branches,
-            ),
-        )
-        return run_stage(_build("predict", config, overrides))
-
-    _execute("predict", work, as_json)
-
-
-@app.command()
-def tune(
-    config: ConfigOpt = None,
-    dataset: Annotated[Path | None, typer.Option(help=_help(TuneConfig, "dataset"))] = None,
-    n_trials: Annotated[int | None, typer.Option(help=_help(TuneConfig, "n_trials"))] = None,
-    timeout: Annotated[float | None, typer.Option(help=_help(TuneConfig, "timeout"))] = None,
-    storage: Annotated[str | None, typer.Option(help=_help(TuneConfig, "storage"))] = None,
-    study: Annotated[str | None, typer.Option(help=_help(TuneConfig, "study"))] = None,
-    jobs: Annotated[int | None, typer.Option(help=_help(TuneConfig, "jobs"))] = None,
-    sampler: Annotated[str | None, typer.Option(help=_help(TuneConfig, "sampler"))] = None,
-    objective: Annotated[str | None, typer.Option(help=_help(TuneConfig, "objective"))] = None,
-    pruner: Annotated[str | None, typer.Option(help=_help(TuneConfig, "pruner"))] = None,
-    retrain: Annotated[
-        bool | None, typer.Option("--retrain/--no-retrain", help=_help(TuneConfig, "retrain"))
-    ] = None,
-    heartbeat: Annotated[int | None, typer.Option(help=_help(TuneConfig, "heartbeat"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help(TuneConfig, "device"))] = None,
-    threads: Annotated[int | None, typer.Option(help=_help(TuneConfig, "threads"))] = None,
-    precision: Annotated[str | None, typer.Option(help=_help(TuneConfig, "precision"))] = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Search hyper-parameters and architectures (Optuna) on train/validation data."""
-    from gennie.search.tuning import tune as run_stage
-
-    def work():
-        overrides = _overrides(
-            dataset=dataset,
-            n_trials=n_trials,
-            timeout=timeout,
-            storage=storage,
-            study=study,
-            jobs=jobs,
-            sampler=sampler,
-            objective=objective,
-            pruner=pruner,
-            retrain=retrain,
-            heartbeat=heartbeat,
-            device=device,
-            threads=threads,
-            precision=precision,
-            seed=seed,
-            out=out,
-            name=name,
-        )
-        return run_stage(_build("tune", config, overrides))
-
-    _execute("tune", work, as_json)
-
-
-interpret_app = typer.Typer(
-    help="Filter motifs and in-silico mutagenesis of a trained model.",
-    no_args_is_help=True,
-)
-app.add_typer(interpret_app, name="interpret")
-
-
-@interpret_app.command("motifs")
-def interpret_motifs(
-    config: ConfigOpt = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help=_help(MotifsConfig, "model"))
-    ] = None,
-    dataset: Annotated[Path | None, typer.Option(help=_help(MotifsConfig, "dataset"))] = None,
-    split: Annotated[str | None, typer.Option(help=_help(MotifsConfig, "split"))] = None,
-    max_samples: Annotated[
-        int | None, typer.Option(help=_help(MotifsConfig, "max_samples"))
-    ] = None,
-    threshold: Annotated[float | None, typer.Option(help=_help(MotifsConfig, "threshold"))] = None,
-    database: Annotated[Path | None, typer.Option(help=_help(MotifsConfig, "database"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help(MotifsConfig, "batch_size"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help(MotifsConfig, "device"))] = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """First-layer filters of the seq branch → motifs.meme, motifs.tsv, logos/."""
-    from gennie.interpret.motifs import motifs as run_stage
-
-    def work():
-        overrides = _overrides(
-            model=model,
-            dataset=dataset,
-            split=split,
-            max_samples=max_samples,
-            threshold=threshold,
-            database=database,
-            batch_size=batch_size,
-            device=device,
-            seed=seed,
-            out=out,
-            name=name,
-        )
-        return run_stage(_build("motifs", config, overrides))
-
-    _execute("motifs", work, as_json)
-
-
-@interpret_app.command("ism")
-def interpret_ism(
-    config: ConfigOpt = None,
-    model: Annotated[Path | None, typer.Option("--model", help=_help(IsmConfig, "model"))] = None,
-    sequence: Annotated[str | None, typer.Option(help=_help(IsmConfig, "sequence"))] = None,
-    target: Annotated[str | None, typer.Option(help=_help(IsmConfig, "target"))] = None,
-    steps: Annotated[int | None, typer.Option(help=_help(IsmConfig, "steps"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help(IsmConfig, "batch_size"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help(IsmConfig, "device"))] = None,
-    out: OutOpt = None,
-    name: NameOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """In-silico mutagenesis of one sequence → ism.tsv, ism.png, ism.svg."""
-    from gennie.interpret.ism import ism as run_stage
-
-    def work():
-        overrides = _overrides(
-            model=model,
-            sequence=sequence,
-            target=target,
-            steps=steps,
-            batch_size=batch_size,
-            device=device,
-            out=out,
-            name=name,
-        )
-        return run_stage(_build("ism", config, overrides))
-
-    _execute("ism", work, as_json)
-
-
-def run_config(config) -> Any:
+def run_config(config: Any) -> Any:
     """Run any stage from its configuration (the dispatch behind ``gennie run``)."""
-    if config.stage == "preprocess":
-        from gennie.preprocessing.stage import preprocess as stage
-    elif config.stage == "train":
-        from gennie.training.stage import train as stage
-    elif config.stage == "evaluate":
-        from gennie.evaluation.stage import evaluate as stage
-    elif config.stage == "tune":
-        from gennie.search.tuning import tune as stage
-    elif config.stage == "motifs":
-        from gennie.interpret.motifs import motifs as stage
-    elif config.stage == "ism":
-        from gennie.interpret.ism import ism as stage
-    else:
-        from gennie.prediction.stage import predict as stage
-    return stage(config)
+    return STAGES[config.stage].run(config)
+
+
+add_stage_commands(app, STAGES)
+
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder of the new run.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Name of the new run folder.")]
 
 
 @app.command("run")
@@ -768,7 +274,7 @@ def run_parameters(
             config = config.model_copy(update={"out": out.resolve()})
         return run_config(config)
 
-    _execute("run", work, as_json)
+    execute("run", work, as_json)
 
 
 @app.command()
@@ -799,7 +305,8 @@ def quickstart(
     """Preprocess → train → evaluate → predict on the bundled example data."""
     from gennie.quickstart import run_quickstart
 
-    _execute("quickstart", lambda: run_quickstart(out, example, epochs, _list(branches)), as_json)
+    chosen = None if branches is None else [b.strip() for b in branches.split(",") if b.strip()]
+    execute("quickstart", lambda: run_quickstart(out, example, epochs, chosen), as_json)
 
 
 @app.command()
@@ -816,8 +323,6 @@ def gui(
     ] = Path("."),
 ) -> None:
     """Open the browser GUI (Streamlit) for the whole pipeline."""
-    import os
-
     from gennie.gui import streamlit_command
     from gennie.processes import restore_signals
 
@@ -883,4 +388,4 @@ def main() -> None:
         sys.exit(code)  # typer.Exit inside a command comes back as a return code
 
 
-__all__ = ["STAGES", "app", "main", "run_config"]
+__all__ = ["app", "main", "run_config"]

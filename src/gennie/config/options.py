@@ -12,7 +12,11 @@ to offer it:
 - ``{"choices": [...]}`` — allowed values of a plain ``str`` field (presets);
 - ``{"widget": "branches"}`` — a list of branch names (choices: the branch registry);
 - ``{"widget": "lines"}`` — a list of free texts entered one per line (``--x`` repeated);
-- ``{"flag": "sequence"}`` — a flag name other than the field name.
+- ``{"when": {...}}`` — the values of other fields for which it matters (see
+  :func:`shown_when`).
+
+Flag names are the field names with dashes; the few that differ (``--class``) are
+declared with the stage in :data:`gennie.config.registry.STAGES`.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class Option:
         choices: The allowed values of a ``choice`` or ``branches`` field.
         minimum, maximum: Bounds of a number field.
         keys: Allowed keys of a ``chromosomes`` mapping.
-        flag: The CLI flag without dashes, e.g. ``batch-size`` or ``class``.
+        flag: The CLI flag's name by default, e.g. ``batch-size``.
     """
 
     name: str
@@ -204,7 +208,7 @@ def option(name: str, info: FieldInfo) -> Option:
         minimum=low,
         maximum=high,
         keys=get_args(get_args(inner)[0]) if kind == "chromosomes" else (),
-        flag=hints.get("flag", name.replace("_", "-")),
+        flag=name.replace("_", "-"),
     )
 
 

@@ -86,7 +86,7 @@ class PreprocessConfig(StageConfig):
     )
     branches: list[str] = Field(
         default_factory=lambda: ["seq"],
-        description="Input branches to encode: seq, fold, cons.",
+        description="Input branches to encode, in this order.",
         json_schema_extra={"widget": "branches"},
     )
     conservation: list[Path] = Field(
@@ -614,7 +614,7 @@ class PredictConfig(AttributionOptions, ModelInputConfig):
     sequences: list[str] = Field(
         default_factory=list,
         description="Sequences typed or pasted, one per entry.",
-        json_schema_extra={"widget": "lines", "flag": "sequence"},
+        json_schema_extra={"widget": "lines"},
     )
 
     @model_validator(mode="after")
