@@ -1,0 +1,51 @@
+"""Scoring a model's class probabilities: the one function train, evaluate and tune use.
+
+:func:`score` computes the metrics of :func:`gennie.scoring.metrics.classification_metrics`
+and, given a folder, writes what an evaluation folder holds:
+
+- ``metrics.json`` — the metrics;
+- ``roc_curve.png/.svg/.tsv`` and ``pr_curve.png/.svg/.tsv`` — one-vs-rest curves;
+- ``confusion_matrix.png/.svg/.tsv``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gennie.scoring.metrics import classification_metrics
+from gennie.scoring.plots import write_confusion_matrix, write_curves
+
+METRICS_FILE = "metrics.json"
+
+
+def score(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    folder: Path | None = None,
+) -> dict[str, Any]:
+    """Score predicted class probabilities against the true labels.
+
+    Args:
+        probs: Predicted class probabilities, shape ``(n, k)``; rows sum to 1.
+        labels: True class indices, shape ``(n,)``, integers in ``[0, k)``.
+        classes: The ``k`` class names, in column order of ``probs``.
+        folder: Where to write ``metrics.json``, the curves and the confusion matrix
+            (created if missing); nothing is written without it.
+
+    Returns:
+        The metrics of :func:`~gennie.scoring.metrics.classification_metrics` (loss,
+        accuracy, macro and micro AUROC/AUPRC, per class, confusion matrix).
+    """
+    metrics = classification_metrics(probs, labels, classes)
+    if folder is not None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+        write_curves(probs, labels, classes, folder)
+        write_confusion_matrix(metrics["confusion_matrix"], classes, folder)
+    return metrics
