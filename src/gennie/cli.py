@@ -155,7 +155,7 @@ def stage_command(stage: Stage) -> Callable[..., None]:
                 value = flag_value(opt, flag, flags.get(opt.name))
                 if value is not None:
                     overrides[opt.name] = value
-            return stage.run(build_config(stage.name, config, overrides))
+            return stage.run(build_config(stage.config, config, overrides))
 
         execute(stage.name, work, as_json)
 
