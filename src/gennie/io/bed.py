@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,41 @@ from gennie.errors import UserError
 from gennie.io.files import open_text
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "line"]
+
+_HEADERS = ("#", "track", "browser")
+"""Starts of BED lines that hold no interval."""
+
+
+def _data_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The 1-based number and columns of every line that holds an interval.
+
+    Header (``track``, ``browser``, ``#``) and empty lines are skipped; columns are
+    separated by tabs, or by spaces in a line without a tab.
+    """
+    with open_text(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.startswith(_HEADERS):
+                continue
+            yield number, line.split("\t") if "\t" in line else line.split()
+
+
+def count_bed(path: Path) -> dict[str, int]:
+    """Intervals per chromosome of a BED file, in the order the chromosomes appear.
+
+    Only counts lines (as :func:`read_bed` reads them); it does not check them.
+
+    Args:
+        path: The BED file (``.gz`` accepted).
+
+    Returns:
+        Chromosome name → number of intervals on it.
+    """
+    counts: dict[str, int] = {}
+    for _number, cols in _data_lines(path):
+        chrom = cols[0].strip()
+        counts[chrom] = counts.get(chrom, 0) + 1
+    return counts
 
 
 def read_bed(
@@ -36,58 +72,53 @@ def read_bed(
     """
     rows: list[tuple] = []
     labels: list[str] = []
-    with open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if len(cols) < 3:
+    for number, cols in _data_lines(path):
+        if len(cols) < 3:
+            raise UserError(
+                f"a BED line needs at least 3 columns (chrom, start, end), found {len(cols)}",
+                file=path,
+                line=number,
+                field=field,
+                hint="separate columns with tabs; check the file is BED",
+            )
+        chrom = cols[0].strip()
+        try:
+            start, end = int(cols[1]), int(cols[2])
+        except ValueError:
+            raise UserError(
+                f"start and end must be whole numbers, found '{cols[1]}' and '{cols[2]}'",
+                file=path,
+                line=number,
+                field=field,
+            ) from None
+        if start < 0 or end < start:
+            raise UserError(
+                f"invalid interval {start}-{end}: need 0 <= start <= end",
+                file=path,
+                line=number,
+                field=field,
+            )
+        name = cols[3] if len(cols) > 3 else f"{chrom}:{start}-{end}"
+        score = cols[4] if len(cols) > 4 else "."
+        strand = cols[5].strip() if len(cols) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise UserError(
+                f"strand (column 6) must be +, - or ., found '{strand}'",
+                file=path,
+                line=number,
+                field=field,
+            )
+        if label_column is not None:
+            if len(cols) < label_column:
                 raise UserError(
-                    f"a BED line needs at least 3 columns (chrom, start, end), found {len(cols)}",
+                    f"no class in column {label_column} (the line has {len(cols)} columns)",
                     file=path,
                     line=number,
-                    field=field,
-                    hint="separate columns with tabs; check the file is BED",
+                    field="class_column",
+                    hint="put the class name in that column or set class_column",
                 )
-            chrom = cols[0].strip()
-            try:
-                start, end = int(cols[1]), int(cols[2])
-            except ValueError:
-                raise UserError(
-                    f"start and end must be whole numbers, found '{cols[1]}' and '{cols[2]}'",
-                    file=path,
-                    line=number,
-                    field=field,
-                ) from None
-            if start < 0 or end < start:
-                raise UserError(
-                    f"invalid interval {start}-{end}: need 0 <= start <= end",
-                    file=path,
-                    line=number,
-                    field=field,
-                )
-            name = cols[3] if len(cols) > 3 else f"{chrom}:{start}-{end}"
-            score = cols[4] if len(cols) > 4 else "."
-            strand = cols[5].strip() if len(cols) > 5 else "."
-            if strand not in ("+", "-", "."):
-                raise UserError(
-                    f"strand (column 6) must be +, - or ., found '{strand}'",
-                    file=path,
-                    line=number,
-                    field=field,
-                )
-            if label_column is not None:
-                if len(cols) < label_column:
-                    raise UserError(
-                        f"no class in column {label_column} (the line has {len(cols)} columns)",
-                        file=path,
-                        line=number,
-                        field="class_column",
-                        hint="put the class name in that column or set class_column",
-                    )
-                labels.append(cols[label_column - 1].strip())
-            rows.append((chrom, start, end, name, score, strand, number))
+            labels.append(cols[label_column - 1].strip())
+        rows.append((chrom, start, end, name, score, strand, number))
     if not rows:
         raise UserError(
             "no intervals in the file",

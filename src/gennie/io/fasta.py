@@ -10,7 +10,7 @@ from pathlib import Path
 import pysam
 
 from gennie.errors import UserError
-from gennie.io.files import is_gzipped
+from gennie.io.files import is_gzipped, open_text
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,27 @@ def read_fasta(path: Path, *, field: str = "classes") -> Iterator[FastaRecord]:
             field=field,
             hint="records start with a '>' header line",
         )
+
+
+def count_fasta(path: Path) -> int:
+    """The number of records of a FASTA file: from its ``.fai`` index when it has one,
+    else by counting its ``>`` header lines (plain or gzipped)."""
+    path = Path(path)
+    fai = Path(str(path) + ".fai")
+    if fai.is_file():
+        return sum(1 for line in fai.read_text().splitlines() if line.strip())
+    with open_text(path) as handle:
+        return sum(1 for line in handle if line.startswith(">"))
+
+
+def sequence_lines(path: Path) -> Iterator[str]:
+    """The sequences of a file with one sequence per line (plain or gzipped): every
+    line that is neither empty nor a ``#`` comment, without surrounding spaces."""
+    with open_text(path) as handle:
+        for raw in handle:
+            line = raw.strip()
+            if line and not line.startswith("#"):
+                yield line
 
 
 class Genome:

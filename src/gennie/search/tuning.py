@@ -25,28 +25,17 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
 import socket
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gennie.config import TrainConfig, TuneConfig, dump_config
+from gennie.config import TrainConfig, TuneConfig
 from gennie.errors import UserError
 from gennie.processes import restore_signals
-from gennie.runs import (
-    LOG_FILE,
-    PARAMETERS_FILE,
-    Run,
-    StageResult,
-    append_parameters_row,
-    read_status,
-    write_status_file,
-)
+from gennie.runs import LOG_FILE, Run, StageResult, run_folder
 from gennie.search.report import trial_info
 
 log = logging.getLogger("gennie.search")
@@ -62,106 +51,18 @@ MAX_FAILURES_IN_A_ROW = 5
 # --------------------------------------------------------------------------- run folder
 
 
-def _folder_for(config: TuneConfig) -> tuple[Path, bool]:
-    """The run folder and whether it exists already (a resumed search)."""
-    out = Path(config.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create the output folder ({exc.strerror})", file=out, field="out"
-        ) from None
-    name = config.name or config.study
-    if name:
-        run_dir = out / name
-        if run_dir.exists():
-            if read_status(run_dir).get("stage") != "tune":
-                raise UserError(
-                    "this folder exists and is not a gennie tune run folder",
-                    file=run_dir,
-                    field="name",
-                    hint="choose another --name or --study; gennie never deletes it",
-                )
-            return run_dir, True
-        run_dir.mkdir()
-        return run_dir, False
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 1000):
-        run_dir = out / (f"tune_{stamp}" + (f"-{n}" if n > 1 else ""))
-        try:
-            run_dir.mkdir()
-            return run_dir, False
-        except FileExistsError:
-            continue
-    raise UserError("could not find a free run folder name", file=out, field="out")
-
-
-@contextlib.contextmanager
-def tune_folder(config: TuneConfig) -> Iterator[Run]:
-    """Like :func:`gennie.runs.run_folder`, but an existing tune folder of the same
-    name is resumed instead of replaced: it holds the study (``study.db``) and the
-    trials run so far.
+def tune_folder(config: TuneConfig) -> contextlib.AbstractContextManager[Run]:
+    """The search's run folder: :func:`gennie.runs.run_folder` in resume mode, named
+    ``--name``, else ``--study``, else ``tune_<date>-<time>``. An existing tune folder
+    of that name is joined instead of replaced: it holds the study (``study.db``) and
+    the trials run so far, so several workers share it and running the command again
+    resumes the search.
 
     Yields:
         The :class:`~gennie.runs.Run`; ``run.summary`` goes into ``run.json`` and the
         ``tune_parameters.tsv`` table.
     """
-    run_dir, resumed = _folder_for(config)
-    previous = read_status(run_dir)
-    run = Run(dir=run_dir, config=config)
-    dump_config(config, run_dir / PARAMETERS_FILE)
-    status = {
-        "stage": "tune",
-        "status": "running",
-        "pid": os.getpid(),
-        "started": datetime.now().isoformat(timespec="seconds"),
-    }
-    if resumed:
-        status["resumed"] = True
-    write_status_file(run_dir, status)
-    root = logging.getLogger("gennie")
-    handler = logging.FileHandler(run_dir / LOG_FILE)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    if root.level == logging.NOTSET or root.level > logging.INFO:
-        root.setLevel(logging.INFO)
-    started = time.time()
-    log.info("gennie tune run in %s%s", run_dir, " (resumed)" if resumed else "")
-    try:
-        yield run
-    except UserError:
-        root.removeHandler(handler)
-        handler.close()
-        if resumed:
-            write_status_file(run_dir, previous)
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    except BaseException as exc:
-        log.exception("search failed")
-        status.update(
-            status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            finished=datetime.now().isoformat(timespec="seconds"),
-        )
-        write_status_file(run_dir, status)
-        root.removeHandler(handler)
-        handler.close()
-        raise
-    else:
-        seconds = round(time.time() - started, 1)
-        run.summary.setdefault("seconds", seconds)
-        status.update(
-            status="complete",
-            finished=datetime.now().isoformat(timespec="seconds"),
-            seconds=seconds,
-            summary=run.summary,
-        )
-        write_status_file(run_dir, status)
-        append_parameters_row(run)
-        log.info("search finished in %.1f s", seconds)
-        root.removeHandler(handler)
-        handler.close()
+    return run_folder(config, name=config.name or config.study, resume=True)
 
 
 # --------------------------------------------------------------------------- trials
