@@ -1,25 +1,29 @@
-"""Background jobs of the GUI: a queue persisted in SQLite, run by a detached worker.
+"""Background jobs: a queue of stage runs persisted in SQLite, run by a detached worker.
 
-A job is one stage run. Submitting a job writes its validated ``parameters.yaml`` into
-``<workspace>/.gennie/jobs/<id>/`` and adds a ``queued`` row to
-``<workspace>/.gennie/jobs.sqlite``. A worker process (``python -m gennie.gui.jobs
-WORKSPACE``), started detached from the GUI so that it outlives page reloads and even
-the GUI itself, takes queued jobs in order and runs each one as
-``python -m gennie run PARAMETERS --name NAME`` in its own process group, at most
-``parallel`` at a time. The run therefore writes the very same run folder and
-``parameters.yaml`` as the command line.
+A job is one stage run. Submitting a job writes its validated configuration, with the
+run's name filled in, as ``parameters.yaml`` into ``<workspace>/.gennie/jobs/<id>/``
+and adds a ``queued`` row to ``<workspace>/.gennie/jobs.sqlite``. A worker process
+(``python -m gennie.jobs WORKSPACE``), started detached so that it outlives page
+reloads and even the GUI itself, takes queued jobs in order and runs each one as the
+stage's command, ``gennie <command words> --config PARAMETERS --json``, in its own
+process group, at most ``parallel`` at a time. The run therefore writes the very same
+run folder and ``parameters.yaml`` as the command line. The one JSON object the command
+prints on stdout (``run_dir`` and the summary, or a user error's ``error``, ``file``,
+``line``, ``field`` and ``hint``) is kept as the job's ``result.json``; its log
+(stderr) as ``output.log``.
 
 Job states: ``queued`` → ``running`` → ``complete`` | ``failed`` | ``cancelled``.
 Cancelling a running job interrupts its process group (SIGINT, then SIGKILL after a
 grace period) and marks the run folder's ``run.json`` as ``cancelled``.
 
-This module does not import Streamlit, so it is tested on its own.
+The GUI submits and shows jobs; this module knows nothing of Streamlit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import sqlite3
@@ -30,10 +34,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from gennie.config import StageConfig, dump_config
+from gennie.config import STAGES, StageConfig, dump_config
+from gennie.errors import UserError
 from gennie.processes import restore_signals
-from gennie.runs import read_status, write_status_file
+from gennie.runs import (
+    PARAMETERS_FILE,
+    free_run_name,
+    process_alive,
+    read_status,
+    write_status_file,
+)
 
 STATE_DIR = ".gennie"
 """Folder in the workspace that holds the job database and each job's files."""
@@ -43,6 +55,12 @@ WORKER_LINGER = 30.0
 
 FINISHED = ("complete", "failed", "cancelled")
 """Job states that do not change any more."""
+
+OUTPUT_FILE = "output.log"
+"""A job's log (the command's stderr), in the job's folder."""
+
+RESULT_FILE = "result.json"
+"""The command's JSON answer (its stdout), in the job's folder."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -87,8 +105,20 @@ class Job:
 
     @property
     def output(self) -> Path:
-        """The console output (stdout and stderr) of the job's process."""
-        return self.folder / "output.log"
+        """The log of the job's process (what the command wrote to stderr)."""
+        return self.folder / OUTPUT_FILE
+
+    @property
+    def result_file(self) -> Path:
+        """Where the command's JSON answer (its stdout) is kept."""
+        return self.folder / RESULT_FILE
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The command's JSON answer: ``run_dir``, ``stage`` and the summary, or a user
+        error's ``error``, ``file``, ``line``, ``field`` and ``hint`` (``{}`` while it
+        runs, or when it crashed)."""
+        return read_result(self.result_file)
 
     @property
     def finished_state(self) -> bool:
@@ -98,23 +128,6 @@ class Job:
 
 def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
-
-
-def _alive(pid: int | None) -> bool:
-    """True when a process with this id exists and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def mark_run_cancelled(run_dir: Path) -> bool:
@@ -140,17 +153,38 @@ def _set_run_status(run_dir: Path, status: str, **extra: object) -> None:
     write_status_file(run_dir, info)
 
 
-def _error_from_output(path: Path) -> str | None:
-    """The ``error: ...`` message the command line printed, with its hint."""
+def read_result(path: Path) -> dict[str, Any]:
+    """The one JSON object a ``--json`` command printed (``{}`` if there is none)."""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        answer = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def error_text(result: dict[str, Any]) -> str | None:
+    """A user error from a command's JSON answer, as the command line shows it (where,
+    what, and the hint), or ``None`` when the answer holds no error."""
+    if not result.get("error"):
+        return None
+    error = UserError(
+        str(result["error"]),
+        file=result.get("file"),
+        line=result.get("line"),
+        field=result.get("field"),
+        hint=result.get("hint"),
+    )
+    return str(error)
+
+
+def _last_line(path: Path) -> str | None:
+    """The last non-empty line of a log (a crash's exception), if any."""
+    try:
+        lines = [line for line in Path(path).read_text(errors="replace").splitlines() if line]
     except OSError:
         return None
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].startswith("error: "):
-            return "\n".join([lines[i].removeprefix("error: ")] + lines[i + 1 : i + 3]).strip()
-    tail = [line for line in lines if line.strip()][-3:]
-    return "\n".join(tail) or None
+    return lines[-1].strip() if lines else None
 
 
 class JobStore:
@@ -226,18 +260,6 @@ class JobStore:
 
     # ------------------------------------------------------------------ submitting
 
-    def _free_name(self, config: StageConfig) -> str:
-        """The default run-folder name ``<stage>_<date>-<time>``, unused in ``out`` and
-        by other jobs."""
-        taken = {j.run_dir for j in self.list()}
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        for n in range(1, 1000):
-            name = f"{config.stage}_{stamp}" + (f"-{n}" if n > 1 else "")
-            run_dir = Path(config.out) / name
-            if not run_dir.exists() and run_dir not in taken:
-                return name
-        raise RuntimeError("no free run folder name")
-
     def submit(self, config: StageConfig, start_worker: bool = True) -> Job:
         """Queue a validated configuration as a job.
 
@@ -247,9 +269,11 @@ class JobStore:
 
         Returns:
             The new ``queued`` job; its ``run_dir`` is ``<out>/<name>``, the name being
-            the configuration's or the default ``<stage>_<date>-<time>``.
+            the configuration's or the default ``<stage>_<date>-<time>`` (not taken by
+            another job either).
         """
-        name = config.name or self._free_name(config)
+        name = config.name or free_run_name(config, taken={j.run_dir for j in self.list()})
+        config = config.model_copy(update={"name": name})
         with self._db() as db:
             # One transaction: a worker must never claim the job before its parameters
             # file is written and recorded.
@@ -263,7 +287,7 @@ class JobStore:
                 job_id = int(cursor.lastrowid)
                 folder = self.state_dir / "jobs" / str(job_id)
                 folder.mkdir(parents=True, exist_ok=True)
-                parameters = folder / "parameters.yaml"
+                parameters = folder / PARAMETERS_FILE
                 dump_config(config, parameters)
                 db.execute("UPDATE jobs SET parameters = ? WHERE id = ?", (str(parameters), job_id))
             except BaseException:
@@ -275,8 +299,10 @@ class JobStore:
         return self.get(job_id)
 
     def command(self, job: Job) -> list[str]:
-        """The command line that runs a job (the same as ``gennie run``)."""
-        return [self.python, "-m", "gennie", "run", str(job.parameters), "--name", job.name]
+        """The command line that runs a job: the stage's CLI command with the job's
+        parameters file and ``--json``."""
+        words = STAGES[job.stage].command
+        return [self.python, "-m", "gennie", *words, "--config", str(job.parameters), "--json"]
 
     # ------------------------------------------------------------------ cancelling
 
@@ -353,7 +379,7 @@ class JobStore:
             return False
         log = open(self.state_dir / "worker.log", "a")  # noqa: SIM115 - handed to the child
         subprocess.Popen(
-            [self.python, "-m", "gennie.gui.jobs", str(self.workspace)],
+            [self.python, "-m", "gennie.jobs", str(self.workspace)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -368,7 +394,7 @@ class JobStore:
         if self.worker_running():
             return
         for job in self.list():
-            if job.status == "running" and not _alive(job.pid):
+            if job.status == "running" and not process_alive(job.pid):
                 self._finish(job, None)
 
     def _claim(self) -> Job | None:
@@ -391,12 +417,12 @@ class JobStore:
     def _start(self, job: Job) -> subprocess.Popen:
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        with open(job.output, "wb") as out:
+        with open(job.result_file, "wb") as answer, open(job.output, "wb") as output:
             process = subprocess.Popen(
                 self.command(job),
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=answer,
+                stderr=output,
                 start_new_session=True,  # its own process group, so cancel stops it whole
                 cwd=self.workspace,
                 env=env,
@@ -422,19 +448,21 @@ class JobStore:
         else:
             status = "failed"
             error = (
-                run_info.get("error")
-                or _error_from_output(job.output)
+                error_text(job.result)
+                or run_info.get("error")
+                or (_last_line(job.output) if returncode is not None else None)
                 or "the process ended unexpectedly"
             )
         if status == "cancelled" and run_status in ("running", "failed"):
             mark_run_cancelled(job.run_dir)
         elif status == "failed" and run_status == "running":
             _set_run_status(job.run_dir, "failed", error=error)
+        run_dir = job.result.get("run_dir") or str(job.run_dir)  # where the command says
         with self._db() as db:
             db.execute(
-                "UPDATE jobs SET status = ?, returncode = ?, error = ?, finished = ? "
-                "WHERE id = ? AND status = 'running'",
-                (status, returncode, error, _now(), job.id),
+                "UPDATE jobs SET status = ?, returncode = ?, error = ?, finished = ?, "
+                "run_dir = ? WHERE id = ? AND status = 'running'",
+                (status, returncode, error, _now(), run_dir, job.id),
             )
 
     def work(self, poll: float = 0.5, idle_exit: float = 2.0) -> None:
@@ -453,7 +481,7 @@ class JobStore:
                 return
             self._set("worker_pid", str(os.getpid()))
             for job in self.list():  # left running by a worker that died
-                if job.status == "running" and not _alive(job.pid):
+                if job.status == "running" and not process_alive(job.pid):
                     self._finish(job, None)
             running: dict[int, subprocess.Popen] = {}
             idle_since = time.monotonic()
@@ -484,7 +512,7 @@ def _stop_group(pid: int, grace: float) -> None:
         os.killpg(pgid, signal.SIGINT)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
@@ -492,7 +520,7 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the worker process: ``python -m gennie.gui.jobs WORKSPACE [LINGER]``."""
+    """Entry point of the worker process: ``python -m gennie.jobs WORKSPACE [LINGER]``."""
     args = sys.argv[1:] if argv is None else argv
     restore_signals()  # stop_worker() and cancel() rely on them
     # Waiting a while for the next job saves starting a worker for each one.

@@ -1,4 +1,5 @@
-"""The GUI's job queue: SQLite store, worker, cancel, persistence (no Streamlit)."""
+"""The job queue: SQLite store, worker, the command and its JSON answer, cancel,
+persistence."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gennie.config import PreprocessConfig, dump_config, load_run_config
-from gennie.gui.jobs import JobStore, mark_run_cancelled
+from gennie.config import STAGES, MotifsConfig, PreprocessConfig, dump_config, load_run_config
+from gennie.jobs import JobStore, error_text, mark_run_cancelled, read_result
 from gennie.runs import read_status
 
 FASTA_A = "".join(f">a{i}\nACGTACGTACGTACGTACGT\n" for i in range(20))
@@ -70,9 +71,15 @@ def test_submit_writes_parameters_and_queues(tmp_path):
     assert job.name.startswith("preprocess_")
     assert job.run_dir == tmp_path / "runs" / job.name
     assert job.parameters == tmp_path / ".gennie" / "jobs" / "1" / "parameters.yaml"
-    # the saved YAML is a complete, re-runnable configuration
-    assert load_run_config(job.parameters) == config
-    assert store.command(job)[-5:] == ["gennie", "run", str(job.parameters), "--name", job.name]
+    # the saved YAML is a complete, re-runnable configuration, with the run's name
+    assert load_run_config(job.parameters) == config.model_copy(update={"name": job.name})
+    assert store.command(job)[-5:] == [
+        "gennie",
+        "preprocess",
+        "--config",
+        str(job.parameters),
+        "--json",
+    ]
     second = store.submit(config.model_copy(update={"name": "mine"}), start_worker=False)
     assert second.name == "mine"
     assert [j.id for j in store.list()] == [2, 1]
@@ -92,6 +99,8 @@ def test_worker_runs_queued_jobs_in_order_like_the_cli(tmp_path):
         assert read_status(job.run_dir)["status"] == "complete"
         assert (job.run_dir / "parameters.yaml").is_file()
         assert load_run_config(job.run_dir / "parameters.yaml").name == job.name
+        assert job.result["run_dir"] == str(job.run_dir)
+        assert job.result["stage"] == "preprocess" and job.result["samples"] == 40
     table = (tmp_path / "runs" / "preprocess_parameters.tsv").read_text().splitlines()
     assert len(table) == 3  # header + one row per run, as on the command line
 
@@ -104,12 +113,16 @@ def test_user_error_fails_the_job_with_the_message(tmp_path):
     job = store.get(job.id)
     assert job.status == "failed"
     assert job.returncode == 2
+    answer = job.result  # the CLI's JSON object, not scraped from its log
+    assert set(answer) == {"error", "file", "line", "field", "hint"}
+    assert answer["file"] == str(tmp_path / "b.fa") and answer["field"].startswith("classes")
+    assert job.error == error_text(answer)
     assert "b.fa" in job.error and "not found" in job.error
     assert not job.run_dir.exists()  # nothing half-written
 
 
 def test_a_job_is_visible_only_once_its_parameters_are_written(tmp_path, monkeypatch):
-    import gennie.gui.jobs as jobs
+    import gennie.jobs as jobs
 
     seen_while_writing: list[list] = []
 
@@ -204,3 +217,35 @@ def test_detached_worker_outlives_its_starter(tmp_path, signals_ignored):
     assert store.worker_running()  # waits a while for more jobs
     store.stop_worker()
     assert not store.worker_running()
+
+
+def test_the_command_words_come_from_the_stage_registry(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(MotifsConfig(out=tmp_path / "runs"), start_worker=False)
+    assert STAGES["motifs"].command == ("interpret", "motifs")
+    assert store.command(job)[2:] == [
+        "gennie", "interpret", "motifs", "--config", str(job.parameters), "--json",
+    ]  # fmt: skip
+
+
+def test_a_crash_fails_the_job_with_the_exception(tmp_path):
+    store = ScriptedStore(tmp_path)
+    store.script = "raise RuntimeError('a bug in a stage')"
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    store.work(poll=0.05, idle_exit=0.1)
+    job = store.get(job.id)
+    assert (job.status, job.returncode, job.result) == ("failed", 1, {})
+    assert job.error == "RuntimeError: a bug in a stage"
+
+
+def test_read_result_and_error_text(tmp_path):
+    path = tmp_path / "result.json"
+    assert read_result(path) == {}
+    path.write_text("not json\n")
+    assert read_result(path) == {}
+    answer = {"error": "bad", "file": "a.bed", "line": 3, "field": "classes.a", "hint": "fix"}
+    path.write_text(json.dumps(answer) + "\n")
+    assert read_result(path) == answer
+    assert error_text(answer) == "a.bed, line 3; field 'classes.a': bad\n  hint: fix"
+    assert error_text({"error": "bad", "field": None}) == "bad"
+    assert error_text({"run_dir": "x"}) is None
