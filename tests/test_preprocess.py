@@ -78,11 +78,11 @@ def test_bed_windows_exact_with_strand_and_ends(tmp_path, genome):
     assert decode(codes[rows_a.loc["plus", "index"]]) == CHR1[45:65]
     minus = decode(codes[rows_a.loc["minus", "index"]])
     assert minus == _revcomp(CHR1[45:65])
-    counts = ds.metadata["counts"]["a"]
-    assert counts["records"] == 5
-    assert counts["dropped_short_chromosome"] == 1
-    assert counts["shifted_at_chromosome_end"] == 2
-    assert ds.metadata["classes"] == ["a", "b"]
+    counts = ds.metadata.counts["a"]
+    assert counts.records == 5
+    assert counts.dropped_short_chromosome == 1
+    assert counts.shifted_at_chromosome_end == 2
+    assert ds.metadata.classes == ["a", "b"]
     assert ds.labels.tolist() == [0] * 4 + [1] * 6
 
 
@@ -110,8 +110,8 @@ def test_fasta_cut_pad_and_gzip(tmp_path):
     codes = ds.array("seq")
     assert decode(codes[0]) == "C" * 20  # 40 bp centred cut to 20
     assert decode(codes[1]) == "N" * 8 + "ACGT" + "N" * 8  # padded on both sides
-    counts = ds.metadata["counts"]["pos"]
-    assert counts["padded"] == 1 and counts["padded_bases"] == 16
+    counts = ds.metadata.counts["pos"]
+    assert counts.padded == 1 and counts.model_extra == {"padded_bases": 16}
     assert ds.samples()["name"].tolist()[:3] == ["p1", "p2", "p3"]
 
 

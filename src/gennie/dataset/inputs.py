@@ -10,29 +10,48 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from gennie.config import PreprocessConfig
-from gennie.dataset.mapping import TABLE_COLUMNS, GenomeHandle, encode_branches, map_class
+from gennie.dataset.mapping import (
+    TABLE_COLUMNS,
+    GenomeHandle,
+    WindowSettings,
+    encode_branches,
+    map_class,
+)
+from gennie.dataset.spec import PreprocessingSpec
 from gennie.dataset.windows_cache import WindowCache
-from gennie.encode import BranchEncoder, make_encoder
+from gennie.encode import BranchEncoder
 from gennie.encode.alphabet import first_invalid
 from gennie.errors import UserError
 from gennie.io.files import require_file, sniff_format
-from gennie.model.bundle import BundleSpec
 
 
-def spec_encoders(spec: BundleSpec) -> dict[str, BranchEncoder]:
+class ModelSpec(Protocol):
+    """What the input mapping needs of a model's spec (a model bundle's
+    :class:`~gennie.model.bundle.BundleSpec`): its inputs and its preprocessing."""
+
+    branches: list[str]
+    preprocessing: PreprocessingSpec
+
+
+def model_preprocessing(spec: PreprocessingSpec | ModelSpec) -> PreprocessingSpec:
+    """The preprocessing spec of a model's inputs, branches in input order.
+
+    Args:
+        spec: A preprocessing spec, or a model's spec holding one.
+    """
+    if isinstance(spec, PreprocessingSpec):
+        return spec
+    return spec.preprocessing.for_branches(list(spec.branches))
+
+
+def spec_encoders(spec: PreprocessingSpec | ModelSpec) -> dict[str, BranchEncoder]:
     """The model's branch encoders, in input order."""
-    encoders = {}
-    for branch in spec.branches:
-        params = dict(spec.preprocessing.get("branches", {}).get(branch, {}))
-        params.pop("channels", None)
-        params.pop("dtype", None)
-        encoders[branch] = make_encoder(branch, **params)
-    return encoders
+    return model_preprocessing(spec).encoders()
 
 
 @dataclass
@@ -62,91 +81,37 @@ class InputMapper:
     """Maps files or sequences to model inputs inside a temporary work folder.
 
     Args:
-        spec: The model's bundle spec.
+        spec: The model's preprocessing spec (or the model's spec holding it).
         genome: Reference FASTA for BED input (default: the one used in training).
-        conservation: Signal tracks for a ``cons`` branch, one per channel in the
-            training order (default: the ones used in training, if they still exist).
+        conservation: Reference files of branches that read them (signal tracks, one
+            per channel in the training order); default: the ones used in training,
+            if they still exist.
     """
 
     def __init__(
         self,
-        spec: BundleSpec,
+        spec: PreprocessingSpec | ModelSpec,
         genome: Path | None = None,
         conservation: list[Path] | None = None,
     ) -> None:
-        self.spec = spec
-        self.conservation = [Path(t) for t in conservation or []]
-        pre = spec.preprocessing
-        trained_genome = (pre.get("references") or {}).get("genome") or {}
-        self.genome = (
-            Path(genome)
-            if genome
-            else (Path(trained_genome["file"]) if trained_genome.get("file") else None)
-        )
-        self.config = PreprocessConfig(
-            window=spec.window,
-            placement=pre.get("placement", "center"),
-            strand=bool(pre.get("strand", True)),
-            alphabet=pre.get("alphabet", "dna"),
-            unknown_bases=pre.get("unknown_bases", "zero"),
-            seed=int(pre.get("seed") or 0),
-            branches=list(spec.branches),
-            genome=self.genome,
-            cache=False,
-        )
-        self.encoders = spec_encoders(spec)
+        self.spec = model_preprocessing(spec)
+        self.references = [Path(t) for t in conservation or []]
+        self.genome = Path(genome) if genome else self.spec.genome_file
+        self.settings = WindowSettings.of(self.spec)
+        self.encoders = self.spec.encoders()
         self._work = tempfile.TemporaryDirectory(prefix="gennie-inputs-")
         self._cache = WindowCache(Path(self._work.name))
         self._genome = GenomeHandle(self.genome)
         for encoder in self.encoders.values():
             encoder.attach_cache(self._cache.root, self._cache.checksum)
-        self._tracks_checked = False
+        self._references_resolved = False
 
-    def _resolve_tracks(self) -> None:
-        """Point a ``cons`` encoder at the given tracks, or the training ones.
-
-        Raises:
-            UserError: The number of tracks differs from the model's, or no track is
-                given and the training tracks are not there.
-        """
-        encoder = self.encoders.get("cons")
-        if encoder is None or self._tracks_checked:
-            return
-        from gennie.io.tracks import track_format
-
-        trained = list(encoder.tracks)  # type: ignore[attr-defined]
-        listing = ", ".join(Path(t).name for t in trained) or "none recorded"
-        if self.conservation:
-            if len(self.conservation) != len(trained):
-                raise UserError(
-                    f"the model's cons branch has {len(trained)} track channel(s) "
-                    f"({listing}) but {len(self.conservation)} track(s) were given",
-                    field="conservation",
-                    hint="give one --conservation per training track, in the training order",
-                )
-            tracks = self.conservation
-        else:
-            tracks = [Path(t) for t in trained]
-            absent = [t for t in tracks if not t.is_file()]
-            if not tracks:
-                raise UserError(
-                    "the model's cons branch needs signal tracks, and none were given",
-                    field="conservation",
-                    hint="give --conservation TRACK (bigWig or WIG), one per input channel",
-                )
-            if absent:
-                raise UserError(
-                    f"the model's cons branch needs {len(trained)} signal track(s) (trained "
-                    f"with {listing}), and {absent[0]} is not there",
-                    field="conservation",
-                    hint="give --conservation TRACK (bigWig or WIG), one per training track "
-                    "in the training order",
-                )
-        for number, track in enumerate(tracks):
-            require_file(track, f"conservation.{number}", "signal track")
-            track_format(track, f"conservation.{number}")
-        encoder.set_tracks(tracks)  # type: ignore[attr-defined]
-        self._tracks_checked = True
+    def _resolve_references(self) -> None:
+        """Let every encoder settle the files it reads (given, or the training ones)."""
+        if not self._references_resolved:
+            for encoder in self.encoders.values():
+                encoder.resolve_references(self.references or None)
+            self._references_resolved = True
 
     def close(self) -> None:
         """Remove the work folder."""
@@ -187,8 +152,10 @@ class InputMapper:
                     field=field,
                     hint="give BED input with --genome and --conservation",
                 )
-        self._resolve_tracks()
-        mapped = map_class("input", Path(path), fmt, self.config, self._cache, self._genome, field)
+        self._resolve_references()
+        mapped = map_class(
+            "input", Path(path), fmt, self.settings, self._cache, self._genome, field
+        )
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
         dropped = pd.DataFrame()
@@ -228,7 +195,7 @@ class InputMapper:
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
         mapped = map_class(
-            "sequences", fasta, "fasta", self.config, self._cache, self._genome, field
+            "sequences", fasta, "fasta", self.settings, self._cache, self._genome, field
         )
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
         arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gennie.config import PreprocessConfig
-from gennie.dataset.store import FORMAT_VERSION
+from gennie.dataset.spec import FORMAT_VERSION
 from gennie.dataset.windows import fit_sequence, fit_to_chromosomes, place_windows
 from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key
 from gennie.encode import BranchEncoder, WindowBatch
@@ -58,6 +58,34 @@ TABLE_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class WindowSettings:
+    """How windows are placed on intervals and records.
+
+    Attributes:
+        window: Length of every window in bases.
+        placement: ``center`` or ``random`` (seeded) placement on each interval/record.
+        strand: Reverse-complement minus-strand BED windows.
+        seed: Seed of random placement.
+    """
+
+    window: int
+    placement: str = "center"
+    strand: bool = True
+    seed: int = 0
+
+    @classmethod
+    def of(cls, source: Any) -> WindowSettings:
+        """The settings of a preprocess configuration or a preprocessing spec (anything
+        with ``window``, ``placement``, ``strand`` and ``seed`` attributes)."""
+        return cls(
+            window=int(source.window),
+            placement=str(source.placement),
+            strand=bool(source.strand),
+            seed=int(source.seed),
+        )
+
+
 @dataclass
 class ClassWindows:
     """The usable windows of one class, as cached."""
@@ -75,7 +103,7 @@ class ClassWindows:
 def _map_bed(
     path: Path,
     entry: CacheEntry,
-    config: PreprocessConfig,
+    config: WindowSettings,
     genome: Genome,
     rng_key: list[int],
     field_name: str,
@@ -159,7 +187,7 @@ def _map_bed(
 
 
 def _map_fasta(
-    path: Path, entry: CacheEntry, config: PreprocessConfig, rng_key: list[int], field_name: str
+    path: Path, entry: CacheEntry, config: WindowSettings, rng_key: list[int], field_name: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Windows of a FASTA class: cut or N-pad each record, encode base codes."""
     n = sum(1 for _ in read_fasta(path, field=field_name))
@@ -267,8 +295,8 @@ def encode_branches(
     """
     paths: dict[str, Path] = {}
     for name, encoder in encoders.items():
-        if name == "seq":
-            paths[name] = entry.codes_path  # the seq encoding is the base codes themselves
+        if encoder.stores_base_codes:
+            paths[name] = entry.codes_path  # written by the mapping step already
             continue
         path = entry.branch_path(name, cache_key(encoder.cache_identity()))
         paths[name] = path
@@ -332,15 +360,24 @@ def map_class(
     name: str,
     path: Path,
     fmt: str,
-    config: PreprocessConfig,
+    settings: WindowSettings,
     cache: WindowCache,
     genome: GenomeHandle,
     field: str | None = None,
 ) -> ClassWindows:
-    """Mapped, encoded windows of one class file, from the cache when possible.
+    """Mapped windows of one class file (base codes), from the cache when possible.
 
     Args:
+        name: The class name.
+        path: The class file.
+        fmt: Its format, ``bed`` or ``fasta``.
+        settings: Window length, placement, strand handling and seed.
+        cache: The window cache.
+        genome: The reference genome (BED), opened only on a cache miss.
         field: Configuration field named in error messages (default ``classes.<name>``).
+
+    Returns:
+        The class's windows: cache entry, provenance table, counts and references.
     """
     field = field or f"classes.{name}"
     file_md5 = cache.checksum(path)
@@ -348,17 +385,17 @@ def map_class(
         "version": FORMAT_VERSION,
         "format": fmt,
         "file": file_md5,
-        "window": config.window,
-        "placement": config.placement,
+        "window": settings.window,
+        "placement": settings.placement,
     }
     references: dict[str, Any] = {"file": str(path), "md5": file_md5, "format": fmt}
-    if config.placement == "random":
-        key_data["seed"] = config.seed
+    if settings.placement == "random":
+        key_data["seed"] = settings.seed
     if fmt == "bed":
-        key_data["genome"] = cache.checksum(config.genome)
-        key_data["strand"] = config.strand
+        key_data["genome"] = cache.checksum(genome.path)
+        key_data["strand"] = settings.strand
     entry = cache.entry(cache_key(key_data))
-    rng_key = [config.seed, zlib.crc32(file_md5.encode())]
+    rng_key = [settings.seed, zlib.crc32(file_md5.encode())]
     if entry.complete:
         cache.hits += 1
         log.info("class %s: windows from cache %s", name, entry.path.name)
@@ -367,9 +404,9 @@ def map_class(
         cache.misses += 1
         entry.reset()
         if fmt == "bed":
-            table, counts = _map_bed(path, entry, config, genome.get(), rng_key, field)
+            table, counts = _map_bed(path, entry, settings, genome.get(), rng_key, field)
         else:
-            table, counts = _map_fasta(path, entry, config, rng_key, field)
+            table, counts = _map_fasta(path, entry, settings, rng_key, field)
         entry.finish(table, {"class_file": str(path), "key": key_data, "counts": counts})
     return ClassWindows(
         name=name, entry=entry, table=table, counts=dict(counts), references=references

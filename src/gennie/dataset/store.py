@@ -6,33 +6,34 @@ Layout::
       parameters.yaml, run.json, gennie.log   (every run folder has these)
       metadata.json     classes (order = model outputs), window, alphabet, strand,
                         branches and their encoding, reference files with MD5
-                        checksums, counts (dropped, shifted, padded, reduced, per split)
+                        checksums, counts (dropped, shifted, padded, reduced, per split):
+                        a :class:`~gennie.dataset.spec.DatasetMetadata`
       samples.tsv       one row per sample: provenance (source file, line/record,
                         name/header, window and original coordinates, strand),
                         class, split
       labels.npy        shape=(n,), int16 class index
       splits.npy        shape=(n,), uint8 index into SPLITS
       branches/<b>.npy  the stored encoding of branch b, shape=(n, ...), opened
-                        memory-mapped so datasets larger than memory train fine:
-                        seq (n, window) uint8 base codes, fold (n, window) uint8
-                        structure codes, cons (n, tracks, window) float32 values
+                        memory-mapped so datasets larger than memory train fine;
+                        its shape and dtype are the branch encoder's (e.g. one byte
+                        per base for the one-hot branch)
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gennie.config import SPLITS
-from gennie.encode import BranchEncoder, make_encoder
+from gennie.dataset.spec import FORMAT_VERSION, DatasetMetadata, PreprocessingSpec, read_metadata
+from gennie.encode import BranchEncoder
 from gennie.errors import UserError
 from gennie.runs import require_complete
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "IDENTITY_COLUMNS", "METADATA_FILE", "SAMPLES_FILE", "Dataset"]
+
 METADATA_FILE = "metadata.json"
 SAMPLES_FILE = "samples.tsv"
 IDENTITY_COLUMNS = [
@@ -59,38 +60,31 @@ class Dataset:
 
     def __init__(self, path: Path, field: str = "dataset") -> None:
         self.path = require_complete(Path(path), "preprocess", field)
-        meta_path = self.path / METADATA_FILE
-        try:
-            self.metadata: dict[str, Any] = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(
-                f"cannot read the dataset metadata ({exc})", file=meta_path, field=field
-            ) from None
-        if self.metadata.get("format_version") != FORMAT_VERSION:
-            raise UserError(
-                "this dataset was written by an incompatible gennie version",
-                file=meta_path,
-                field=field,
-                hint="run preprocess again",
-            )
+        self.metadata: DatasetMetadata = read_metadata(self.path / METADATA_FILE, field)
         self.labels = np.load(self.path / "labels.npy")
         self.splits = np.load(self.path / "splits.npy")
         self._arrays: dict[str, np.ndarray] = {}
         self._encoders: dict[str, BranchEncoder] = {}
 
     @property
+    def spec(self) -> PreprocessingSpec:
+        """How the dataset's windows were made and encoded (what a model bundle keeps)."""
+        return self.metadata.spec(self.path)
+
+    @property
     def classes(self) -> list[str]:
         """Class names in model-output order."""
-        return list(self.metadata["classes"])
+        return list(self.metadata.classes)
 
     @property
     def window(self) -> int:
-        return int(self.metadata["window"])
+        """Length of every sample in bases."""
+        return self.metadata.window
 
     @property
     def branches(self) -> list[str]:
         """Branch names, in the order the dataset stores them."""
-        return list(self.metadata["branches"])
+        return list(self.metadata.branches)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -98,16 +92,13 @@ class Dataset:
     def encoder(self, branch: str) -> BranchEncoder:
         """The encoder that turns this dataset's stored branch into network input."""
         if branch not in self._encoders:
-            info = dict(self.metadata["branches"][branch])
-            info.pop("channels", None)
-            info.pop("dtype", None)
-            self._encoders[branch] = make_encoder(branch, **info)
+            self._encoders[branch] = self.metadata.branches[branch].encoder(branch)
         return self._encoders[branch]
 
     def array(self, branch: str) -> np.ndarray:
         """The stored branch array, memory-mapped, shape=(n, ...)."""
         if branch not in self._arrays:
-            if branch not in self.metadata["branches"]:
+            if branch not in self.metadata.branches:
                 raise UserError(
                     f"the dataset has no '{branch}' branch (it has: {', '.join(self.branches)})",
                     file=self.path,

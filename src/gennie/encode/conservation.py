@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.errors import UserError
-from gennie.io.files import md5sum
-from gennie.io.tracks import bigwig_path, chrom_alias, open_bigwig
+from gennie.io.files import md5sum, require_file
+from gennie.io.tracks import bigwig_path, chrom_alias, open_bigwig, track_format
+
+if TYPE_CHECKING:
+    from gennie.config import ModelInputConfig, PreprocessConfig
 
 log = logging.getLogger("gennie.cons")
 
@@ -49,17 +52,19 @@ class ConservationEncoder(BranchEncoder):
     """
 
     name: ClassVar[str] = "cons"
-    channels: ClassVar[int] = 1
+    channels = 1
     needs_coordinates: ClassVar[bool] = True
     stored_dtype: ClassVar[np.dtype] = np.dtype(np.float32)
+    option_fields: ClassVar[tuple[str, ...]] = ("conservation",)
 
     def __init__(
         self, tracks: list[str] | None = None, strand: bool = True, **extra: object
     ) -> None:
         tracks = [str(t) for t in tracks or []]
         super().__init__(tracks=tracks, strand=bool(strand))
-        self.channels = max(1, len(tracks))  # type: ignore[misc]  # one per track
-        self.track_md5: list[str] = [str(m) for m in extra.get("track_md5") or []]  # type: ignore[union-attr]
+        self.channels = max(1, len(tracks))  # one per track
+        recorded = extra.get("track_md5")
+        self.track_md5: list[str] = [str(m) for m in recorded] if isinstance(recorded, list) else []
         self._cache_root: Path | None = None
         self._checksum: Callable[[Path], str] = md5sum
         self._handles: list[tuple[Any, dict[str, int]]] | None = None
@@ -70,11 +75,82 @@ class ConservationEncoder(BranchEncoder):
         """The track files, one per channel."""
         return list(self.params["tracks"])
 
-    def set_tracks(self, tracks: list[str | Path]) -> None:
-        """Read other files for the same channels (e.g. the track on another machine)."""
+    @classmethod
+    def from_config(cls, config: PreprocessConfig) -> ConservationEncoder:
+        """The ``conservation`` tracks, reversed on minus strands if ``strand`` is on."""
+        return cls(tracks=[str(t) for t in config.conservation], strand=config.strand)
+
+    @classmethod
+    def for_custom_model(cls, config: ModelInputConfig) -> ConservationEncoder:
+        """The tracks given for the run (one channel each), reversed on minus strands."""
+        return cls(tracks=[str(t) for t in config.conservation], strand=True)
+
+    @classmethod
+    def check_config(cls, config: PreprocessConfig, formats: Mapping[str, str]) -> list[UserError]:
+        """BED input (no FASTA), at least one track, every track a bigWig or WIG file."""
+        problems = super().check_config(config, formats)
+        if not config.conservation:
+            problems.append(
+                UserError(
+                    "the cons branch needs at least one signal track",
+                    field="conservation",
+                    hint="give --conservation TRACK (bigWig or WIG; repeat for several tracks)",
+                )
+            )
+        for number, track in enumerate(config.conservation):
+            try:
+                require_file(track, f"conservation.{number}", "signal track")
+                track_format(Path(track), f"conservation.{number}")
+            except UserError as problem:
+                problems.append(problem)
+        return problems
+
+    def resolve_references(self, given: list[Path] | None) -> None:
+        """Read the given tracks (one per trained channel, in the training order), or
+        the training tracks if none are given.
+
+        Raises:
+            UserError: The number of tracks differs from the model's, no track is given
+                and the training tracks are not there, or a track is not a bigWig/WIG.
+        """
+        trained = self.tracks
+        listing = ", ".join(Path(t).name for t in trained) or "none recorded"
+        if given:
+            if len(given) != len(trained):
+                raise UserError(
+                    f"the model's cons branch has {len(trained)} track channel(s) "
+                    f"({listing}) but {len(given)} track(s) were given",
+                    field="conservation",
+                    hint="give one --conservation per training track, in the training order",
+                )
+            tracks = [Path(t) for t in given]
+        else:
+            tracks = [Path(t) for t in trained]
+            absent = [t for t in tracks if not t.is_file()]
+            if not tracks:
+                raise UserError(
+                    "the model's cons branch needs signal tracks, and none were given",
+                    field="conservation",
+                    hint="give --conservation TRACK (bigWig or WIG), one per input channel",
+                )
+            if absent:
+                raise UserError(
+                    f"the model's cons branch needs {len(trained)} signal track(s) (trained "
+                    f"with {listing}), and {absent[0]} is not there",
+                    field="conservation",
+                    hint="give --conservation TRACK (bigWig or WIG), one per training track "
+                    "in the training order",
+                )
+        for number, track in enumerate(tracks):
+            require_file(track, f"conservation.{number}", "signal track")
+            track_format(track, f"conservation.{number}")
         self.params["tracks"] = [str(t) for t in tracks]
-        self.track_md5 = []
+        self.track_md5 = []  # checksums of the files read now, not of the training ones
         self._handles = None
+
+    def references(self, checksum: Callable[[Path], str]) -> dict[str, list[dict[str, str]]]:
+        """``conservation``: each track file with its MD5 checksum, in channel order."""
+        return {"conservation": [{"file": t, "md5": checksum(Path(t))} for t in self.tracks]}
 
     def attach_cache(self, root: Path, checksum: Callable[[Path], str] | None = None) -> None:
         """Convert WIG tracks into ``root/tracks``; use ``checksum`` for track keys."""

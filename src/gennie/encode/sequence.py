@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from gennie.encode.alphabet import INVALID, base_codes, one_hot
+from gennie.encode.alphabet import INVALID, LETTERS, base_codes, one_hot
 from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.errors import UserError
+
+if TYPE_CHECKING:
+    from gennie.config import PreprocessConfig
 
 
 class SequenceEncoder(BranchEncoder):
@@ -19,11 +22,22 @@ class SequenceEncoder(BranchEncoder):
     """
 
     name: ClassVar[str] = "seq"
-    channels: ClassVar[int] = 4
+    channels = 4
+    stores_base_codes: ClassVar[bool] = True
+    option_fields: ClassVar[tuple[str, ...]] = ("unknown_bases",)
 
     def __init__(self, unknown_bases: str = "zero", **_: object) -> None:
         super().__init__(unknown_bases=unknown_bases)
         self.unknown_bases = unknown_bases
+
+    @classmethod
+    def from_config(cls, config: PreprocessConfig) -> SequenceEncoder:
+        """One-hot encoding with the configuration's ``unknown_bases``."""
+        return cls(unknown_bases=config.unknown_bases)
+
+    def channel_letters(self, alphabet: str) -> list[str]:
+        """The bases: A, C, G and T (``dna``) or U (``rna``)."""
+        return list(LETTERS[alphabet])
 
     def encode(self, batch: WindowBatch) -> np.ndarray:
         """Base codes, shape=(n, length), uint8. Invalid letters are a UserError."""

@@ -36,7 +36,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import RNA
@@ -46,10 +46,16 @@ from gennie.encode.alphabet import UNKNOWN, base_codes
 from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.processes import restore_signals
 
+if TYPE_CHECKING:
+    from gennie.config import PreprocessConfig
+
 log = logging.getLogger("gennie.fold")
 
 PAIRED_LEFT, PAIRED_RIGHT, UNPAIRED, NO_BASE = 0, 1, 2, 3
 """Stored structure codes (see the module docstring)."""
+
+CHANNEL_LETTERS = ("(", ")", ".")
+"""Dot-bracket letter of each input channel (paired-left, paired-right, unpaired)."""
 
 ENCODING_VERSION = 1
 """Bumped whenever the stored codes change meaning (part of every cache key)."""
@@ -192,7 +198,8 @@ class FoldEncoder(BranchEncoder):
     """
 
     name: ClassVar[str] = "fold"
-    channels: ClassVar[int] = 3
+    channels = 3
+    option_fields: ClassVar[tuple[str, ...]] = ("fold_temperature",)
 
     def __init__(self, temperature: float = 37.0, jobs: int | None = None, **_: object) -> None:
         super().__init__(temperature=float(temperature))
@@ -205,6 +212,19 @@ class FoldEncoder(BranchEncoder):
         """Sequences whose structure came from the fold cache."""
         self.worker_cpu_seconds = 0.0
         """CPU seconds the folding worker processes spent (not this process)."""
+
+    @classmethod
+    def from_config(cls, config: PreprocessConfig) -> FoldEncoder:
+        """Folding at ``fold_temperature`` in ``jobs`` processes (0: all cores)."""
+        return cls(temperature=config.fold_temperature, jobs=config.jobs or None)
+
+    def cache_stats(self) -> dict[str, int]:
+        """Sequences folded, and sequences whose structure came from the fold cache."""
+        return {"folded": self.folded, "fold_cache_hits": self.cache_hits}
+
+    def channel_letters(self, alphabet: str) -> list[str]:
+        """``(``, ``)`` and ``.``: paired-left, paired-right, unpaired."""
+        return list(CHANNEL_LETTERS)
 
     def attach_cache(self, root: Path, checksum: Callable[[Path], str] | None = None) -> None:
         """Keep fold results in ``root/fold/structures.sqlite``."""

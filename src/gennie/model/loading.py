@@ -16,12 +16,11 @@ import numpy as np
 import torch
 
 from gennie.config import ModelInputConfig
+from gennie.dataset.spec import BranchSpec, PreprocessingSpec
 from gennie.dataset.store import Dataset
+from gennie.encode import encoder_type
 from gennie.errors import UserError
-from gennie.model.bundle import BundleSpec, load_bundle
-
-CHANNELS = {"seq": 4, "fold": 3, "cons": 1}
-"""Input channels per branch (``cons``: per track; one track unless more are given)."""
+from gennie.model.bundle import BranchInput, BundleSpec, load_bundle
 
 
 @dataclass
@@ -42,41 +41,46 @@ class LoadedModel:
     network: torch.nn.Module | None = None
 
 
-def _custom_spec(config: ModelInputConfig) -> BundleSpec:
+def custom_spec(config: ModelInputConfig) -> BundleSpec:
+    """The spec of a custom (TorchScript/ONNX) model, from the run's configuration.
+
+    Each branch's encoder says what a custom model gets for it
+    (:meth:`~gennie.encode.base.BranchEncoder.for_custom_model`): default parameters,
+    and the reference files given for the run (e.g. one channel per signal track).
+
+    Args:
+        config: The evaluate/predict configuration naming the custom model.
+
+    Returns:
+        Classes, branches, input shapes and preprocessing (centred windows, strand
+        applied, unknown bases as zeros, no genome recorded).
+
+    Raises:
+        UserError: No window or fewer than two class names, or an unknown branch.
+    """
     if not config.custom_window or len(config.custom_classes) < 2:
         raise UserError(
             "a custom model needs its window and class names",
             field="custom_window" if not config.custom_window else "custom_classes",
             hint="give --custom-window N and --custom-classes A,B",
         )
-    branches = list(config.custom_branches)
-    # A cons branch has one channel per track (the tracks given for this run).
-    channels = dict(CHANNELS, cons=max(1, len(config.conservation)))
+    window = config.custom_window
+    encoders = {
+        b: encoder_type(b, "custom_branches").for_custom_model(config)
+        for b in config.custom_branches
+    }
     return BundleSpec(
         classes=list(config.custom_classes),
-        branches=branches,
-        inputs={b: {"channels": channels[b], "length": config.custom_window} for b in branches},
+        branches=list(encoders),
+        inputs={b: BranchInput(channels=e.channels, length=window) for b, e in encoders.items()},
         architecture={},
-        preprocessing={
-            "window": config.custom_window,
-            "alphabet": config.custom_alphabet,
-            "strand": True,
-            "placement": "center",
-            "unknown_bases": "zero",
-            "seed": config.seed,
-            "branches": {b: _custom_branch_params(b, config) for b in branches},
-            "references": {"genome": None},
-        },
+        preprocessing=PreprocessingSpec(
+            window=window,
+            alphabet=config.custom_alphabet,
+            seed=config.seed,
+            branches={b: BranchSpec.of(e) for b, e in encoders.items()},
+        ),
     )
-
-
-def _custom_branch_params(branch: str, config: ModelInputConfig) -> dict:
-    """Encoder parameters of a custom model's branch (defaults; tracks as given)."""
-    if branch == "seq":
-        return {"unknown_bases": "zero"}
-    if branch == "cons":
-        return {"tracks": [str(t) for t in config.conservation], "strand": True}
-    return {}
 
 
 def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -> bool:
@@ -118,7 +122,7 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
     path = Path(config.model)
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit"):
-        spec = _custom_spec(config)
+        spec = custom_spec(config)
         try:
             # TorchScript archives hold TorchScript, not pickled Python objects.
             module = torch.jit.load(str(path), map_location="cpu")
@@ -132,7 +136,7 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
         module.eval()
         return LoadedModel(module, spec, _probe(module, spec, path), "torchscript", module)
     if path.is_file() and suffix == ".onnx":
-        spec = _custom_spec(config)
+        spec = custom_spec(config)
         try:
             import onnxruntime
         except ImportError:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,24 @@ from gennie.dataset.mapping import (
     TABLE_COLUMNS,
     ClassWindows,
     GenomeHandle,
+    WindowSettings,
     encode_branches,
     make_negatives,
     map_class,
 )
+from gennie.dataset.spec import (
+    FORMAT_VERSION,
+    BranchSpec,
+    CacheStats,
+    ClassCounts,
+    DatasetMetadata,
+    References,
+)
 from gennie.dataset.split import UNASSIGNED, chromosome_split, random_split, reduce_indices
-from gennie.dataset.store import FORMAT_VERSION, METADATA_FILE, SAMPLES_FILE
+from gennie.dataset.store import METADATA_FILE, SAMPLES_FILE
 from gennie.dataset.windows_cache import WindowCache
-from gennie.encode import BranchEncoder, make_encoder
+from gennie.encode import BranchEncoder, branch_names, encoder_type
+from gennie.encode.registry import encoder_class
 from gennie.errors import UserError
 from gennie.io.files import require_file, sniff_format
 from gennie.runs import StageResult, run_folder
@@ -52,8 +61,25 @@ log = logging.getLogger("gennie.preprocess")
 # --------------------------------------------------------------------------- validation
 
 
+def check(config: PreprocessConfig) -> list[UserError]:
+    """Every problem of a configuration that can be found before any work starts.
+
+    Cheap enough to run on every edit of a form: it opens each class file and track
+    to tell its format, and checks that the genome exists, but reads no genome.
+
+    Args:
+        config: The preprocess configuration.
+
+    Returns:
+        One :class:`~gennie.errors.UserError` per problem, each naming its field
+        (empty if the configuration can run).
+    """
+    return _inspect(config)[1]
+
+
 def check_config(config: PreprocessConfig) -> dict[str, str]:
-    """Check everything that can be checked before any work starts.
+    """Check everything that can be checked before any work starts (see :func:`check`);
+    warn about options that matter only with a branch that is not chosen.
 
     Returns:
         The format (``bed`` or ``fasta``) of each class file.
@@ -61,81 +87,129 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
     Raises:
         UserError: The first problem found.
     """
+    formats, problems = _inspect(config)
+    if problems:
+        raise problems[0]
+    _warn_unused_options(config)
+    return formats
+
+
+def _inspect(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]:
+    """The format of each readable class file, and every problem found."""
+    problems: list[UserError] = []
     needed = 1 if config.negatives else 2
     if len(config.classes) < needed:
-        raise UserError(
-            f"at least {needed} class file(s) are needed, got {len(config.classes)}",
-            field="classes",
-            hint="give one --class NAME=FILE per class",
+        problems.append(
+            UserError(
+                f"at least {needed} class file(s) are needed, got {len(config.classes)}",
+                field="classes",
+                hint="give one --class NAME=FILE per class",
+            )
         )
     formats: dict[str, str] = {}
     for name, path in config.classes.items():
-        require_file(path, f"classes.{name}", "class file")
-        fmt = sniff_format(path, field=f"classes.{name}")
-        if fmt == "sequences":
-            raise UserError(
-                "class files must be BED or FASTA",
-                file=path,
-                field=f"classes.{name}",
-                hint="add '>' headers to make it FASTA",
-            )
-        formats[name] = fmt
+        try:
+            formats[name] = _class_format(name, path)
+        except UserError as problem:
+            problems.append(problem)
     if "bed" in formats.values() or config.negatives == "background":
         if config.genome is None:
-            raise UserError(
-                "BED class files need a reference genome or transcriptome",
-                field="genome",
-                hint="give --genome FASTA (plain or bgzip-compressed)",
+            problems.append(
+                UserError(
+                    "BED class files need a reference genome or transcriptome",
+                    field="genome",
+                    hint="give --genome FASTA (plain or bgzip-compressed)",
+                )
             )
-        require_file(config.genome, "genome", "genome FASTA")
-    if config.split == "chromosome":
-        fasta = [n for n, f in formats.items() if f == "fasta"]
-        if fasta:
-            raise UserError(
+        else:
+            try:
+                require_file(config.genome, "genome", "genome FASTA")
+            except UserError as problem:
+                problems.append(problem)
+    fasta = [n for n, f in formats.items() if f == "fasta"]
+    if config.split == "chromosome" and fasta:
+        problems.append(
+            UserError(
                 "a chromosome split needs BED input; FASTA records have no chromosome",
                 field="split",
                 hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
             )
-    for branch in config.branches:
-        encoder = make_encoder(branch, **_encoder_params(config, branch))
-        if encoder.needs_coordinates and "fasta" in formats.values():
-            fasta = [n for n, f in formats.items() if f == "fasta"]
-            raise UserError(
-                f"the '{branch}' branch needs genomic coordinates (BED input); FASTA "
-                f"classes ({', '.join(fasta)}) have none",
-                field="branches",
-                hint=f"give BED class files with --genome, or leave out the '{branch}' branch",
-            )
-    _check_tracks(config)
-    return formats
-
-
-def _check_tracks(config: PreprocessConfig) -> None:
-    """The cons branch has tracks, and every track is a readable bigWig or WIG file."""
-    from gennie.io.tracks import track_format
-
-    if "cons" in config.branches and not config.conservation:
-        raise UserError(
-            "the cons branch needs at least one signal track",
-            field="conservation",
-            hint="give --conservation TRACK (bigWig or WIG; repeat for several tracks)",
         )
-    if config.conservation and "cons" not in config.branches:
-        log.warning("conservation tracks are given but the cons branch is not: they are unused")
-    for number, track in enumerate(config.conservation):
-        require_file(track, f"conservation.{number}", "signal track")
-        track_format(Path(track), f"conservation.{number}")
+    return formats, problems + _branch_problems(config, formats)
 
 
-def _encoder_params(config: PreprocessConfig, branch: str) -> dict[str, Any]:
-    """Parameters of a branch's encoder from the preprocess configuration."""
-    if branch == "seq":
-        return {"unknown_bases": config.unknown_bases}
-    if branch == "fold":
-        return {"temperature": config.fold_temperature, "jobs": config.jobs or os.cpu_count()}
-    if branch == "cons":
-        return {"tracks": [str(p) for p in config.conservation], "strand": config.strand}
-    return {}
+def _class_format(name: str, path: Path) -> str:
+    """``bed`` or ``fasta``: the format of a class file.
+
+    Raises:
+        UserError: The file is missing, unreadable, or a plain list of sequences.
+    """
+    field = f"classes.{name}"
+    require_file(path, field, "class file")
+    fmt = sniff_format(path, field=field)
+    if fmt == "sequences":
+        raise UserError(
+            "class files must be BED or FASTA",
+            file=path,
+            field=field,
+            hint="add '>' headers to make it FASTA",
+        )
+    return fmt
+
+
+def _branch_problems(config: PreprocessConfig, formats: dict[str, str]) -> list[UserError]:
+    """What each chosen branch's encoder finds wrong, and options of unknown branches."""
+    problems: list[UserError] = []
+    for branch in config.branches:
+        try:
+            encoder = encoder_type(branch)
+        except UserError as problem:
+            problems.append(problem)
+            continue
+        problems += encoder.check_config(config, formats)
+        try:
+            encoder.from_config(config)
+        except (TypeError, ValueError) as exc:
+            problems.append(
+                UserError(
+                    f"the options of the '{branch}' branch do not fit it ({exc})",
+                    field=f"branch_options.{branch}",
+                    hint="see the branch type's documentation for its options",
+                )
+            )
+    for branch in config.branch_options:
+        if branch not in branch_names():
+            problems.append(
+                UserError(
+                    f"branch_options names '{branch}', which is not a known branch",
+                    field=f"branch_options.{branch}",
+                    hint=f"known branches: {', '.join(branch_names())}",
+                )
+            )
+    return problems
+
+
+def _warn_unused_options(config: PreprocessConfig) -> None:
+    """Warn about options of branch types that are not chosen (they change nothing)."""
+    for branch in branch_names():
+        if branch in config.branches:
+            continue
+        encoder = encoder_class(branch)
+        for name in getattr(encoder, "option_fields", ()):
+            info = PreprocessConfig.model_fields.get(name)
+            if info and getattr(config, name) != info.get_default(call_default_factory=True):
+                log.warning("%s is set but the %s branch is not chosen: it is unused", name, branch)
+        if branch in config.branch_options:
+            log.warning("branch_options.%s is set but the branch is not chosen: unused", branch)
+
+
+def make_encoders(config: PreprocessConfig) -> dict[str, BranchEncoder]:
+    """The encoder of every chosen branch, in branch order.
+
+    Raises:
+        UserError: A branch type is not installed.
+    """
+    return {b: encoder_type(b).from_config(config) for b in config.branches}
 
 
 # --------------------------------------------------------------------------- selection
@@ -188,13 +262,25 @@ def select_samples(config: PreprocessConfig, classes: list[ClassWindows]) -> lis
 
 def write_dataset(
     run_dir: Path,
-    config: PreprocessConfig,
+    window: int,
     classes: list[ClassWindows],
     selections: list[dict[str, Any]],
     encoders: dict[str, BranchEncoder],
     branch_paths: list[dict[str, Path]],
-) -> dict[str, Any]:
-    """Write arrays, the samples table and metadata; return the metadata."""
+) -> np.ndarray:
+    """Write the branch arrays, labels, splits and the samples table.
+
+    Args:
+        run_dir: The dataset folder.
+        window: Window length.
+        classes: Every class's windows (cached).
+        selections: Per class: the kept rows and their split codes.
+        encoders: The branch encoders, in branch order.
+        branch_paths: Per class: each branch's cached stored array.
+
+    Returns:
+        The split code of every sample, shape=(n,), uint8.
+    """
     total = int(sum(sel["indices"].size for sel in selections))
     (run_dir / "branches").mkdir()
     outputs = {}
@@ -203,7 +289,7 @@ def write_dataset(
             run_dir / "branches" / f"{name}.npy",
             mode="w+",
             dtype=encoder.stored_dtype,
-            shape=(total, *encoder.stored_shape(config.window)),
+            shape=(total, *encoder.stored_shape(window)),
         )
     labels = np.empty(total, dtype=np.int16)
     splits = np.empty(total, dtype=np.uint8)
@@ -228,26 +314,58 @@ def write_dataset(
         array.flush()
     np.save(run_dir / "labels.npy", labels)
     np.save(run_dir / "splits.npy", splits)
-    metadata = {
-        "format_version": FORMAT_VERSION,
-        "gennie_version": VERSION,
-        "classes": [cls.name for cls in classes],
-        "window": config.window,
-        "alphabet": config.alphabet,
-        "strand": config.strand,
-        "placement": config.placement,
-        "unknown_bases": config.unknown_bases,
-        "seed": config.seed,
-        "branches": {name: enc.description() for name, enc in encoders.items()},
-        "samples": total,
-        "splits": {s: int((splits == i).sum()) for i, s in enumerate(SPLITS)},
-        "counts": {cls.name: cls.counts for cls in classes},
-        "references": {
-            "classes": {cls.name: cls.references for cls in classes if cls.references},
-            "genome": ({"file": str(config.genome), "md5": None} if config.genome else None),
-        },
+    return splits
+
+
+def dataset_metadata(
+    config: PreprocessConfig,
+    classes: list[ClassWindows],
+    encoders: dict[str, BranchEncoder],
+    splits: np.ndarray,
+    cache: WindowCache,
+    genome: GenomeHandle,
+    genome_needed: bool,
+) -> DatasetMetadata:
+    """The dataset's metadata: the preprocessing spec plus classes, counts and cache use.
+
+    Args:
+        config: The preprocess configuration.
+        classes: Every class's windows, with counts.
+        encoders: The branch encoders (after encoding: their cache counters are set).
+        splits: The split code of every sample.
+        cache: The window cache (hits, misses, file checksums).
+        genome: The genome handle (whether it was opened).
+        genome_needed: Whether the inputs needed the genome (its checksum is recorded).
+    """
+    genome_reference = None
+    if config.genome:
+        md5 = cache.checksum(config.genome) if genome_needed or genome.opened else None
+        genome_reference = {"file": str(config.genome), "md5": md5}
+    references: dict[str, Any] = {
+        "classes": {cls.name: cls.references for cls in classes if cls.references},
+        "genome": genome_reference,
     }
-    return metadata
+    stats: dict[str, Any] = {"hits": cache.hits, "misses": cache.misses}
+    for encoder in encoders.values():
+        references.update(encoder.references(cache.checksum))
+        stats.update(encoder.cache_stats())
+    return DatasetMetadata(
+        format_version=FORMAT_VERSION,
+        gennie_version=VERSION,
+        classes=[cls.name for cls in classes],
+        window=config.window,
+        alphabet=config.alphabet,
+        strand=config.strand,
+        placement=config.placement,
+        unknown_bases=config.unknown_bases,
+        seed=config.seed,
+        branches={name: BranchSpec.of(encoder) for name, encoder in encoders.items()},
+        references=References.model_validate(references),
+        samples=int(splits.size),
+        splits={s: int((splits == i).sum()) for i, s in enumerate(SPLITS)},
+        counts={cls.name: ClassCounts.model_validate(cls.counts) for cls in classes},
+        cache=CacheStats.model_validate({**stats, "genome_read": genome.opened}),
+    )
 
 
 def preprocess(config: PreprocessConfig) -> StageResult:
@@ -263,7 +381,8 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         UserError: Any problem with the inputs; nothing is left half-written.
     """
     formats = check_config(config)
-    encoders = {b: make_encoder(b, **_encoder_params(config, b)) for b in config.branches}
+    encoders = make_encoders(config)
+    settings = WindowSettings.of(config)
     with run_folder(config) as run:
         temporary = None
         if config.cache:
@@ -275,7 +394,7 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             encoder.attach_cache(cache.root, cache.checksum)
         genome = GenomeHandle(config.genome)
         classes = [
-            map_class(name, Path(path), formats[name], config, cache, genome)
+            map_class(name, Path(path), formats[name], settings, cache, genome)
             for name, path in tqdm(
                 config.classes.items(),
                 desc="classes",
@@ -293,31 +412,16 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             encode_branches(c.entry, c.table, encoders, config.window, c.counts) for c in classes
         ]
         selections = select_samples(config, classes)
-        metadata = write_dataset(run.dir, config, classes, selections, encoders, branch_paths)
-        if config.genome and (
-            genome.opened or "bed" in formats.values() or config.negatives == "background"
-        ):
-            metadata["references"]["genome"]["md5"] = cache.checksum(config.genome)
-        if "cons" in encoders:
-            metadata["references"]["conservation"] = [
-                {"file": str(t), "md5": cache.checksum(Path(t))} for t in config.conservation
-            ]
-        metadata["cache"] = {
-            "hits": cache.hits,
-            "misses": cache.misses,
-            "genome_read": genome.opened,
-        }
-        if "fold" in encoders:
-            fold = encoders["fold"]
-            metadata["cache"]["folded"] = fold.folded  # type: ignore[attr-defined]
-            metadata["cache"]["fold_cache_hits"] = fold.cache_hits  # type: ignore[attr-defined]
-        (run.dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        splits = write_dataset(run.dir, config.window, classes, selections, encoders, branch_paths)
+        genome_needed = "bed" in formats.values() or config.negatives == "background"
+        metadata = dataset_metadata(config, classes, encoders, splits, cache, genome, genome_needed)
+        metadata.write(run.dir / METADATA_FILE)
         if temporary is not None:
             temporary.cleanup()
         run.summary.update(
             {
-                "samples": metadata["samples"],
-                "splits": metadata["splits"],
+                "samples": metadata.samples,
+                "splits": metadata.splits,
                 "class_splits": {c.name: c.counts.get("splits") for c in classes},
                 "counts": {
                     c.name: {k: v for k, v in c.counts.items() if k != "splits"} for c in classes

@@ -434,23 +434,12 @@ def write_outputs(
     branches = list(config.branches or [])
     inputs = network_inputs(dataset, branches)
     write_architecture(run_dir, network, inputs, config, centre)
-    meta = dataset.metadata
     spec = BundleSpec(
         classes=classes,
         branches=branches,
         inputs={b: {"channels": c, "length": length} for b, (c, length) in inputs.items()},
         architecture=config.architecture.model_dump(mode="json"),
-        preprocessing={
-            "window": dataset.window,
-            "alphabet": meta["alphabet"],
-            "strand": meta["strand"],
-            "placement": meta["placement"],
-            "unknown_bases": meta["unknown_bases"],
-            "branches": {b: meta["branches"][b] for b in branches},
-            "references": meta["references"],
-            "seed": meta["seed"],
-            "dataset": str(dataset.path),
-        },
+        preprocessing=dataset.spec.for_branches(branches),
         training={
             "best_epoch": best.best_epoch,
             "epochs_run": epochs_run,
