@@ -4,6 +4,7 @@ The layer table below is the one place the package's layering is written down. E
 module of ``src/gennie`` is read with :mod:`ast` (nothing is imported); every ``import
 x`` and ``from x import y``, at module level or inside a function, relative ones
 resolved, is checked against it. A stage package never imports another stage package.
+Imports under ``if TYPE_CHECKING:`` are annotations only, never run, and not checked.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def is_module(name: str, root: Path = SOURCE) -> bool:
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes inside ``if TYPE_CHECKING:`` blocks."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                skipped |= {id(n) for n in ast.walk(inner)}
+    return skipped
+
+
 def imported_modules(path: Path, root: Path = SOURCE) -> list[tuple[int, str]]:
     """Every module an import statement of a file names, with its line.
 
@@ -84,8 +95,11 @@ def imported_modules(path: Path, root: Path = SOURCE) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     own = module_name(path, root)
     package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+    skipped = _type_checking_only(tree)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -152,6 +166,7 @@ def test_imports_only_go_downwards() -> None:
         ("search/tuning.py", "from gennie.training.stage import train\n", 0),
         ("search/tuning.py", "from gennie.cli import main\n", 1),
         ("model/summary.py", "from gennie import train\n", 1),
+        ("encode/base.py", "if TYPE_CHECKING:\n    from gennie.config import TrainConfig\n", 0),
     ],
 )
 def test_offences_are_found(tmp_path: Path, here: str, code: str, expected: int) -> None:

@@ -45,6 +45,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gennie.dataset.negatives import dinucleotide_shuffle
+from gennie.encode.alphabet import base_codes, one_hot
 from gennie.errors import UserError
 
 SCORE_NAME = "log-odds"
@@ -121,13 +123,24 @@ def shuffled_baseline(x: np.ndarray, seed: int) -> np.ndarray:
     Returns:
         shape=(n, 4, L), float32, one-hot of the shuffled sequences (N stays all-zero).
     """
-    from gennie.dataset.negatives import dinucleotide_shuffle
-    from gennie.encode.alphabet import base_codes, one_hot
-
     rng = np.random.default_rng(seed)
     shuffled = [dinucleotide_shuffle(s, rng) for s in one_hot_letters(x)]
     codes = np.stack([base_codes(s) for s in shuffled]) if shuffled else np.zeros((0, 0))
     return one_hot(codes.astype(np.uint8), "zero")
+
+
+def baseline_file_problems(path: Path) -> list[UserError]:
+    """Why a baseline file cannot be read, as far as that shows without reading it.
+
+    Args:
+        path: The NPZ file.
+
+    Returns:
+        A missing file, or nothing.
+    """
+    if Path(path).is_file():
+        return []
+    return [UserError("baseline file not found", file=path, field="baseline_file")]
 
 
 def read_baseline_file(path: Path, shapes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -137,8 +150,9 @@ def read_baseline_file(path: Path, shapes: dict[str, tuple[int, int]]) -> dict[s
         UserError: Missing file, missing branch or wrong shape.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError("baseline file not found", file=path, field="baseline_file")
+    problems = baseline_file_problems(path)
+    if problems:
+        raise problems[0]
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -321,6 +335,8 @@ def integrated_gradients(
         Attributions (one tensor per branch, shapes of ``xs``) and the completeness
         error per sample, shape=(n,).
     """
+    # captum adds about 1.5 s to the start of every run that imports this module
+    # (evaluate and predict without attributions, ism), so only attributing pays it.
     from captum.attr import IntegratedGradients
 
     ig = IntegratedGradients(model)

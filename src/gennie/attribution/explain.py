@@ -20,11 +20,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gennie.attribution.attributions import SCORE_NAME, Attributions, attribute, resolve_target
+from gennie.attribution.attributions import (
+    SCORE_NAME,
+    Attributions,
+    attribute,
+    baseline_file_problems,
+    read_baseline_file,
+    resolve_target,
+)
 from gennie.attribution.export import write_exports
-from gennie.attribution.report import LOGO_DIR, REPORT_FILE, ReportSample, write_logos, write_report
+from gennie.attribution.report import ReportSample, write_logos, write_report
 from gennie.config import AttributionOptions
+from gennie.errors import UserError
 from gennie.model.inference import index_batches
+from gennie.runs import LOGOS_DIR, REPORT_FILE
 
 log = logging.getLogger("gennie.interpret")
 
@@ -50,6 +59,22 @@ def describe_row(row: pd.Series) -> str:
     return ", ".join(dict.fromkeys(parts)) or "input"
 
 
+def attribution_problems(options: AttributionOptions) -> list[UserError]:
+    """The problems of the attribution settings that show before a model is loaded.
+
+    Args:
+        options: The evaluate or predict configuration.
+
+    Returns:
+        Field-tagged user errors (a missing baseline file); none when attributions
+        are off. The target class and the baseline's shapes are checked against the
+        model by :func:`check_attribution_options`.
+    """
+    if not options.attributions or options.baseline != "file" or options.baseline_file is None:
+        return []
+    return baseline_file_problems(options.baseline_file)
+
+
 def check_attribution_options(options: AttributionOptions, model: Any) -> None:
     """Check the attribution settings against a loaded model before anything runs.
 
@@ -61,9 +86,6 @@ def check_attribution_options(options: AttributionOptions, model: Any) -> None:
         UserError: An unknown target class, a model without gradients (ONNX), or a
             baseline file that is missing or does not fit the model's inputs.
     """
-    from gennie.attribution.attributions import read_baseline_file
-    from gennie.errors import UserError
-
     resolve_target(options.target, list(model.spec.classes))
     if not isinstance(model.network, torch.nn.Module):
         raise UserError(
@@ -191,7 +213,7 @@ def write_attribution_outputs(
             )
             extra.update({(k, i): (more, j) for j, i in enumerate(missing)})
     samples = _report_samples(attributions, extra, table, rows, sections, options.top)
-    logos = write_logos(run_dir / LOGO_DIR, samples, branches, alphabet)
+    logos = write_logos(run_dir / LOGOS_DIR, samples, branches, alphabet)
     write_report(
         run_dir / REPORT_FILE,
         samples,

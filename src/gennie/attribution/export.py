@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from gennie.attribution.attributions import Attributions, one_hot_letters
+from gennie.runs import ATTRIBUTIONS_FILE
 
 NPZ_FILE = "attributions.npz"
-TSV_FILE = "attributions.tsv"
 
 
 def sequences_of(attributions: Attributions, alphabet: str = "dna") -> list[str] | None:
@@ -126,6 +126,6 @@ def write_exports(
     """
     run_dir = Path(run_dir)
     npz = write_npz(run_dir / NPZ_FILE, attributions, rows, alphabet)
-    tsv = run_dir / TSV_FILE
+    tsv = run_dir / ATTRIBUTIONS_FILE
     summary_table(attributions, rows, identity).to_csv(tsv, sep="\t", index=False)
     return {"npz": npz, "tsv": tsv}

@@ -29,12 +29,13 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import logomaker
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from gennie.attribution.attributions import SCORE_NAME
 
-REPORT_FILE = "report.html"
-LOGO_DIR = "logos"
 FOLD_CHANNELS = ("(", ")", ".")
 """Characters of the fold branch's channels: paired-left, paired-right, unpaired."""
 
@@ -298,27 +299,21 @@ def write_report(
     return Path(path)
 
 
-def logo_figure(sample: ReportSample, branches: list[str], alphabet: str = "dna"):
+def logo_figure(sample: ReportSample, branches: list[str], alphabet: str = "dna") -> Figure:
     """A matplotlib figure with one attribution panel per branch.
 
+    Args:
+        sample: The sample.
+        branches: Branch names, in input order.
+        alphabet: ``dna`` or ``rna`` for the seq letters.
+
     Returns:
-        The figure (the caller saves and closes it).
+        The figure (the caller saves it).
     """
-    import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
     length = sample.values[branches[0]].shape[1]
-    fig, axes = plt.subplots(
-        len(branches),
-        1,
-        figsize=(min(max(6.0, length / 8), 40.0), 1.7 * len(branches) + 0.4),
-        squeeze=False,
-        sharex=True,
-    )
+    # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
+    fig = Figure(figsize=(min(max(6.0, length / 8), 40.0), 1.7 * len(branches) + 0.4))
+    axes = fig.subplots(len(branches), 1, squeeze=False, sharex=True)
     positions = np.arange(1, length + 1)
     for ax, branch in zip(axes[:, 0], branches, strict=True):
         values = sample.values[branch]
@@ -358,11 +353,6 @@ def write_logos(
     Returns:
         The written files.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -375,6 +365,5 @@ def write_logos(
         png.write_bytes(sample.logo_png)
         svg = folder / f"{sample.stem}.svg"
         fig.savefig(svg, format="svg")
-        plt.close(fig)
         written += [png, svg]
     return written

@@ -2,224 +2,296 @@
 
 Labelled data is one of: the blackbox (or another) split of a dataset folder; a BED
 file with the class name in a column; a FASTA file with the class name in each header
-(as a separate word, e.g. ``>site1 bound`` or ``>site1|bound``); or one file per class.
-It is preprocessed with the model's own spec, so evaluation sees exactly what training
-saw.
+(as a separate word, e.g. ``>site1 bound`` or ``>site1|bound``); or one file per class
+(see :mod:`gennie.dataset.labels`). It is preprocessed with the model's own spec, so
+evaluation sees exactly what training saw.
+
+:func:`evaluate` reads the labelled data (:func:`blackbox_data` or :func:`file_data`),
+then scores the model on it (:func:`score_model`). :func:`check` finds the
+configuration's problems without loading the model.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from gennie.attribution.explain import (
+    attribution_problems,
+    check_attribution_options,
+    write_attribution_outputs,
+)
 from gennie.config import EvaluateConfig
 from gennie.dataset.inputs import InputMapper, ModelInputs, identity_columns, spec_encoders
+from gennie.dataset.labels import class_index, labels_from_file
+from gennie.dataset.store import IDENTITY_COLUMNS, Dataset
 from gennie.errors import UserError
-from gennie.model.loading import check_dataset_fits
-from gennie.runs import StageResult, run_folder
-from gennie.scoring.metrics import probability_table
+from gennie.io.files import require_file
+from gennie.model.bundle import BundleSpec
+from gennie.model.inference import (
+    index_batches,
+    model_problems,
+    pick_device,
+    predict_probabilities,
+)
+from gennie.model.loading import LoadedModel, check_dataset_fits, load_model
+from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
+from gennie.scoring.metrics import headline_metrics, probability_table
+from gennie.scoring.score import score
 
 log = logging.getLogger("gennie.evaluate")
 
-
-def header_class(header: str, classes: list[str]) -> str | None:
-    """The class named in a FASTA header: the one word (split on spaces, | ; , = :)
-    that equals a class name; None if no word or several different classes match."""
-    words = set(re.split(r"[\s|;,=:]+", header))
-    found = [c for c in classes if c in words]
-    return found[0] if len(found) == 1 else None
+Loader = Callable[[np.ndarray], list[np.ndarray]]
+"""Network inputs of sample indices: one float32 array (m, C, L) per branch."""
 
 
-def _labels_from_bed(
-    inputs: ModelInputs, path: Path, column: int, classes: list[str]
-) -> np.ndarray:
-    from gennie.io.bed import read_bed
+@dataclass
+class LabelledData:
+    """Samples to evaluate, with their true classes.
 
-    bed = read_bed(path, field="input", label_column=column).set_index("line")
-    labels = bed.loc[inputs.table["source_line"].to_numpy(), "label"].to_numpy()
-    lines = inputs.table["source_line"].to_numpy()
-    out = np.empty(len(labels), dtype=np.int64)
-    for i, label in enumerate(labels):
-        if label not in classes:
-            raise UserError(
-                f"class '{label}' in column {column} is not a class of the model "
-                f"({', '.join(classes)})",
-                file=path,
-                line=int(lines[i]),
-                field="class_column",
-                hint="use the model's class names, or set --class-column",
-            )
-        out[i] = classes.index(label)
-    return out
+    Attributes:
+        labels: shape=(n,), the model's class index of each sample.
+        identity: One row per sample saying which input it is.
+        batches: The network inputs of all samples, in order, batch by batch.
+        load: Network inputs of any samples by their index ``0..n-1`` (for
+            attributions).
+    """
+
+    labels: np.ndarray
+    identity: pd.DataFrame
+    batches: Iterable[list[np.ndarray]]
+    load: Loader
 
 
-def _labels_from_fasta(inputs: ModelInputs, path: Path, classes: list[str]) -> np.ndarray:
-    out = np.empty(len(inputs.table), dtype=np.int64)
-    for i, (header, number) in enumerate(
-        zip(inputs.table["name"], inputs.table["source_line"], strict=True)
-    ):
-        name = header_class(str(header), classes)
-        if name is None:
-            raise UserError(
-                f"header '{header}' names none (or several) of the model's classes "
-                f"({', '.join(classes)})",
-                file=path,
-                line=int(number),
+def check(config: EvaluateConfig) -> list[UserError]:
+    """The problems of an evaluate configuration that show before the model is loaded.
+
+    Args:
+        config: The evaluate configuration.
+
+    Returns:
+        Field-tagged user errors, in the order :func:`evaluate` meets them (it raises
+        the first): no data given; the model (see
+        :func:`~gennie.model.inference.model_problems`); the attribution settings; a
+        blackbox folder that is no finished preprocess run, or without samples in the
+        split; input files that are missing.
+    """
+    problems = []
+    if not (config.blackbox or config.input or config.classes):
+        problems.append(
+            UserError(
+                "no data to evaluate",
                 field="input",
-                hint="put the class as a separate word in each header, e.g. '>id1 bound' "
-                "(the line is the record number), or give one file per class",
+                hint="give --blackbox DATASET, --input FILE or --class NAME=FILE",
             )
-        out[i] = classes.index(name)
-    return out
+        )
+    problems += model_problems(config)
+    problems += attribution_problems(config)
+    if config.blackbox:
+        problems += _blackbox_problems(config)
+    files = {"input": config.input} if config.input else {}
+    files.update({f"classes.{name}": path for name, path in config.classes.items()})
+    for field, path in files.items():
+        try:
+            require_file(path, field, "input file")
+        except UserError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _blackbox_problems(config: EvaluateConfig) -> list[UserError]:
+    try:
+        dataset = Dataset(config.blackbox, field="blackbox")
+    except UserError as exc:
+        return [exc]
+    if dataset.indices(config.blackbox_split).size:
+        return []
+    return [_empty_split(dataset, config.blackbox_split)]
+
+
+def _empty_split(dataset: Dataset, split: str) -> UserError:
+    return UserError(
+        f"the dataset has no {split} samples",
+        file=dataset.path,
+        field="blackbox_split",
+        hint="preprocess with a blackbox ratio, e.g. 7:1:1:1",
+    )
+
+
+def blackbox_data(config: EvaluateConfig, spec: BundleSpec) -> LabelledData:
+    """A split of a dataset folder, labelled by the dataset.
+
+    Args:
+        config: The evaluate configuration (``blackbox``, ``blackbox_split``).
+        spec: The model's spec.
+
+    Returns:
+        The split's samples; their identity is the dataset's provenance columns.
+
+    Raises:
+        UserError: The dataset does not fit the model, or the split is empty.
+    """
+    dataset = Dataset(config.blackbox, field="blackbox")
+    check_dataset_fits(dataset, spec)
+    indices = dataset.indices(config.blackbox_split)
+    if indices.size == 0:
+        raise _empty_split(dataset, config.blackbox_split)
+    encoders = spec_encoders(spec)
+
+    def load(idx: np.ndarray) -> list[np.ndarray]:
+        return [enc.to_input(np.asarray(dataset.array(b)[idx])) for b, enc in encoders.items()]
+
+    def load_samples(idx: np.ndarray) -> list[np.ndarray]:
+        return load(indices[idx])
+
+    remap = np.array([spec.classes.index(c) for c in dataset.classes])
+    samples = dataset.samples().iloc[indices]
+    return LabelledData(
+        labels=remap[dataset.labels[indices]],
+        identity=samples[IDENTITY_COLUMNS].reset_index(drop=True),
+        batches=index_batches(load, indices, config.batch_size),
+        load=load_samples,
+    )
+
+
+def file_data(config: EvaluateConfig, mapper: InputMapper, classes: list[str]) -> LabelledData:
+    """A labelled input file and/or one file per class, mapped with the model's spec.
+
+    Args:
+        config: The evaluate configuration (``input``, ``class_column``, ``classes``).
+        mapper: Maps files to the model's inputs.
+        classes: The model's class names.
+
+    Returns:
+        The samples of every file, in order; their identity gets a ``class`` column.
+
+    Raises:
+        UserError: A file that cannot be mapped, or a label that is not a class.
+    """
+    parts: list[tuple[ModelInputs, np.ndarray]] = []
+    if config.input:
+        inputs = mapper.from_file(Path(config.input))
+        labels = labels_from_file(inputs, Path(config.input), config.class_column, classes)
+        parts.append((inputs, labels))
+    for name, path in config.classes.items():
+        index = class_index(name, classes)
+        inputs = mapper.from_file(Path(path), field=f"classes.{name}")
+        parts.append((inputs, np.full(len(inputs.table), index)))
+    labels = np.concatenate([p[1] for p in parts])
+    identity = pd.concat([identity_columns(p[0]) for p in parts], ignore_index=True)
+    identity.insert(0, "class", np.asarray(classes)[labels])
+
+    def all_batches() -> Iterator[list[np.ndarray]]:
+        for inputs, _ in parts:
+            yield from index_batches(inputs.inputs, np.arange(len(inputs.table)), config.batch_size)
+
+    return LabelledData(labels, identity, all_batches(), _parts_loader([p[0] for p in parts]))
+
+
+def _parts_loader(parts: list[ModelInputs]) -> Loader:
+    """Inputs of samples numbered across several parts, part after part."""
+    starts = np.cumsum([0] + [len(p.table) for p in parts])
+
+    def load_samples(idx: np.ndarray) -> list[np.ndarray]:
+        # Sample i of the run is row i - starts[p] of part p; read part by part
+        # in sorted order, then put the rows back in the order asked for.
+        order = np.argsort(idx, kind="stable")
+        ordered = np.asarray(idx)[order]
+        owner = np.searchsorted(starts, ordered, side="right") - 1
+        pieces = [parts[p].inputs(ordered[owner == p] - starts[p]) for p in np.unique(owner)]
+        back = np.argsort(order, kind="stable")
+        return [np.concatenate(arrays)[back] for arrays in zip(*pieces, strict=True)]
+
+    return load_samples
+
+
+def score_model(
+    run_dir: Path,
+    config: EvaluateConfig,
+    model: LoadedModel,
+    data: LabelledData,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Predict, score and write the run's files (and attributions, if asked).
+
+    Args:
+        run_dir: The run folder.
+        config: The evaluate configuration.
+        model: The loaded model.
+        data: The labelled samples.
+        device: Where to compute.
+
+    Returns:
+        The run's summary: ``metrics`` (headline), ``samples`` and, with
+        attributions, their files and completeness errors.
+    """
+    classes = model.spec.classes
+    forward = model.network.to(device) if model.network is not None else model.forward
+    probs = predict_probabilities(forward, data.batches, device, model.outputs_are_probabilities)
+    metrics = score(probs, data.labels, classes, run_dir)
+    table = probability_table(data.identity, probs, classes)
+    table.to_csv(run_dir / PREDICTIONS_FILE, sep="\t", index=False)
+    summary: dict[str, Any] = {}
+    if config.attributions:
+        summary.update(
+            write_attribution_outputs(
+                run_dir,
+                forward,
+                data.load,
+                np.arange(len(data.labels)),
+                table,
+                list(data.identity.columns),
+                model.spec,
+                config,
+                device,
+                model.outputs_are_probabilities,
+                seed=config.seed,
+                batch_size=min(config.batch_size, 64),
+                model_label=str(config.model),
+            )
+        )
+    summary.update({"metrics": headline_metrics(metrics), "samples": int(len(data.labels))})
+    log.info(
+        "evaluated %d samples: accuracy %.4f, AUROC %.4f",
+        len(data.labels),
+        metrics["accuracy"],
+        metrics["auroc"] or float("nan"),
+    )
+    return summary
 
 
 def evaluate(config: EvaluateConfig) -> StageResult:
     """Run the evaluate stage (see the module docstring).
 
+    Args:
+        config: The evaluate configuration.
+
     Returns:
         The run folder and a summary with ``metrics`` (macro averages and per class).
-    """
-    from gennie.dataset.store import IDENTITY_COLUMNS, Dataset
-    from gennie.model.inference import index_batches, pick_device, predict_probabilities
-    from gennie.model.loading import load_model
-    from gennie.scoring.metrics import classification_metrics, headline_metrics
-    from gennie.scoring.plots import write_confusion_matrix, write_curves
 
-    if not (config.blackbox or config.input or config.classes):
-        raise UserError(
-            "no data to evaluate",
-            field="input",
-            hint="give --blackbox DATASET, --input FILE or --class NAME=FILE",
-        )
+    Raises:
+        UserError: The first problem :func:`check` finds, or one that shows when the
+            model is loaded or the data is read.
+    """
+    problems = check(config)
+    if problems:
+        raise problems[0]
     model = load_model(config)
-    spec = model.spec
-    classes = spec.classes
     device = pick_device(config.device)
     if config.attributions:
-        from gennie.attribution.explain import check_attribution_options
-
         check_attribution_options(config, model)
-    mapper = InputMapper(spec, config.genome, config.conservation)
-    try:
+    with InputMapper(model.spec, config.genome, config.conservation) as mapper:
         if config.blackbox:
-            dataset = Dataset(config.blackbox, field="blackbox")
-            check_dataset_fits(dataset, spec)
-            indices = dataset.indices(config.blackbox_split)
-            if indices.size == 0:
-                raise UserError(
-                    f"the dataset has no {config.blackbox_split} samples",
-                    file=dataset.path,
-                    field="blackbox_split",
-                    hint="preprocess with a blackbox ratio, e.g. 7:1:1:1",
-                )
-            encoders = spec_encoders(spec)
-
-            def load(idx: np.ndarray) -> list[np.ndarray]:
-                return [
-                    enc.to_input(np.asarray(dataset.array(b)[idx])) for b, enc in encoders.items()
-                ]
-
-            remap = np.array([classes.index(c) for c in dataset.classes])
-            labels = remap[dataset.labels[indices]]
-            samples = dataset.samples().iloc[indices]
-            identity = samples[IDENTITY_COLUMNS].reset_index(drop=True)
-            batches = index_batches(load, indices, config.batch_size)
-
-            def load_samples(idx: np.ndarray) -> list[np.ndarray]:
-                return load(indices[idx])
+            data = blackbox_data(config, model.spec)
         else:
-            parts: list[tuple[ModelInputs, np.ndarray]] = []
-            if config.input:
-                inputs = mapper.from_file(Path(config.input))
-                fmt = inputs.table["format"].iloc[0]
-                if fmt == "bed":
-                    labels_part = _labels_from_bed(
-                        inputs, Path(config.input), config.class_column, classes
-                    )
-                elif fmt == "fasta":
-                    labels_part = _labels_from_fasta(inputs, Path(config.input), classes)
-                else:
-                    raise UserError(
-                        "plain sequences carry no class; evaluation needs labels",
-                        file=config.input,
-                        field="input",
-                        hint="use FASTA with the class in the header",
-                    )
-                parts.append((inputs, labels_part))
-            for name, path in config.classes.items():
-                if name not in classes:
-                    raise UserError(
-                        f"'{name}' is not a class of the model ({', '.join(classes)})",
-                        field=f"classes.{name}",
-                    )
-                inputs = mapper.from_file(Path(path), field=f"classes.{name}")
-                parts.append((inputs, np.full(len(inputs.table), classes.index(name))))
-            labels = np.concatenate([p[1] for p in parts])
-            identity = pd.concat([identity_columns(p[0]) for p in parts], ignore_index=True)
-            identity.insert(0, "class", np.asarray(classes)[labels])
-
-            def all_batches():
-                for inputs, _ in parts:
-                    yield from index_batches(
-                        inputs.inputs, np.arange(len(inputs.table)), config.batch_size
-                    )
-
-            batches = all_batches()
-            starts = np.cumsum([0] + [len(p[0].table) for p in parts])
-
-            def load_samples(idx: np.ndarray) -> list[np.ndarray]:
-                # Sample i of the run is row i - starts[p] of part p; read part by part
-                # in sorted order, then put the rows back in the order asked for.
-                order = np.argsort(idx, kind="stable")
-                ordered = np.asarray(idx)[order]
-                owner = np.searchsorted(starts, ordered, side="right") - 1
-                pieces = [
-                    parts[p][0].inputs(ordered[owner == p] - starts[p]) for p in np.unique(owner)
-                ]
-                back = np.argsort(order, kind="stable")
-                return [np.concatenate(arrays)[back] for arrays in zip(*pieces, strict=True)]
-
+            data = file_data(config, mapper, model.spec.classes)
         with run_folder(config) as run:
-            forward = model.network.to(device) if model.network is not None else model.forward
-            probs = predict_probabilities(forward, batches, device, model.outputs_are_probabilities)
-            metrics = classification_metrics(probs, labels, classes)
-            (run.dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-            write_curves(probs, labels, classes, run.dir)
-            write_confusion_matrix(metrics["confusion_matrix"], classes, run.dir)
-            table = probability_table(identity, probs, classes)
-            table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
-            if config.attributions:
-                from gennie.attribution.explain import write_attribution_outputs
-
-                run.summary.update(
-                    write_attribution_outputs(
-                        run.dir,
-                        forward,
-                        load_samples,
-                        np.arange(len(labels)),
-                        table,
-                        list(identity.columns),
-                        spec,
-                        config,
-                        device,
-                        model.outputs_are_probabilities,
-                        seed=config.seed,
-                        batch_size=min(config.batch_size, 64),
-                        model_label=str(config.model),
-                    )
-                )
-            run.summary.update({"metrics": headline_metrics(metrics), "samples": int(len(labels))})
-            log.info(
-                "evaluated %d samples: accuracy %.4f, AUROC %.4f",
-                len(labels),
-                metrics["accuracy"],
-                metrics["auroc"] or float("nan"),
-            )
+            run.summary.update(score_model(run.dir, config, model, data, device))
             return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
-    finally:
-        mapper.close()

@@ -23,20 +23,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
+import logomaker
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
 from gennie.attribution.attributions import SCORE_NAME, LogOddsModel, attribute, resolve_target
-from gennie.config import IsmConfig
+from gennie.config import IsmConfig, PredictConfig
+from gennie.dataset.inputs import InputMapper
+from gennie.encode.alphabet import decode
 from gennie.errors import UserError
-from gennie.runs import StageResult, run_folder
+from gennie.model.bundle import BundleSpec
+from gennie.model.inference import model_problems, pick_device
+from gennie.model.loading import LoadedModel, load_model
+from gennie.runs import ISM_FILE, ISM_PICTURE, StageResult, run_folder
 
 log = logging.getLogger("gennie.interpret")
 
-TABLE_FILE = "ism.tsv"
-FIGURE_STEM = "ism"
+FIGURE_STEM = Path(ISM_PICTURE).stem
+"""The heat map is written as ``<stem>.png`` and ``<stem>.svg``."""
 
 
 def substitutions(window: str, alphabet: str = "dna") -> list[tuple[int, str, str]]:
@@ -138,7 +146,7 @@ def ism_figure(
     ig: np.ndarray | None,
     alphabet: str = "dna",
     title: str = "",
-):
+) -> Figure:
     """Heat map of ISM changes (rows = bases) above an IG logo of the window.
 
     Args:
@@ -151,22 +159,18 @@ def ism_figure(
     Returns:
         The matplotlib figure.
     """
-    import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     letters = list("ACGU" if alphabet == "rna" else "ACGT")
     length = len(window)
     panels = 2 if ig is not None else 1
-    fig, axes = plt.subplots(
+    # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
+    fig = Figure(
+        figsize=(min(max(6.0, length / 7), 40.0), 1.9 * panels + 0.6), layout="constrained"
+    )
+    axes = fig.subplots(
         panels,
         1,
-        figsize=(min(max(6.0, length / 7), 40.0), 1.9 * panels + 0.6),
         squeeze=False,
         sharex=True,
-        layout="constrained",
         gridspec_kw={"height_ratios": [1.2] + [1.0] * (panels - 1)},
     )
     ax = axes[0, 0]
@@ -205,8 +209,114 @@ def ism_figure(
     return fig
 
 
+def check(config: IsmConfig) -> list[UserError]:
+    """The problems of an ism configuration that show before the model is loaded.
+
+    Args:
+        config: The ism configuration.
+
+    Returns:
+        Field-tagged user errors, in the order :func:`ism` meets them (it raises the
+        first): no model or no sequence given, target ``all``, and the model's (see
+        :func:`~gennie.model.inference.model_problems`).
+    """
+    problems = []
+    if config.model is None:
+        problems.append(UserError("no model given", field="model", hint="give --model RUN_DIR"))
+    if not config.sequence:
+        problems.append(
+            UserError("no sequence given", field="sequence", hint="give --sequence SEQ")
+        )
+    if config.target == "all":
+        problems.append(
+            UserError("ISM scores one class at a time", field="target", hint="name one class")
+        )
+    if config.model is not None:
+        problems += model_problems(_model_config(config))
+    return problems
+
+
+def _model_config(config: IsmConfig) -> PredictConfig:
+    """The model of an ism run, as the model loader reads it."""
+    return PredictConfig(model=config.model, device=config.device)
+
+
+def reference_window(mapper: InputMapper, spec: BundleSpec, sequence: str) -> str:
+    """The window of a sequence as the model sees it: cut or padded like for prediction.
+
+    Args:
+        mapper: Maps sequences with the model's spec.
+        spec: The model's spec.
+        sequence: The sequence given.
+
+    Returns:
+        The window's letters.
+
+    Raises:
+        UserError: An invalid sequence, or one that does not have the window's length
+            for a model without a seq branch.
+    """
+    reference = mapper.from_sequences([sequence], field="sequence")
+    if "seq" in reference.arrays:
+        alphabet = spec.preprocessing.get("alphabet", "dna")
+        return decode(np.asarray(reference.arrays["seq"][0]), alphabet)
+    if len(sequence) == spec.window:
+        return sequence.upper()
+    raise UserError(
+        f"the model has no seq branch; give a sequence of exactly its window "
+        f"length ({spec.window})",
+        field="sequence",
+    )
+
+
+def ism_table(
+    window: str, delta: np.ndarray, ig: np.ndarray | None, alphabet: str = "dna"
+) -> tuple[pd.DataFrame, float | None]:
+    """The ``ism.tsv`` table and the IG/ISM correlation.
+
+    Args:
+        window: The window sequence.
+        delta: shape=(L, 4), ISM changes.
+        ig: shape=(4, L), IG attributions of the seq branch (or None).
+        alphabet: ``dna`` or ``rna``.
+
+    Returns:
+        The table (see the module docstring) and the Pearson correlation between the
+        IG of each position and its ISM importance (None without IG or variation).
+    """
+    importance = reference_importance(window, delta)
+    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    table = pd.DataFrame({"position": np.arange(1, len(window) + 1)})
+    table["reference"] = list(window)
+    for b, letter in enumerate(letters):
+        table[letter] = np.round(delta[:, b], 6)
+    table["importance"] = np.round(importance, 6) + 0.0  # no "-0.0"
+    correlation = None
+    if ig is not None:
+        per_position = ig.sum(axis=0)
+        table["ig"] = np.round(per_position, 6)
+        if np.std(per_position) > 0 and np.std(importance) > 0:
+            correlation = float(np.corrcoef(per_position, importance)[0, 1])
+    return table, correlation
+
+
+def _load_scorer(config: IsmConfig) -> tuple[LoadedModel, list[int] | None]:
+    """The model (it must be a PyTorch one) and the named target, if any."""
+    model = load_model(_model_config(config))
+    named = resolve_target(config.target, list(model.spec.classes))
+    if not isinstance(model.network, torch.nn.Module):
+        raise UserError(
+            "ISM with Integrated Gradients needs a PyTorch model (bundle or TorchScript)",
+            field="model",
+        )
+    return model, named
+
+
 def ism(config: IsmConfig) -> StageResult:
     """Run the ``ism`` stage (see the module docstring).
+
+    Args:
+        config: The ism configuration.
 
     Returns:
         The run folder and a summary (target, score, largest changes, IG/ISM correlation).
@@ -215,48 +325,18 @@ def ism(config: IsmConfig) -> StageResult:
         UserError: No model or sequence, an invalid sequence, an unknown target class,
             or a model with a branch that cannot be computed from a sequence.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gennie.config import PredictConfig
-    from gennie.dataset.inputs import InputMapper
-    from gennie.encode.alphabet import decode
-    from gennie.model.inference import pick_device
-    from gennie.model.loading import load_model
-
-    if config.model is None:
-        raise UserError("no model given", field="model", hint="give --model RUN_DIR")
-    if not config.sequence:
-        raise UserError("no sequence given", field="sequence", hint="give --sequence SEQ")
-    if config.target == "all":
-        raise UserError("ISM scores one class at a time", field="target", hint="name one class")
-    model = load_model(PredictConfig(model=config.model, device=config.device))
+    problems = check(config)
+    if problems:
+        raise problems[0]
+    model, named = _load_scorer(config)
     spec = model.spec
     classes = list(spec.classes)
-    named = resolve_target(config.target, classes)
-    if not isinstance(model.network, torch.nn.Module):
-        raise UserError(
-            "ISM with Integrated Gradients needs a PyTorch model (bundle or TorchScript)",
-            field="model",
-        )
     device = pick_device(config.device)
     alphabet = spec.preprocessing.get("alphabet", "dna")
     branches = list(spec.branches)
     scorer = LogOddsModel(model.network.to(device).eval(), model.outputs_are_probabilities)
     with InputMapper(spec) as mapper:
-        reference = mapper.from_sequences([config.sequence], field="sequence")
-        if "seq" in reference.arrays:
-            window = decode(np.asarray(reference.arrays["seq"][0]), alphabet)
-        elif len(config.sequence) == spec.window:
-            window = config.sequence.upper()
-        else:
-            raise UserError(
-                f"the model has no seq branch; give a sequence of exactly its window "
-                f"length ({spec.window})",
-                field="sequence",
-            )
+        window = reference_window(mapper, spec, config.sequence)
 
         def encode(sequences: list[str]) -> list[np.ndarray]:
             mapped = mapper.from_sequences(sequences, field="sequence")
@@ -284,20 +364,8 @@ def ism(config: IsmConfig) -> StageResult:
                 device=device,
             )
             ig = attributions.values["seq"][0, 0] if "seq" in branches else None
-            importance = reference_importance(window, delta)
-            letters = list("ACGU" if alphabet == "rna" else "ACGT")
-            table = pd.DataFrame({"position": np.arange(1, len(window) + 1)})
-            table["reference"] = list(window)
-            for b, letter in enumerate(letters):
-                table[letter] = np.round(delta[:, b], 6)
-            table["importance"] = np.round(importance, 6) + 0.0  # no "-0.0"
-            correlation = None
-            if ig is not None:
-                per_position = ig.sum(axis=0)
-                table["ig"] = np.round(per_position, 6)
-                if np.std(per_position) > 0 and np.std(importance) > 0:
-                    correlation = float(np.corrcoef(per_position, importance)[0, 1])
-            table.to_csv(run.dir / TABLE_FILE, sep="\t", index=False)
+            table, correlation = ism_table(window, delta, ig, alphabet)
+            table.to_csv(run.dir / ISM_FILE, sep="\t", index=False)
             fig = ism_figure(
                 window,
                 delta,
@@ -308,20 +376,10 @@ def ism(config: IsmConfig) -> StageResult:
             )
             for suffix in ("png", "svg"):
                 fig.savefig(run.dir / f"{FIGURE_STEM}.{suffix}", dpi=110)
-            plt.close(fig)
-            worst = np.unravel_index(np.argmin(delta), delta.shape)
             run.summary.update(
-                {
-                    "target": classes[target],
-                    "score": score,
-                    "window": window,
-                    "largest_drop": float(delta.min()),
-                    "largest_drop_at": f"{int(worst[0]) + 1}{letters[int(worst[1])]}",
-                    "largest_gain": float(delta.max()),
-                    "ig_ism_correlation": correlation,
-                    "ism_file": str(run.dir / TABLE_FILE),
-                }
+                _summary(window, delta, classes[target], score, correlation, alphabet)
             )
+            run.summary["ism_file"] = str(run.dir / ISM_FILE)
             log.info(
                 "ISM of %d positions: largest drop %.3f at %s; IG/ISM correlation %s",
                 len(window),
@@ -330,3 +388,25 @@ def ism(config: IsmConfig) -> StageResult:
                 "n/a" if correlation is None else f"{correlation:.3f}",
             )
             return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+
+
+def _summary(
+    window: str,
+    delta: np.ndarray,
+    target: str,
+    score: float,
+    correlation: float | None,
+    alphabet: str,
+) -> dict[str, object]:
+    """The run summary: target, score and the largest changes."""
+    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    worst = np.unravel_index(np.argmin(delta), delta.shape)
+    return {
+        "target": target,
+        "score": score,
+        "window": window,
+        "largest_drop": float(delta.min()),
+        "largest_drop_at": f"{int(worst[0]) + 1}{letters[int(worst[1])]}",
+        "largest_gain": float(delta.max()),
+        "ig_ism_correlation": correlation,
+    }

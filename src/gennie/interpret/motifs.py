@@ -38,21 +38,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import logomaker
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
+from memelite import tomtom
+from memelite.io import read_meme
 from tqdm.auto import tqdm
 
+from gennie.attribution.attributions import log_odds
 from gennie.config import MotifsConfig
+from gennie.dataset.store import Dataset
 from gennie.errors import UserError
-from gennie.runs import StageResult, run_folder
+from gennie.model.bundle import BundleSpec, load_bundle
+from gennie.model.inference import bundle_problems, pick_device
+from gennie.model.loading import check_dataset_fits
+from gennie.model.network import first_member
+from gennie.runs import LOGOS_DIR, MEME_FILE, MOTIFS_FILE, StageResult, run_folder
 
 log = logging.getLogger("gennie.interpret")
 
-MEME_FILE = "motifs.meme"
-TABLE_FILE = "motifs.tsv"
 MATCHES_FILE = "matches.tsv"
-LOGO_DIR = "logos"
 
 
 @dataclass
@@ -114,8 +121,6 @@ def first_convolution(network: torch.nn.Module, branch: str = "seq") -> torch.nn
     Raises:
         UserError: No such branch, or it does not start with a convolution.
     """
-    from gennie.model.network import first_member
-
     branches = getattr(first_member(network), "branches", None)
     if branches is None or branch not in branches:
         raise UserError(
@@ -231,8 +236,6 @@ def filter_influence(
     Returns:
         shape=(filters,), mean |change of the highest-class log-odds| per filter.
     """
-    from gennie.attribution.attributions import log_odds
-
     network.eval()
     block = first_convolution(network, branch)
     hooked = block.activation if "activation" in block._modules else block.conv
@@ -307,17 +310,30 @@ def write_meme(
     return Path(path)
 
 
+def database_problems(path: Path) -> list[UserError]:
+    """Why a motif database cannot be read, as far as that shows without reading it.
+
+    Args:
+        path: The MEME file.
+
+    Returns:
+        A missing file, or nothing.
+    """
+    if Path(path).is_file():
+        return []
+    return [UserError("motif database not found", file=path, field="database")]
+
+
 def read_database(path: Path) -> dict[str, np.ndarray]:
     """Motifs of a MEME file (memelite's reader): ``{name: pwm (4, width)}``.
 
     Raises:
         UserError: Missing, unreadable or empty file.
     """
-    from memelite.io import read_meme
-
     path = Path(path)
-    if not path.is_file():
-        raise UserError("motif database not found", file=path, field="database")
+    problems = database_problems(path)
+    if problems:
+        raise problems[0]
     try:
         motifs = read_meme(str(path))
     except (OSError, ValueError, AttributeError, IndexError) as exc:
@@ -351,8 +367,6 @@ def compare_with_database(
         Columns ``filter``, ``rank``, ``match``, ``p_value``, ``offset``, ``overlap``,
         ``strand`` (``+``/``-``); best match first per filter.
     """
-    from memelite import tomtom
-
     queried = [m for m in motifs if m.sites]
     columns = ["filter", "rank", "match", "p_value", "offset", "overlap", "strand"]
     if not queried:
@@ -385,13 +399,16 @@ def compare_with_database(
 def write_filter_logos(
     folder: Path, motifs: list[FilterMotif], alphabet: str = "dna"
 ) -> list[Path]:
-    """Information-content logos ``filter_<k>.png`` and ``.svg`` of filters with sites."""
-    import logomaker
-    import matplotlib
+    """Information-content logos ``filter_<k>.png`` and ``.svg`` of filters with sites.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Args:
+        folder: Where to write (created if missing).
+        motifs: The filter motifs; those without sites get no logo.
+        alphabet: ``dna`` or ``rna``.
 
+    Returns:
+        The written files.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     letters = list("ACGU" if alphabet == "rna" else "ACGT")
@@ -401,7 +418,9 @@ def write_filter_logos(
             continue
         frame = pd.DataFrame(motif.pwm.T, columns=letters)
         info = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
-        fig, ax = plt.subplots(figsize=(max(2.5, 0.45 * len(frame) + 1), 2.0))
+        # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
+        fig = Figure(figsize=(max(2.5, 0.45 * len(frame) + 1), 2.0))
+        ax = fig.subplots()
         logomaker.Logo(info, ax=ax, color_scheme="classic")
         ax.set_ylim(0, 2)
         ax.set_ylabel("bits")
@@ -416,7 +435,6 @@ def write_filter_logos(
             path = folder / f"filter_{motif.filter}.{suffix}"
             fig.savefig(path, dpi=100)
             written.append(path)
-        plt.close(fig)
     return written
 
 
@@ -432,7 +450,7 @@ def motifs_table(
             "information_bits": [round(m.information, 4) for m in motifs],
             "max_activation": [round(m.max_activation, 6) for m in motifs],
             "influence": [round(m.influence, 6) for m in motifs],
-            "logo": [f"{LOGO_DIR}/filter_{m.filter}.png" if m.sites else "" for m in motifs],
+            "logo": [f"{LOGOS_DIR}/filter_{m.filter}.png" if m.sites else "" for m in motifs],
         }
     )
     if matches is not None:
@@ -444,8 +462,109 @@ def motifs_table(
     return table.reset_index(drop=True)
 
 
+def check(config: MotifsConfig) -> list[UserError]:
+    """The problems of a motifs configuration that show before the model is loaded.
+
+    Args:
+        config: The motifs configuration.
+
+    Returns:
+        Field-tagged user errors, in the order :func:`motifs` meets them (it raises
+        the first): no model or no dataset given; a model folder that is no finished
+        train run or has no bundle; a dataset folder that is no finished preprocess
+        run; a missing motif database; no samples in the split.
+    """
+    problems = []
+    if config.model is None:
+        problems.append(UserError("no model given", field="model", hint="give --model RUN_DIR"))
+    if config.dataset is None:
+        problems.append(UserError("no dataset given", field="dataset", hint="give --dataset DIR"))
+    if config.model is not None:
+        problems += bundle_problems(Path(config.model))
+    dataset = None
+    if config.dataset is not None:
+        try:
+            dataset = Dataset(config.dataset, field="dataset")
+        except UserError as exc:
+            problems.append(exc)
+    if config.database is not None:
+        problems += database_problems(config.database)
+    if dataset is not None and _scanned(config, dataset).size == 0:
+        problems.append(
+            UserError(
+                f"the dataset has no {config.split} samples", file=dataset.path, field="split"
+            )
+        )
+    return problems
+
+
+def _scanned(config: MotifsConfig, dataset: Dataset) -> np.ndarray:
+    """The samples of the configured split (all samples for ``all``)."""
+    return np.arange(len(dataset)) if config.split == "all" else dataset.indices(config.split)
+
+
+def _sample_indices(config: MotifsConfig, dataset: Dataset) -> np.ndarray:
+    """The samples scanned: the split, or a seeded random subset of ``max_samples``."""
+    indices = _scanned(config, dataset)
+    if indices.size > config.max_samples:
+        rng = np.random.default_rng(config.seed)
+        indices = np.sort(rng.choice(indices, config.max_samples, replace=False))
+    return indices
+
+
+def _open_inputs(config: MotifsConfig) -> tuple[torch.nn.Module, BundleSpec, Dataset]:
+    """The network, its spec and the dataset, checked against each other.
+
+    Raises:
+        UserError: A seq branch that does not start with a convolution, or a dataset
+            that does not fit the model.
+    """
+    network, spec = load_bundle(Path(config.model))
+    first_convolution(network, "seq")
+    dataset = Dataset(config.dataset, field="dataset")
+    try:
+        check_dataset_fits(dataset, spec, field="dataset")
+    except UserError as exc:
+        raise UserError(exc.message, file=exc.file, field="dataset", hint=exc.hint) from None
+    return network, spec, dataset
+
+
+def write_motifs(
+    run_dir: Path,
+    found: list[FilterMotif],
+    alphabet: str,
+    background: np.ndarray | None,
+    database: dict[str, np.ndarray] | None,
+) -> pd.DataFrame:
+    """Write ``motifs.meme``, the logos, ``matches.tsv`` (with a database) and
+    ``motifs.tsv``.
+
+    Args:
+        run_dir: The run folder.
+        found: The filter motifs, influence set.
+        alphabet: ``dna`` or ``rna``.
+        background: Letter frequencies of the scanned samples, shape=(4,), or None.
+        database: ``{name: pwm}`` to compare with, or None.
+
+    Returns:
+        The motifs table, most influential filter first.
+    """
+    write_meme(run_dir / MEME_FILE, found, alphabet, background)
+    write_filter_logos(run_dir / LOGOS_DIR, found, alphabet)
+    matches = None
+    if database is not None:
+        matches = compare_with_database(found, database)
+        matches.to_csv(run_dir / MATCHES_FILE, sep="\t", index=False)
+    table = motifs_table(found, alphabet, matches)
+    table.to_csv(run_dir / MOTIFS_FILE, sep="\t", index=False)
+    return table
+
+
 def motifs(config: MotifsConfig) -> StageResult:
     """Run the ``motifs`` stage (see the module docstring).
+
+    Args:
+        config: The motifs configuration.
 
     Returns:
         The run folder and a summary (filters, filters with sites, the top filter's
@@ -455,31 +574,12 @@ def motifs(config: MotifsConfig) -> StageResult:
         UserError: Missing model or dataset, a model whose seq branch does not start
             with a convolution, a dataset that does not fit the model, a bad database.
     """
-    from gennie.dataset.store import Dataset
-    from gennie.model.bundle import load_bundle
-    from gennie.model.inference import pick_device
-    from gennie.model.loading import check_dataset_fits
-
-    if config.model is None:
-        raise UserError("no model given", field="model", hint="give --model RUN_DIR")
-    if config.dataset is None:
-        raise UserError("no dataset given", field="dataset", hint="give --dataset DIR")
-    network, spec = load_bundle(Path(config.model))
-    first_convolution(network, "seq")
-    dataset = Dataset(config.dataset, field="dataset")
-    try:
-        check_dataset_fits(dataset, spec, field="dataset")
-    except UserError as exc:
-        raise UserError(exc.message, file=exc.file, field="dataset", hint=exc.hint) from None
+    problems = check(config)
+    if problems:
+        raise problems[0]
+    network, spec, dataset = _open_inputs(config)
     database = read_database(config.database) if config.database else None
-    indices = np.arange(len(dataset)) if config.split == "all" else dataset.indices(config.split)
-    if indices.size == 0:
-        raise UserError(
-            f"the dataset has no {config.split} samples", file=dataset.path, field="split"
-        )
-    if indices.size > config.max_samples:
-        rng = np.random.default_rng(config.seed)
-        indices = np.sort(rng.choice(indices, config.max_samples, replace=False))
+    indices = _sample_indices(config, dataset)
     device = pick_device(config.device)
     network = network.to(device).eval()
     branches = list(spec.branches)
@@ -500,14 +600,7 @@ def motifs(config: MotifsConfig) -> StageResult:
         for x in batches():
             counts += x.sum(dim=(0, 2)).double().cpu().numpy()
         background = counts / counts.sum() if counts.sum() else None
-        write_meme(run.dir / MEME_FILE, found, alphabet, background)
-        write_filter_logos(run.dir / LOGO_DIR, found, alphabet)
-        matches = None
-        if database is not None:
-            matches = compare_with_database(found, database)
-            matches.to_csv(run.dir / MATCHES_FILE, sep="\t", index=False)
-        table = motifs_table(found, alphabet, matches)
-        table.to_csv(run.dir / TABLE_FILE, sep="\t", index=False)
+        table = write_motifs(run.dir, found, alphabet, background, database)
         top = table.iloc[0]
         run.summary.update(
             {
@@ -519,7 +612,7 @@ def motifs(config: MotifsConfig) -> StageResult:
                 "motifs_file": str(run.dir / MEME_FILE),
             }
         )
-        if matches is not None:
+        if database is not None:
             run.summary["top_match"] = str(top.get("best_match", ""))
         log.info(
             "%d filters, %d with sites; most influential: filter %d %s",

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from gennie.model.network import MultiBranchNetwork
@@ -186,6 +188,108 @@ def _architecture_boxes(
     return columns, common
 
 
+# Sizes of the architecture picture, in inches.
+_COLUMN_WIDTH, _BOX_WIDTH, _BOX_HEIGHT, _ROW_HEIGHT, _MARGIN = 3.0, 2.7, 0.56, 0.85, 0.25
+_TITLE_HEIGHT = 0.35
+
+
+def _draw_box(ax: Any, x: float, y: float, kind: str, label: str, shape: str) -> None:
+    """One layer: a rounded box centred on (x, y) with its label and output shape."""
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2),
+            _BOX_WIDTH,
+            _BOX_HEIGHT,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=_COLOURS.get(kind, "#ffffff"),
+            edgecolor="#444444",
+            linewidth=0.8,
+        )
+    )
+    # Long labels (many options) wrap onto a second line, and shrink only if
+    # even that does not fit the box.
+    lines = _wrap_label(label, 38)
+    size = 8.0 if len(lines) == 1 else 7.0
+    if len(lines) > 2:
+        lines = _wrap_label(label, (len(label) + 1) // 2)
+        size = max(5.0, 7.0 * 38 / max(len(line) for line in lines))
+    ax.text(
+        x,
+        y + 0.09,
+        "\n".join(lines),
+        ha="center",
+        va="center",
+        fontsize=size,
+        fontweight="bold",
+        linespacing=1.1,
+    )
+    ax.text(
+        x,
+        y - (0.14 if len(lines) == 1 else 0.19),
+        shape,
+        ha="center",
+        va="center",
+        fontsize=7,
+        family="monospace",
+    )
+
+
+def _draw_arrow(ax: Any, x0: float, y0: float, x1: float, y1: float) -> None:
+    """From the bottom of the box at (x0, y0) to the top of the box at (x1, y1)."""
+    ax.annotate(
+        "",
+        xy=(x1, y1 + _BOX_HEIGHT / 2),
+        xytext=(x0, y0 - _BOX_HEIGHT / 2),
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": "#444444",
+            "lw": 0.8,
+            "shrinkA": 1,
+            "shrinkB": 1,
+        },
+    )
+
+
+def _draw_boxes(
+    ax: Any,
+    columns: list[list[tuple[str, str, str]]],
+    common: list[tuple[str, str, str]],
+    width: float,
+    height: float,
+) -> None:
+    """The branch columns side by side, joined into the common column below them."""
+    branch_rows = max(len(c) for c in columns)
+
+    def row_y(row: int) -> float:
+        return height - _MARGIN - _TITLE_HEIGHT - _ROW_HEIGHT * (row + 0.5)
+
+    centre = width / 2
+    concat_y = row_y(branch_rows)
+    for i, column in enumerate(columns):
+        x = _MARGIN + _COLUMN_WIDTH * (i + 0.5)
+        for row, (kind, label, shape) in enumerate(column):
+            _draw_box(ax, x, row_y(row), kind, label, shape)
+            if row:
+                _draw_arrow(ax, x, row_y(row - 1), x, row_y(row))
+        if len(columns) == 1:
+            _draw_arrow(ax, x, row_y(len(column) - 1), centre, concat_y)
+            continue
+        # A shorter branch runs straight down to the level of the deepest one first,
+        # so that its arrow into the concatenation does not cross other columns.
+        bottom = row_y(len(column) - 1)
+        if len(column) < branch_rows:
+            last = row_y(branch_rows - 1)
+            ax.plot(
+                [x, x], [bottom - _BOX_HEIGHT / 2, last - _BOX_HEIGHT / 2], color="#444444", lw=0.8
+            )
+            bottom = last
+        _draw_arrow(ax, x, bottom, centre, concat_y)
+    for row, (kind, label, shape) in enumerate(common):
+        _draw_box(ax, centre, row_y(branch_rows + row), kind, label, shape)
+        if row:
+            _draw_arrow(ax, centre, row_y(branch_rows + row - 1), centre, row_y(branch_rows + row))
+
+
 def draw_architecture(
     model: MultiBranchNetwork,
     inputs: dict[str, tuple[int, int]],
@@ -204,17 +308,12 @@ def draw_architecture(
         path_png: Where to write the PNG picture.
         path_svg: Where to also write an SVG copy, if given.
     """
-    # Imported here so that building and training a model does not pay for matplotlib.
-    from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch
-
     columns, common = _architecture_boxes(model, inputs)
     if len(columns) == 1:
         common = common[1:]  # joining a single branch is a no-op; leave the box out
-    col_w, box_w, box_h, row_h, margin = 3.0, 2.7, 0.56, 0.85, 0.25
     branch_rows = max(len(c) for c in columns)
-    width = max(len(columns), 1) * col_w + 2 * margin
-    height = (branch_rows + len(common)) * row_h + 2 * margin + 0.35
+    width = max(len(columns), 1) * _COLUMN_WIDTH + 2 * _MARGIN
+    height = (branch_rows + len(common)) * _ROW_HEIGHT + 2 * _MARGIN + _TITLE_HEIGHT
 
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -224,94 +323,14 @@ def draw_architecture(
     total = sum(p.numel() for p in model.parameters())
     ax.text(
         width / 2,
-        height - margin,
+        height - _MARGIN,
         f"{total:,} parameters",
         ha="center",
         va="top",
         fontsize=8,
         color="#555555",
     )
-
-    def row_y(row: int) -> float:
-        return height - margin - 0.35 - row_h * (row + 0.5)
-
-    def box(x: float, y: float, kind: str, label: str, shape: str) -> None:
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - box_w / 2, y - box_h / 2),
-                box_w,
-                box_h,
-                boxstyle="round,pad=0.02,rounding_size=0.08",
-                facecolor=_COLOURS.get(kind, "#ffffff"),
-                edgecolor="#444444",
-                linewidth=0.8,
-            )
-        )
-        # Long labels (many options) wrap onto a second line, and shrink only if
-        # even that does not fit the box.
-        lines = _wrap_label(label, 38)
-        size = 8.0 if len(lines) == 1 else 7.0
-        if len(lines) > 2:
-            lines = _wrap_label(label, (len(label) + 1) // 2)
-            size = max(5.0, 7.0 * 38 / max(len(line) for line in lines))
-        ax.text(
-            x,
-            y + 0.09,
-            "\n".join(lines),
-            ha="center",
-            va="center",
-            fontsize=size,
-            fontweight="bold",
-            linespacing=1.1,
-        )
-        ax.text(
-            x,
-            y - (0.14 if len(lines) == 1 else 0.19),
-            shape,
-            ha="center",
-            va="center",
-            fontsize=7,
-            family="monospace",
-        )
-
-    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-        """From the bottom of the box at (x0, y0) to the top of the box at (x1, y1)."""
-        ax.annotate(
-            "",
-            xy=(x1, y1 + box_h / 2),
-            xytext=(x0, y0 - box_h / 2),
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": "#444444",
-                "lw": 0.8,
-                "shrinkA": 1,
-                "shrinkB": 1,
-            },
-        )
-
-    centre = width / 2
-    concat_y = row_y(branch_rows)
-    for i, column in enumerate(columns):
-        x = margin + col_w * (i + 0.5)
-        for row, (kind, label, shape) in enumerate(column):
-            box(x, row_y(row), kind, label, shape)
-            if row:
-                arrow(x, row_y(row - 1), x, row_y(row))
-        if len(columns) == 1:
-            arrow(x, row_y(len(column) - 1), centre, concat_y)
-            continue
-        # A shorter branch runs straight down to the level of the deepest one first,
-        # so that its arrow into the concatenation does not cross other columns.
-        bottom = row_y(len(column) - 1)
-        if len(column) < branch_rows:
-            last = row_y(branch_rows - 1)
-            ax.plot([x, x], [bottom - box_h / 2, last - box_h / 2], color="#444444", lw=0.8)
-            bottom = last
-        arrow(x, bottom, centre, concat_y)
-    for row, (kind, label, shape) in enumerate(common):
-        box(centre, row_y(branch_rows + row), kind, label, shape)
-        if row:
-            arrow(centre, row_y(branch_rows + row - 1), centre, row_y(branch_rows + row))
+    _draw_boxes(ax, columns, common, width, height)
 
     Path(path_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path_png, dpi=150)

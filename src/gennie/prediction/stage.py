@@ -15,35 +15,102 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gennie.attribution.explain import (
+    attribution_problems,
+    check_attribution_options,
+    write_attribution_outputs,
+)
 from gennie.config import PredictConfig
-from gennie.dataset.inputs import InputMapper, identity_columns
+from gennie.dataset.inputs import InputMapper, ModelInputs, identity_columns
 from gennie.errors import UserError
-from gennie.runs import StageResult, run_folder
+from gennie.io.files import require_file
+from gennie.model.inference import (
+    index_batches,
+    model_problems,
+    pick_device,
+    predict_probabilities,
+)
+from gennie.model.loading import load_model
+from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import probability_table
 
 log = logging.getLogger("gennie.predict")
 
 
+def check(config: PredictConfig) -> list[UserError]:
+    """The problems of a predict configuration that show before the model is loaded.
+
+    Args:
+        config: The predict configuration.
+
+    Returns:
+        Field-tagged user errors, in the order :func:`predict` meets them (it raises
+        the first): nothing to predict; the model (see
+        :func:`~gennie.model.inference.model_problems`); the attribution settings; a
+        missing input file.
+    """
+    problems = []
+    if config.input is None and not config.sequences:
+        problems.append(
+            UserError(
+                "nothing to predict",
+                field="input",
+                hint="give --input FILE (BED, FASTA, sequences) or --sequence SEQ",
+            )
+        )
+    problems += model_problems(config)
+    problems += attribution_problems(config)
+    if config.input is not None:
+        try:
+            require_file(config.input, "input", "input file")
+        except UserError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _with_dropped(table: pd.DataFrame, inputs: ModelInputs) -> pd.DataFrame:
+    """The predictions table with a noted row for each BED interval that got no window,
+    in input order."""
+    if inputs.dropped.empty:
+        return table.reset_index(drop=True)
+    dropped = pd.DataFrame(
+        {
+            "line": inputs.dropped["line"],
+            "chrom": inputs.dropped["chrom"],
+            "start": inputs.dropped["start"],
+            "end": inputs.dropped["end"],
+            "name": inputs.dropped["name"],
+            "strand": inputs.dropped["strand"],
+            "note": "no window: chromosome shorter than the window",
+        }
+    )
+    log.warning(
+        "%d intervals got no prediction (chromosome shorter than the window)",
+        len(dropped),
+    )
+    table = pd.concat([table, dropped]).sort_values("line", kind="stable")
+    return table.reset_index(drop=True)
+
+
 def predict(config: PredictConfig) -> StageResult:
     """Run the predict stage (see the module docstring).
 
+    Args:
+        config: The predict configuration.
+
     Returns:
         The run folder and a summary (number of predictions, counts per highest class).
-    """
-    from gennie.model.inference import index_batches, pick_device, predict_probabilities
-    from gennie.model.loading import load_model
 
-    if config.input is None and not config.sequences:
-        raise UserError(
-            "nothing to predict",
-            field="input",
-            hint="give --input FILE (BED, FASTA, sequences) or --sequence SEQ",
-        )
+    Raises:
+        UserError: The first problem :func:`check` finds, or one that shows when the
+            model is loaded or the inputs are read.
+    """
+    problems = check(config)
+    if problems:
+        raise problems[0]
     model = load_model(config)
     device = pick_device(config.device)
     if config.attributions:
-        from gennie.attribution.explain import check_attribution_options
-
         check_attribution_options(config, model)
     with InputMapper(model.spec, config.genome, config.conservation) as mapper:
         inputs = (
@@ -62,32 +129,13 @@ def predict(config: PredictConfig) -> StageResult:
             )
             table = probability_table(identity_columns(inputs), probs, model.spec.classes)
             table["_sample"] = order  # finds each input's row after dropped rows are merged in
-            if not inputs.dropped.empty:
-                dropped = pd.DataFrame(
-                    {
-                        "line": inputs.dropped["line"],
-                        "chrom": inputs.dropped["chrom"],
-                        "start": inputs.dropped["start"],
-                        "end": inputs.dropped["end"],
-                        "name": inputs.dropped["name"],
-                        "strand": inputs.dropped["strand"],
-                        "note": "no window: chromosome shorter than the window",
-                    }
-                )
-                table = pd.concat([table, dropped]).sort_values("line", kind="stable")
-                log.warning(
-                    "%d intervals got no prediction (chromosome shorter than the window)",
-                    len(dropped),
-                )
-            table = table.reset_index(drop=True)
+            table = _with_dropped(table, inputs)
             sample_rows = np.empty(len(order), dtype=np.int64)
             predicted = table["_sample"].notna().to_numpy()
             sample_rows[table.loc[predicted, "_sample"].astype(int)] = np.flatnonzero(predicted)
             table = table.drop(columns="_sample")
-            table.to_csv(run.dir / "predictions.tsv", sep="\t", index=False)
+            table.to_csv(run.dir / PREDICTIONS_FILE, sep="\t", index=False)
             if config.attributions:
-                from gennie.attribution.explain import write_attribution_outputs
-
                 run.summary.update(
                     write_attribution_outputs(
                         run.dir,
@@ -110,7 +158,7 @@ def predict(config: PredictConfig) -> StageResult:
                 {
                     "predictions": int(len(probs)),
                     "highest": {k: int(v) for k, v in counts.items() if isinstance(k, str)},
-                    "predictions_file": str(run.dir / "predictions.tsv"),
+                    "predictions_file": str(run.dir / PREDICTIONS_FILE),
                 }
             )
             return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from gennie.runs import METRICS_FILE
 from gennie.scoring.metrics import classification_metrics
 from gennie.scoring.plots import write_confusion_matrix, write_curves
-
-METRICS_FILE = "metrics.json"
 
 
 def score(

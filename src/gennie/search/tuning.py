@@ -80,9 +80,12 @@ def validation_metrics(run_dir: Path, dataset: Any, device: str = "cpu") -> dict
         ``accuracy``, ``loss``, ``auroc`` and ``auprc`` (macro averages) and
         ``per_class``, as in ``gennie train --json``.
     """
+    # Imported here, as everywhere in this module, so that importing it (the parent
+    # of --jobs workers) does not wait for PyTorch.
     from gennie.model.bundle import load_bundle
     from gennie.model.inference import index_batches, pick_device, predict_probabilities
-    from gennie.scoring.metrics import classification_metrics, headline_metrics
+    from gennie.scoring.metrics import headline_metrics
+    from gennie.scoring.score import score
 
     network, spec = load_bundle(run_dir)
     where = pick_device(device)
@@ -93,7 +96,7 @@ def validation_metrics(run_dir: Path, dataset: Any, device: str = "cpu") -> dict
         return dataset.inputs(idx, spec.branches)
 
     probs = predict_probabilities(network, index_batches(load, indices, 512), where)
-    return headline_metrics(classification_metrics(probs, dataset.labels[indices], spec.classes))
+    return headline_metrics(score(probs, dataset.labels[indices], spec.classes))
 
 
 def _describe(params: dict[str, Any]) -> str:
@@ -423,6 +426,41 @@ def _run_workers(
 
 
 # --------------------------------------------------------------------------- stage
+
+
+def check(config: TuneConfig) -> list[UserError]:
+    """The problems of a tune configuration that show before any trial runs.
+
+    Args:
+        config: The tune configuration.
+
+    Returns:
+        Field-tagged user errors: no dataset, or one that is no finished preprocess
+        run or has no train or validation samples; a search space that does not fit
+        the dataset's branches; an empty grid dimension.
+    """
+    # Imported here, as everywhere in this module: see validation_metrics.
+    from gennie.dataset.store import Dataset
+    from gennie.search.space import grid_values, parameter_dimensions
+    from gennie.training.stage import check as check_training
+
+    if config.dataset is None:
+        return [
+            UserError(
+                "no dataset given",
+                field="dataset",
+                hint="give --dataset with the folder that 'gennie preprocess' printed",
+            )
+        ]
+    try:
+        dataset = Dataset(config.dataset)
+        dimensions = parameter_dimensions(config.space, dataset.branches)
+    except UserError as exc:
+        return [exc]
+    problems = check_training(TrainConfig(dataset=config.dataset, branches=dataset.branches))
+    if config.sampler == "grid" and any(not grid_values(d) for d in dimensions.values()):
+        problems.append(UserError("a grid dimension has no values", field="space"))
+    return problems
 
 
 def _check(config: TuneConfig) -> Any:

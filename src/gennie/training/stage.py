@@ -51,7 +51,15 @@ from gennie.model.inference import (
 )
 from gennie.model.network import build_network, first_member
 from gennie.model.summary import draw_architecture, format_layer_table, layer_table
-from gennie.runs import StageResult, run_folder
+from gennie.runs import (
+    ARCHITECTURE_FILE,
+    ARCHITECTURE_PICTURE,
+    EPOCHS_FILE,
+    EVALUATION_DIR,
+    TENSORBOARD_DIR,
+    StageResult,
+    run_folder,
+)
 from gennie.scoring.metrics import headline_metrics
 from gennie.scoring.plots import plot_training_curves
 from gennie.scoring.score import score
@@ -67,9 +75,6 @@ and held in memory; a larger one is read from the dataset folder batch by batch.
 
 BATCHES_PER_STEP = 8
 """Batches per Lightning training step (see :mod:`gennie.training.data`)."""
-
-EVALUATION_DIR = "evaluation"
-"""Folder of the run that holds the test split's scores."""
 
 
 # --------------------------------------------------------------------------- checks
@@ -276,7 +281,7 @@ def build_trainer(
         which restores the best weights when fitting ends.
     """
     best = BestWeights(config.monitor)
-    callbacks: list[Any] = [EpochTable(run_dir / "metrics.tsv"), best, *extra_callbacks]
+    callbacks: list[Any] = [EpochTable(run_dir / EPOCHS_FILE), best, *extra_callbacks]
     if not any(isinstance(c, ProgressBar) for c in callbacks):
         # Redrawn about 20 times per epoch rather than after every batch.
         callbacks.append(RichProgressBar(refresh_rate=max(1, steps // 20)))
@@ -296,7 +301,7 @@ def build_trainer(
         precision=lightning_precision(config.precision),
         deterministic="warn",
         logger=TensorBoardLogger(
-            str(run_dir), name="tensorboard", version="", default_hp_metric=False
+            str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False
         ),
         callbacks=callbacks,
         enable_checkpointing=False,
@@ -404,8 +409,9 @@ def write_architecture(
                 "positions, with the same layers"
             )
         table += ")"
-    (run_dir / "architecture.txt").write_text(table + "\n")
-    draw_architecture(drawn, inputs, run_dir / "architecture.png", run_dir / "architecture.svg")
+    picture = run_dir / ARCHITECTURE_PICTURE
+    (run_dir / ARCHITECTURE_FILE).write_text(table + "\n")
+    draw_architecture(drawn, inputs, picture, picture.with_suffix(".svg"))
 
 
 def write_outputs(
@@ -428,7 +434,7 @@ def write_outputs(
         best: The best-weights callback (best epoch and value).
         epochs_run: Epochs the loop ran.
     """
-    plot_training_curves(run_dir / "metrics.tsv", run_dir, best_epoch=best.best_epoch)
+    plot_training_curves(run_dir / EPOCHS_FILE, run_dir, best_epoch=best.best_epoch)
     network = network.cpu()
     classes = dataset.classes
     branches = list(config.branches or [])
