@@ -253,32 +253,6 @@ def bed_model(work: Path, out: Path, bed_dataset: Path) -> Path:
     return printed_run_dir(result)
 
 
-@pytest.fixture(scope="module")
-def tiny_genome(work: Path) -> Path:
-    """A plain FASTA genome: chr1 of 400 bp and chr2 of 200 bp."""
-    rng = np.random.default_rng(3)
-    folder = work / "tiny"
-    folder.mkdir()
-    path = folder / "tiny.fa"
-    text = ""
-    for chrom, length in (("chr1", 400), ("chr2", 200)):
-        seq = "".join(rng.choice(list("ACGT"), length))
-        text += f">{chrom}\n" + "\n".join(seq[i : i + 60] for i in range(0, length, 60)) + "\n"
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_beds(tiny_genome: Path) -> tuple[Path, Path]:
-    """Two valid BED classes on the tiny genome."""
-    folder = tiny_genome.parent
-    a = folder / "a.bed"
-    b = folder / "b.bed"
-    a.write_text("".join(f"chr1\t{10 + 20 * i}\t{30 + 20 * i}\ta{i}\t0\t+\n" for i in range(15)))
-    b.write_text("".join(f"chr2\t{5 + 10 * i}\t{25 + 10 * i}\tb{i}\t0\t-\n" for i in range(15)))
-    return a, b
-
-
 # --------------------------------------------------------------------------- 1. FASTA path
 
 
@@ -702,6 +676,11 @@ def test_saved_parameters_work_as_config_with_overrides(work, tmp_path, pum2_dat
 
 # --------------------------------------------------------------------------- 5. bad input
 
+# Each error rule is tested where it lives, with its exact message, file, line, field
+# and hint (tests/test_io_*.py, tests/test_config_errors.py, tests/test_stage_errors.py).
+# These few runs check the wiring: exit code 2, the message on stderr, no traceback, no
+# run folder left, and with --json one error object on stdout.
+
 
 def user_error(
     result: subprocess.CompletedProcess, out: Path, before: set[str], *needles: str
@@ -736,240 +715,13 @@ def test_error_missing_class_file(work, tmp_path):
     assert "classes.a" in text
 
 
-@pytest.mark.parametrize(
-    ("bad_line", "needle"),
-    [("chr1\t100\n", "3 columns"), ("chr1\tabc\t120\n", "whole numbers")],
-    ids=["two-columns", "non-numeric-start"],
-)
-def test_error_malformed_bed_line(work, tmp_path, tiny_genome, tiny_beds, bad_line, needle):
-    bad = tmp_path / "broken.bed"
-    bad.write_text("chr1\t10\t30\tx\t0\t+\nchr1\t40\t60\ty\t0\t+\n" + bad_line)
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={bad}",
-        "--class",
-        f"b={tiny_beds[1]}",
-        "--genome",
-        tiny_genome,
-        "--window",
-        50,
-        needles=("broken.bed", "line 3", needle),
-    )
-
-
-def test_error_unknown_chromosome(work, tmp_path, tiny_genome, tiny_beds):
-    bad = tmp_path / "chroms.bed"
-    bad.write_text("# header\nchr1\t10\t30\nchr2\t10\t30\nchr9\t10\t30\n")
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={bad}",
-        "--class",
-        f"b={tiny_beds[1]}",
-        "--genome",
-        tiny_genome,
-        "--window",
-        50,
-        needles=("chroms.bed", "line 4", "chr9"),
-    )
-
-
-def test_error_class_file_with_only_header_lines(work, tmp_path, tiny_genome, tiny_beds):
-    empty = tmp_path / "empty.bed"
-    empty.write_text('track name="nothing"\n# no intervals here\nbrowser position chr1\n')
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={tiny_beds[0]}",
-        "--class",
-        f"empty={empty}",
-        "--genome",
-        tiny_genome,
-        "--window",
-        50,
-        needles=("empty.bed",),
-    )
-
-
-def test_error_window_longer_than_every_chromosome(work, tmp_path, tiny_genome, tiny_beds):
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={tiny_beds[0]}",
-        "--class",
-        f"b={tiny_beds[1]}",
-        "--genome",
-        tiny_genome,
-        "--window",
-        1000,
-        needles=("a.bed", "window"),
-    )
-
-
-@pytest.mark.parametrize("ratio", ["7:1", "a:b:c", "0:1:1"])
-def test_error_bad_ratio(work, tmp_path, tiny_beds, tiny_genome, ratio):
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={tiny_beds[0]}",
-        "--class",
-        f"b={tiny_beds[1]}",
-        "--genome",
-        tiny_genome,
-        "--window",
-        50,
-        "--ratio",
-        ratio,
-        needles=("ratio", ratio),
-    )
-
-
-def test_error_overlapping_chromosome_lists(work, tmp_path, tiny_beds, tiny_genome):
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={tiny_beds[0]}",
-        "--class",
-        f"b={tiny_beds[1]}",
-        "--genome",
-        tiny_genome,
-        "--split",
-        "chromosome",
-        "--chromosomes",
-        "train=chr1,chr2",
-        "--chromosomes",
-        "validation=chr2",
-        "--chromosomes",
-        "test=chr3",
-        needles=("chromosomes", "chr2"),
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "needles"),
-    [
-        # 'seed: 1' then an indented mapping: a syntax error on line 3.
-        ("window: 100\nseed: 1\n  placement: center\n", ("bad.yaml", "line 3", "invalid YAML")),
-        ("windw: 100\n", ("bad.yaml", "windw", "did you mean 'window'")),
-        ("window: abc\n", ("bad.yaml", "window", "abc")),
-    ],
-    ids=["syntax", "unknown-key", "wrong-type"],
-)
-def test_error_bad_yaml(work, tmp_path, text, needles):
+def test_error_bad_yaml(work, tmp_path):
+    # 'seed: 1' then an indented mapping: a syntax error on line 3.
     config = tmp_path / "bad.yaml"
-    config.write_text(text)
-    preprocess_error(work, tmp_path / "runs", "--config", config, needles=needles)
-
-
-def test_error_class_with_an_empty_file_part(work, tmp_path):
-    # `--class FILE` alone is fine (named after the file); `NAME=` with nothing is not.
+    config.write_text("window: 100\nseed: 1\n  placement: center\n")
     preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        "bound=",
-        "--class",
-        f"unbound={PUM2['train']['negative']}",
-        needles=("class", "NAME=VALUE"),
+        work, tmp_path / "runs", "--config", config, needles=("bad.yaml", "line 3", "invalid YAML")
     )
-
-
-def test_error_fasta_with_an_invalid_letter(work, tmp_path):
-    bad = write_fasta(tmp_path / "letters.fa", [("ok1", "ACGTACGT"), ("broken_rec", "ACGT1ACGT")])
-    good = write_fasta(tmp_path / "good.fa", [("g1", "ACGTACGT"), ("g2", "TTTTACGT")])
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={bad}",
-        "--class",
-        f"b={good}",
-        "--window",
-        8,
-        needles=("letters.fa", "broken_rec", "'1'"),
-    )
-
-
-def test_error_train_on_a_folder_that_is_not_a_dataset(work, tmp_path):
-    folder = tmp_path / "not_a_dataset"
-    folder.mkdir()
-    (folder / "samples.tsv").write_text("nothing\n")
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    result = gennie("train", "--dataset", folder, "--epochs", 1, "--out", runs, cwd=work)
-    user_error(result, runs, set(), "not_a_dataset", "field 'dataset'", "preprocess")
-
-
-@pytest.mark.slow
-def test_error_evaluate_dataset_with_another_window(work, tmp_path, pum2_model):
-    _, model = pum2_model
-    records = fasta_records(PUM2["train"]["positive"], 20)
-    a = write_fasta(tmp_path / "a.fa", records[:10])
-    b = write_fasta(tmp_path / "b.fa", records[10:])
-    runs = tmp_path / "runs"
-    other = printed_run_dir(
-        gennie(
-            "preprocess",
-            "--class",
-            f"positive={a}",
-            "--class",
-            f"negative={b}",
-            "--window",
-            120,
-            "--ratio",
-            "2:1:1:1",
-            "--out",
-            runs,
-            cwd=work,
-        )
-    )
-    before = run_folders(runs)
-    result = gennie("evaluate", "--model", model, "--blackbox", other, "--out", runs, cwd=work)
-    user_error(result, runs, before, other.name, "120", "100", "window")
-
-
-@pytest.mark.slow
-def test_error_evaluate_fasta_headers_without_class(work, tmp_path, pum2_model):
-    _, model = pum2_model
-    unlabelled = write_fasta(tmp_path / "unlabelled.fa", fasta_records(PUM2["test"]["positive"], 5))
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    result = gennie("evaluate", "--model", model, "--input", unlabelled, "--out", runs, cwd=work)
-    user_error(result, runs, set(), "unlabelled.fa, line 1", "field 'input'")
-
-
-def test_error_predict_with_a_missing_model(work, tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    result = gennie(
-        "predict",
-        "--model",
-        tmp_path / "no_model_here",
-        "--sequence",
-        "ACGT" * 10,
-        "--out",
-        runs,
-        cwd=work,
-    )
-    user_error(result, runs, set(), "no_model_here", "field 'model'", "not found")
-
-
-@pytest.mark.slow
-def test_error_predict_bed_without_a_genome(work, tmp_path, pum2_model):
-    _, model = pum2_model
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    result = gennie(
-        "predict", "--model", model, "--input", BED["classes"]["unbound"], "--out", runs, cwd=work
-    )
-    user_error(result, runs, set(), "unbound.bed", "field 'genome'", "--genome")
 
 
 def test_error_with_json_prints_one_error_object(work, tmp_path):
@@ -1013,47 +765,6 @@ def test_error_with_json_for_a_flag_of_the_wrong_type(work, tmp_path):
     user_error(result, runs, set(), "--window")
     payload = json.loads(result.stdout)
     assert payload["error"] and "window" in json.dumps(payload)
-
-
-def test_error_fasta_invalid_letter_outside_the_window(work, tmp_path):
-    records = [(f"r{i}", "ACGT" * 6) for i in range(6)] + [("bad_rec", "1" + "ACGT" * 8 + "9")]
-    bad = write_fasta(tmp_path / "outside.fa", records)
-    good = write_fasta(tmp_path / "good.fa", [(f"g{i}", "ACGT" * 6) for i in range(7)])
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={bad}",
-        "--class",
-        f"b={good}",
-        "--window",
-        20,
-        "--ratio",
-        "1:1:1",
-        needles=("outside.fa", "bad_rec"),
-    )
-
-
-def test_error_class_name_given_twice(work, tmp_path):
-    records = fasta_records(PUM2["train"]["positive"], 30)
-    a1 = write_fasta(tmp_path / "a1.fa", records[:10])
-    a2 = write_fasta(tmp_path / "a2.fa", records[10:20])
-    b = write_fasta(tmp_path / "b.fa", records[20:])
-    preprocess_error(
-        work,
-        tmp_path / "runs",
-        "--class",
-        f"a={a1}",
-        "--class",
-        f"a={a2}",
-        "--class",
-        f"b={b}",
-        "--window",
-        40,
-        "--ratio",
-        "3:1:1",
-        needles=("'a'",),
-    )
 
 
 # --------------------------------------------------------------------------- 6. custom model
