@@ -207,7 +207,7 @@ def _map_fasta(
         read_fasta(path, field=field_name),
         total=n,
         desc=f"read {path.name}",
-        unit="seq",
+        unit="record",
         leave=False,
         disable=n <= CHUNK,
     ):
