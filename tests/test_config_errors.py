@@ -343,14 +343,15 @@ def test_chromosomes_flag_splits_its_lists():
     assert (error["error"], error["field"]) == ("'train' is not NAME=VALUE", "chromosomes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: every NAME=VALUE flag's hint shows the class example ('write e.g. "
-    "--chromosomes bound=peaks.bed'), which is wrong for --chromosomes and --reduce",
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("chromosomes", "write e.g. --chromosomes test=chr1,chr2"),
+        ("reduce", "write e.g. --reduce bound=5000"),
+        ("classes", "write e.g. --class bound=peaks.bed"),
+    ],
 )
-@pytest.mark.parametrize("name", ["chromosomes", "reduce"])
-def test_name_value_hint_shows_an_example_of_its_own_flag(name):
+def test_name_value_hint_shows_an_example_of_its_own_flag(name, hint):
     option, flag = preprocess_flag(name)
-    error = error_of(lambda: flag_value(option, flag, ["train"]))
-    assert "peaks.bed" not in error["hint"]
+    error = error_of(lambda: flag_value(option, flag, ["train="]))
+    assert error["hint"] == hint

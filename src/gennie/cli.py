@@ -88,7 +88,11 @@ def _flag_parameter(option: Option, flag: str) -> inspect.Parameter:
     return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
 
 
-def _pairs(values: list[str], flag: str, split_values: bool = False) -> dict[str, Any]:
+EXAMPLES = {"classes": "bound=peaks.bed", "numbers": "bound=5000", "chromosomes": "test=chr1,chr2"}
+"""An example value of each NAME=VALUE kind, for hints."""
+
+
+def _pairs(values: list[str], flag: str, kind: str, split_values: bool = False) -> dict[str, Any]:
     """Parse repeated NAME=VALUE flags."""
     result: dict[str, Any] = {}
     for item in values:
@@ -97,7 +101,7 @@ def _pairs(values: list[str], flag: str, split_values: bool = False) -> dict[str
             raise UserError(
                 f"'{item}' is not NAME=VALUE",
                 field=flag.lstrip("-"),
-                hint=f"write e.g. {flag} bound=peaks.bed",
+                hint=f"write e.g. {flag} {EXAMPLES[kind]}",
             )
         if name.strip() in result:
             raise UserError(
@@ -130,11 +134,12 @@ def flag_value(option: Option, flag: str, raw: Any) -> Any:
         return [v.strip() for v in raw.split(",") if v.strip()]
     if option.kind == "classes":
         named = [v if "=" in v else f"{class_name_from_file(v)}={v}" for v in raw]
-        return _pairs(named, f"--{flag}")
+        return _pairs(named, f"--{flag}", option.kind)
     if option.kind == "numbers":
-        return {k: _number(v, option.name) for k, v in _pairs(raw, f"--{flag}").items()}
+        pairs = _pairs(raw, f"--{flag}", option.kind)
+        return {k: _number(v, option.name) for k, v in pairs.items()}
     if option.kind == "chromosomes":
-        return _pairs(raw, f"--{flag}", split_values=True)
+        return _pairs(raw, f"--{flag}", option.kind, split_values=True)
     return list(raw) if option.repeated else raw
 
 
