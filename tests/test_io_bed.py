@@ -239,12 +239,6 @@ def test_a_file_without_intervals(tmp_path, text):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: open_text reads UTF-8 without removing a byte-order mark, so a BED file "
-    "saved with a BOM gets the chromosome '\\ufeffchr1' (then 'not in the genome', "
-    "with an invisible character in the message)",
-)
 def test_a_byte_order_mark_is_not_part_of_the_first_chromosome(tmp_path):
     bed = tmp_path / "bom.bed"
     bed.write_bytes(b"\xef\xbb\xbfchr1\t1\t5\nchr2\t2\t6\n")

@@ -101,12 +101,6 @@ def test_a_missing_file(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_fasta hands a folder to pysam.FastxFile, which crashes the "
-    "interpreter (segmentation fault) instead of raising a UserError; the stages call "
-    "require_file first, so only direct library use reaches it",
-)
 def test_a_folder_is_a_user_error_not_a_crash(tmp_path):
     script = (
         "import sys\n"

@@ -158,11 +158,6 @@ def test_sniff_format_of_a_broken_gzip_file(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: open_text keeps a UTF-8 byte-order mark, so a FASTA file saved with one "
-    "is 'cannot tell the format' although pysam reads it",
-)
 def test_sniff_format_ignores_a_byte_order_mark(tmp_path):
     path = tmp_path / "bom.fa"
     path.write_bytes(b"\xef\xbb\xbf>r1\nACGT\n")

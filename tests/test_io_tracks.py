@@ -335,13 +335,6 @@ def test_a_wig_without_values_is_an_error(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="bug: a WIG whose values are all NaN gives read_wig an empty entry array per "
-    "chromosome, so bigwig_path's 'holds no values' check passes and pyBigWig raises "
-    "RuntimeError('You input an empty list!') instead of a UserError",
-)
 def test_a_wig_of_nan_values_only_is_an_error(tmp_path):
     wig = write(tmp_path / "nan.wig", "fixedStep chrom=chr1 start=1 step=1\nnan\nnan\n")
     assert error_of(lambda: bigwig_path(wig, tmp_path / "cache"))["error"] == (

@@ -29,6 +29,10 @@ def read_fasta(path: Path, *, field: str = "classes") -> Iterator[FastaRecord]:
         UserError: The file is not FASTA or has no records.
     """
     path = Path(path)
+    if path.is_dir():  # pysam would crash the interpreter on a folder
+        raise UserError(
+            "this is a folder, not a FASTA file", file=path, field=field, hint="give a FASTA file"
+        )
     count = 0
     try:
         with pysam.FastxFile(str(path)) as handle:

@@ -52,11 +52,12 @@ def require_file(path: Path | None, field: str, what: str = "file") -> Path:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a plain or gzipped text file for reading (universal newlines)."""
+    """Open a plain or gzipped text file for reading (universal newlines; a UTF-8
+    byte-order mark, as some editors save, is not part of the text)."""
     path = Path(path)
     if is_gzipped(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
 
 
 def sniff_format(path: Path, field: str = "input") -> Format:

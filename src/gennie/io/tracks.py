@@ -280,7 +280,7 @@ def bigwig_path(
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("track %s: converting WIG to bigWig (once; cached as %s)", path.name, target)
-    entries = read_wig(path, field)
+    entries = {chrom: found for chrom, found in read_wig(path, field).items() if len(found)}
     if not entries:
         raise UserError("the WIG file holds no values", file=path, field=field)
     partial = target.with_suffix(".partial.bw")
