@@ -30,8 +30,9 @@ from gennie.attribution.attributions import (
     resolve_target,
     shuffled_baseline,
 )
-from gennie.attribution.report import colour, tracks
+from gennie.attribution.report import BranchView, branch_views, colour, tracks
 from gennie.config import ArchitectureConfig, IsmConfig, MotifsConfig, PredictConfig
+from gennie.encode import make_encoder
 from gennie.encode.alphabet import base_codes, one_hot
 from gennie.errors import UserError
 from gennie.interpret.ism import mutagenesis, reference_importance, substitutions
@@ -124,13 +125,21 @@ def test_ig_baselines_shuffle_and_file(linear: LinearTwoClass, tmp_path: Path) -
     )
     np.testing.assert_allclose(result.values["seq"][0, 0], (seq[0] - 0.25) * w, atol=1e-6)
     shuffled = attribute(
-        linear, [[seq, cons]], ["seq", "cons"], ["a", "b"], target="b", baseline="shuffle"
+        linear,
+        [[seq, cons]],
+        ["seq", "cons"],
+        ["a", "b"],
+        target="b",
+        baseline="shuffle",
+        sequence="seq",
     )
-    expected = make_baselines([seq, cons], ["seq", "cons"], "shuffle", seed=0)
+    expected = make_baselines([seq, cons], ["seq", "cons"], "shuffle", seed=0, sequence="seq")
     np.testing.assert_allclose(
         shuffled.values["seq"][0, 0], (seq[0] - expected[0][0]) * w, atol=1e-6
     )
     np.testing.assert_array_equal(expected[1], 0)  # non-seq branches: zeros
+    unshuffled = make_baselines([seq, cons], ["seq", "cons"], "shuffle", seed=0)
+    np.testing.assert_array_equal(unshuffled[0], 0)  # no sequence branch named: zeros
     with pytest.raises(UserError, match="no array for branch 'cons'"):
         np.savez(tmp_path / "partial.npz", seq=base["seq"])
         attribute(
@@ -203,16 +212,26 @@ def test_colour_scale_is_diverging_and_centred() -> None:
     assert colour(0.5, 1.0) == "#e48090"  # halfway, rounded half to even
 
 
+def test_branch_views_come_from_the_encoders() -> None:
+    encoders = {b: make_encoder(b) for b in ("fold", "seq", "cons")}
+    fold, seq, cons = branch_views(encoders, "rna")
+    assert seq == BranchView("seq", ("A", "C", "G", "U"), "N", "classic")
+    assert fold == BranchView("fold", ("(", ")", "."), " ", "dimgray")
+    assert cons == BranchView("cons", None, " ", "dimgray")
+    assert seq.letters_for(3) is None  # letters only when every channel has one
+
+
 def test_tracks_for_seq_fold_and_cons() -> None:
+    views = {v.name: v for v in branch_views({b: make_encoder(b) for b in ("seq", "fold")})}
     seq = encode(["ACGN"])[0]
     values = np.arange(16, dtype=float).reshape(4, 4)
-    ((label, symbols, sums, raw),) = tracks("seq", seq, values)
+    ((label, symbols, sums, raw),) = tracks(views["seq"], seq, values)
     assert (label, symbols, raw) == ("seq", ["A", "C", "G", "N"], None)
     np.testing.assert_allclose(sums, values.sum(axis=0))
     fold = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]], float)
-    assert tracks("fold", fold, np.zeros((3, 4)))[0][1] == ["(", ".", ")", " "]
+    assert tracks(views["fold"], fold, np.zeros((3, 4)))[0][1] == ["(", ".", ")", " "]
     cons = np.array([[0.0, 0.53, -0.5, 1.25], [12.0, 2.0, 0.0, 0.0]])
-    rows = tracks("cons", cons, np.ones((2, 4)))
+    rows = tracks(BranchView("cons"), cons, np.ones((2, 4)))
     assert [r[0] for r in rows] == ["cons1", "cons2"]
     assert rows[0][1] == ["0", ".53", "-.5", "1.2"]
     assert rows[1][1][0] == "12"
@@ -235,9 +254,10 @@ def test_report_draws_every_position_of_every_branch(tmp_path: Path) -> None:
         baseline_score=0.1, delta=1e-3, inputs=inputs, values=values,
     )  # fmt: skip
     branches = ["seq", "fold", "cons"]
-    written = write_logos(tmp_path / "logos", [sample], branches, "rna")
+    views = branch_views({b: make_encoder(b) for b in branches}, "rna")
+    written = write_logos(tmp_path / "logos", [sample], views)
     assert [p.name for p in written] == ["bound_01_row6.png", "bound_01_row6.svg"]
-    html = write_report(tmp_path / "report.html", [sample], branches, {"steps": "50"}, "rna")
+    html = write_report(tmp_path / "report.html", [sample], views, {"steps": "50"})
     text = html.read_text()
     for branch in branches:
         # one cell per position and branch, each with its number in the tooltip
@@ -303,7 +323,7 @@ def hand_made_scanner() -> MultiBranchNetwork:
 def test_filter_motifs_from_top_windows() -> None:
     net = hand_made_scanner()
     x = torch.from_numpy(encode(["CCTGTACCCC", "TGTACCTGTA", "AAAAAAAAAA", "CCTGTTCCCC"]))
-    found = filter_motifs(net, lambda: [x[:2], x[2:]], threshold=0.8)
+    found = filter_motifs(net, lambda: [x[:2], x[2:]], threshold=0.8, branch="seq")
     # Max activation 4 (a full TGTA); > 3.2 only at the three exact TGTA windows.
     assert found[0].max_activation == pytest.approx(4.0)
     assert found[0].sites == 3
@@ -312,7 +332,7 @@ def test_filter_motifs_from_top_windows() -> None:
     assert found[0].information == pytest.approx(8.0)
     assert found[1].sites == 0 and found[1].consensus() == "NNNN"
     # With the default threshold 0.5 (> 2), the TGTT window (3 letters) is a site too.
-    loose = filter_motifs(net, lambda: [x], threshold=0.5)[0]
+    loose = filter_motifs(net, lambda: [x], threshold=0.5, branch="seq")[0]
     assert loose.sites == 4
     np.testing.assert_allclose(loose.pwm[:, 3], [0.75, 0.0, 0.0, 0.25])  # TGTA ×3, TGTT
     assert loose.consensus("rna") == "UGUA"

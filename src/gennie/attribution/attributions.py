@@ -27,8 +27,9 @@ Its convergence delta is the **completeness error**: the sum of all attributions
 Baselines:
 
 - ``zeros`` (default): all-zero inputs (no base, no structure, no signal);
-- ``shuffle``: the sample's own sequence, dinucleotide-shuffled (seeded), one-hot
-  encoded; other branches of that baseline are zeros (a shuffled sequence has no
+- ``shuffle``: the sample's own sequence (the branch whose encoder stores the bases,
+  see :func:`sequence_branch`), dinucleotide-shuffled (seeded), one-hot encoded;
+  other branches of that baseline are zeros (a shuffled sequence has no
   structure or conservation of its own);
 - ``file``: an NPZ file with one array per branch name, shape ``(channels, length)``,
   used for every sample.
@@ -37,7 +38,7 @@ Baselines:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,8 @@ import torch
 from tqdm.auto import tqdm
 
 from gennie.dataset.negatives import dinucleotide_shuffle
-from gennie.encode.alphabet import base_codes, one_hot
+from gennie.encode import BranchEncoder
+from gennie.encode.alphabet import LETTERS, base_codes, one_hot
 from gennie.errors import UserError
 
 SCORE_NAME = "log-odds"
@@ -97,6 +99,18 @@ class LogOddsModel(torch.nn.Module):
 # --------------------------------------------------------------------------- baselines
 
 
+def sequence_branch(encoders: Mapping[str, BranchEncoder]) -> str | None:
+    """The branch whose network input is the one-hot sequence itself.
+
+    Args:
+        encoders: The model's branch encoders, by branch.
+
+    Returns:
+        The first branch whose encoder stores the windows' bases, or None.
+    """
+    return next((b for b, encoder in encoders.items() if encoder.stores_base_codes), None)
+
+
 def one_hot_letters(x: np.ndarray, alphabet: str = "dna") -> list[str]:
     """Letters of one-hot sequences (an all-zero or uniform column reads as N).
 
@@ -107,7 +121,7 @@ def one_hot_letters(x: np.ndarray, alphabet: str = "dna") -> list[str]:
     Returns:
         n strings of length L.
     """
-    letters = np.array(list(("ACGU" if alphabet == "rna" else "ACGT") + "N"))
+    letters = np.array(list(LETTERS[alphabet] + "N"))
     codes = np.argmax(x, axis=1)
     codes[np.max(x, axis=1) < 0.5] = 4
     return ["".join(row) for row in letters[codes]]
@@ -189,6 +203,7 @@ def make_baselines(
     kind: str = "zeros",
     fixed: dict[str, np.ndarray] | None = None,
     seed: int = 0,
+    sequence: str | None = None,
 ) -> list[np.ndarray]:
     """Baselines for one batch of inputs.
 
@@ -198,6 +213,8 @@ def make_baselines(
         kind: ``zeros``, ``shuffle`` or ``file``.
         fixed: For ``file``: one (C, L) array per branch (see :func:`read_baseline_file`).
         seed: For ``shuffle``.
+        sequence: For ``shuffle``: the branch holding the one-hot sequence (see
+            :func:`sequence_branch`); None when there is none.
 
     Returns:
         One float32 array per branch, shape=(n, C, L).
@@ -206,7 +223,7 @@ def make_baselines(
     for branch, x in zip(branches, xs, strict=True):
         if kind == "file" and fixed is not None:
             out.append(np.broadcast_to(fixed[branch], x.shape).astype(np.float32))
-        elif kind == "shuffle" and branch == "seq":
+        elif kind == "shuffle" and branch == sequence:
             out.append(shuffled_baseline(x, seed))
         else:
             out.append(np.zeros_like(x, dtype=np.float32))
@@ -369,6 +386,7 @@ def attribute(
     outputs_are_probabilities: bool = False,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    sequence: str | None = None,
     internal_batch_size: int | None = None,
     total: int | None = None,
 ) -> Attributions:
@@ -387,6 +405,8 @@ def attribute(
         outputs_are_probabilities: Whether ``forward`` returns probabilities.
         device: Where to compute.
         seed: Seed of shuffled baselines.
+        sequence: The branch holding the one-hot sequence, which a ``shuffle``
+            baseline shuffles (see :func:`sequence_branch`).
         internal_batch_size: Scaled inputs per forward/backward pass (default
             :func:`default_internal_batch_size`).
         total: Number of samples, for the progress bar.
@@ -423,7 +443,7 @@ def attribute(
                 raise UserError("baseline 'file' needs a baseline file", field="baseline_file")
             shapes = {b: tuple(a.shape[1:]) for b, a in zip(branches, arrays, strict=True)}
             fixed = read_baseline_file(baseline_file, shapes)
-        base_arrays = make_baselines(arrays, branches, baseline, fixed, seed + offset)
+        base_arrays = make_baselines(arrays, branches, baseline, fixed, seed + offset, sequence)
         xs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays)
         bs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in base_arrays)
         n = xs[0].shape[0]

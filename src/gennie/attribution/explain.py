@@ -27,10 +27,12 @@ from gennie.attribution.attributions import (
     baseline_file_problems,
     read_baseline_file,
     resolve_target,
+    sequence_branch,
 )
 from gennie.attribution.export import write_exports
-from gennie.attribution.report import ReportSample, write_logos, write_report
+from gennie.attribution.report import ReportSample, branch_views, write_logos, write_report
 from gennie.config import AttributionOptions
+from gennie.dataset.inputs import spec_encoders
 from gennie.errors import UserError
 from gennie.model.inference import index_batches
 from gennie.runs import LOGOS_DIR, REPORT_FILE
@@ -173,7 +175,9 @@ def write_attribution_outputs(
     run_dir = Path(run_dir)
     classes = list(spec.classes)
     branches = list(spec.branches)
-    alphabet = spec.preprocessing.get("alphabet", "dna")
+    alphabet = spec.preprocessing.alphabet
+    encoders = spec_encoders(spec)
+    sequence = sequence_branch(encoders)
     n = len(rows)
     settings = {
         "steps": options.steps,
@@ -182,6 +186,7 @@ def write_attribution_outputs(
         "outputs_are_probabilities": outputs_are_probabilities,
         "device": device,
         "seed": seed,
+        "sequence": sequence,
     }
     attributions = attribute(
         forward,
@@ -193,7 +198,7 @@ def write_attribution_outputs(
         **settings,
     )
     identity = table.iloc[rows][[c for c in identity_columns if c in table.columns]]
-    files = write_exports(run_dir, attributions, rows, identity, alphabet)
+    files = write_exports(run_dir, attributions, rows, identity, alphabet, sequence)
 
     named = resolve_target(options.target, classes)
     sections = named if named is not None and len(named) == 1 else list(range(len(classes)))
@@ -213,11 +218,12 @@ def write_attribution_outputs(
             )
             extra.update({(k, i): (more, j) for j, i in enumerate(missing)})
     samples = _report_samples(attributions, extra, table, rows, sections, options.top)
-    logos = write_logos(run_dir / LOGOS_DIR, samples, branches, alphabet)
+    views = branch_views(encoders, alphabet)
+    logos = write_logos(run_dir / LOGOS_DIR, samples, views)
     write_report(
         run_dir / REPORT_FILE,
         samples,
-        branches,
+        views,
         {
             "model": model_label or "(see parameters.yaml)",
             "score": f"{SCORE_NAME} of the attributed class, log(p / (1 - p))",
@@ -229,7 +235,6 @@ def write_attribution_outputs(
             "inputs attributed": str(n),
             "largest completeness error": f"{np.abs(attributions.delta).max():.3g}",
         },
-        alphabet,
     )
     error = np.abs(attributions.delta)
     log.info(

@@ -16,7 +16,8 @@ key                 shape             meaning
 ``score``           (n, T)            target log-odds at the input
 ``baseline_score``  (n, T)            target log-odds at the baseline
 ``delta``           (n, T)            completeness error (captum's convergence delta)
-``sequence``        (n,)              the window's letters (when there is a seq branch)
+``sequence``        (n,)              the window's letters (when there is a sequence
+                                      branch)
 ==================  ================  ====================================================
 
 ``attributions.tsv`` has one line per sample and target slot: ``row``, the identity
@@ -38,15 +39,31 @@ from gennie.runs import ATTRIBUTIONS_FILE
 NPZ_FILE = "attributions.npz"
 
 
-def sequences_of(attributions: Attributions, alphabet: str = "dna") -> list[str] | None:
-    """The letters of each sample's seq branch, or None without a seq branch."""
-    if "seq" not in attributions.inputs:
+def sequences_of(
+    attributions: Attributions, sequence: str | None, alphabet: str = "dna"
+) -> list[str] | None:
+    """The letters of each sample's sequence branch.
+
+    Args:
+        attributions: The attributions (their inputs are read).
+        sequence: The branch holding the one-hot sequence (see
+            :func:`~gennie.attribution.attributions.sequence_branch`), or None.
+        alphabet: ``dna`` or ``rna``.
+
+    Returns:
+        n strings, or None without a sequence branch.
+    """
+    if sequence is None or sequence not in attributions.inputs:
         return None
-    return one_hot_letters(attributions.inputs["seq"], alphabet)
+    return one_hot_letters(attributions.inputs[sequence], alphabet)
 
 
 def write_npz(
-    path: Path, attributions: Attributions, rows: np.ndarray, alphabet: str = "dna"
+    path: Path,
+    attributions: Attributions,
+    rows: np.ndarray,
+    alphabet: str = "dna",
+    sequence: str | None = None,
 ) -> Path:
     """Write ``attributions.npz`` (see the module docstring).
 
@@ -55,6 +72,7 @@ def write_npz(
         attributions: The attributions, one sample per entry of ``rows``.
         rows: shape=(n,), 0-based predictions.tsv data row of each sample.
         alphabet: For the ``sequence`` letters.
+        sequence: The branch holding the one-hot sequence, whose letters are saved.
 
     Returns:
         ``path``.
@@ -71,7 +89,7 @@ def write_npz(
     for branch in attributions.branches:
         arrays[f"attr_{branch}"] = attributions.values[branch].astype(np.float32)
         arrays[f"input_{branch}"] = attributions.inputs[branch].astype(np.float32)
-    letters = sequences_of(attributions, alphabet)
+    letters = sequences_of(attributions, sequence, alphabet)
     if letters is not None:
         arrays["sequence"] = np.asarray(letters)
     np.savez_compressed(path, **arrays)
@@ -118,14 +136,24 @@ def write_exports(
     rows: np.ndarray,
     identity: pd.DataFrame,
     alphabet: str = "dna",
+    sequence: str | None = None,
 ) -> dict[str, Path]:
     """Write ``attributions.npz`` and ``attributions.tsv`` into ``run_dir``.
+
+    Args:
+        run_dir: The run folder.
+        attributions: The attributions, one sample per entry of ``rows``.
+        rows: shape=(n,), 0-based predictions.tsv data row of each sample.
+        identity: The identity columns of those rows (n rows, same order).
+        alphabet: For the ``sequence`` letters.
+        sequence: The branch holding the one-hot sequence (see
+            :func:`~gennie.attribution.attributions.sequence_branch`), or None.
 
     Returns:
         ``{"npz": path, "tsv": path}``.
     """
     run_dir = Path(run_dir)
-    npz = write_npz(run_dir / NPZ_FILE, attributions, rows, alphabet)
+    npz = write_npz(run_dir / NPZ_FILE, attributions, rows, alphabet, sequence)
     tsv = run_dir / ATTRIBUTIONS_FILE
     summary_table(attributions, rows, identity).to_csv(tsv, sep="\t", index=False)
     return {"npz": npz, "tsv": tsv}

@@ -1,11 +1,14 @@
 """Attribution views: a self-contained ``report.html`` and logomaker logos.
 
 Each drawn sample shows every position of its window, wrapped into lines with position
-numbers, one row per branch:
+numbers, one row per branch. What a branch shows comes from its encoder
+(:meth:`~gennie.encode.base.BranchEncoder.channel_letters`), gathered in a
+:class:`BranchView`:
 
-- ``seq``: the letters;
-- ``fold``: the structure as dot-bracket (``(`` paired with a partner downstream,
-  ``)`` with one upstream, ``.`` unpaired);
+- a branch with a letter per channel (``seq``: the bases; ``fold``: dot-bracket,
+  ``(`` paired with a partner downstream, ``)`` with one upstream, ``.`` unpaired):
+  the letter of its strongest channel, or a blank where no channel is set (``N`` in
+  the sequence);
 - one-channel branches (``cons`` and other signal tracks): the value itself;
 - any other branch: the index of its strongest channel.
 
@@ -17,8 +20,8 @@ of one sample are comparable. Hovering a position shows the exact numbers.
 
 The HTML needs no network: styles are inline and the logos are embedded as PNG data.
 The logos are also written to ``logos/`` as PNG and SVG, one figure per sample with one
-panel per branch (letter logos for ``seq`` and ``fold``: letter height = attribution of
-that channel; bars for one-channel branches).
+panel per branch (letter logos for branches with letters: letter height = attribution
+of that channel; bars for the others).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,14 +38,60 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gennie.attribution.attributions import SCORE_NAME
-
-FOLD_CHANNELS = ("(", ")", ".")
-"""Characters of the fold branch's channels: paired-left, paired-right, unpaired."""
+from gennie.attribution.attributions import SCORE_NAME, sequence_branch
+from gennie.encode import BranchEncoder
 
 _RED = np.array([202, 0, 32])
 _BLUE = np.array([5, 113, 176])
 _WHITE = np.array([255, 255, 255])
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """How one branch is drawn.
+
+    Attributes:
+        name: The branch.
+        letters: One letter per input channel, or None (drawn as values).
+        blank: Shown where no channel is set.
+        logo_colours: logomaker colour scheme of the branch's letter logo.
+    """
+
+    name: str
+    letters: tuple[str, ...] | None = None
+    blank: str = " "
+    logo_colours: str = "dimgray"
+
+    def letters_for(self, channels: int) -> tuple[str, ...] | None:
+        """The letters, if there is one for each of ``channels`` channels."""
+        return self.letters if self.letters and len(self.letters) == channels else None
+
+
+def branch_views(encoders: Mapping[str, BranchEncoder], alphabet: str = "dna") -> list[BranchView]:
+    """How each branch of a model is drawn, asked of its encoder.
+
+    Args:
+        encoders: The model's branch encoders, in input order.
+        alphabet: ``dna`` or ``rna``.
+
+    Returns:
+        One view per branch, in input order: the sequence branch (see
+        :func:`~gennie.attribution.attributions.sequence_branch`) shows ``N`` where no
+        base is set and draws its logo in the classic base colours.
+    """
+    sequence = sequence_branch(encoders)
+    views = []
+    for name, encoder in encoders.items():
+        letters = encoder.channel_letters(alphabet)
+        views.append(
+            BranchView(
+                name,
+                tuple(letters) if letters else None,
+                "N" if name == sequence else " ",
+                "classic" if name == sequence else "dimgray",
+            )
+        )
+    return views
 
 
 @dataclass
@@ -97,25 +147,21 @@ def colour(value: float, scale: float) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def branch_symbols(branch: str, x: np.ndarray, alphabet: str = "dna") -> list[str]:
+def branch_symbols(view: BranchView, x: np.ndarray) -> list[str]:
     """What to print at each position of a branch input (see the module docstring).
 
     Args:
-        branch: Branch name.
+        view: How the branch is drawn.
         x: shape=(C, L), the input.
-        alphabet: ``dna`` or ``rna`` for the seq letters.
 
     Returns:
         L short strings.
     """
     channels, length = x.shape
-    if branch == "seq" and channels == 4:
-        letters = np.array(list(("ACGU" if alphabet == "rna" else "ACGT") + "N"))
-        codes = np.where(x.max(axis=0) >= 0.5, x.argmax(axis=0), 4)
-        return list(letters[codes])
-    if branch == "fold" and channels == 3:
-        chars = np.array([*FOLD_CHANNELS, " "])
-        codes = np.where(x.max(axis=0) > 0, x.argmax(axis=0), 3)
+    letters = view.letters_for(channels)
+    if letters:
+        chars = np.array([*letters, view.blank])
+        codes = np.where(x.max(axis=0) >= 0.5, x.argmax(axis=0), channels)
         return list(chars[codes])
     if channels == 1:
         return [_short_number(v) for v in x[0]]
@@ -156,25 +202,25 @@ table.info td{padding:.1em .8em .1em 0}
 
 
 def tracks(
-    branch: str, x: np.ndarray, values: np.ndarray, alphabet: str = "dna"
+    view: BranchView, x: np.ndarray, values: np.ndarray
 ) -> list[tuple[str, list[str], np.ndarray, np.ndarray | None]]:
     """The rows drawn for one branch of one sample.
 
-    ``seq`` and ``fold`` are one row of symbols; every other branch gets one row of
-    values per channel (``cons`` with two tracks → ``cons1``, ``cons2``).
+    A branch with a letter per channel is one row of symbols; every other branch gets
+    one row of values per channel (``cons`` with two tracks → ``cons1``, ``cons2``).
 
     Args:
-        branch: Branch name.
+        view: How the branch is drawn.
         x: shape=(C, L), the input.
         values: shape=(C, L), the attributions.
-        alphabet: ``dna`` or ``rna``.
 
     Returns:
         ``(label, symbols, attribution per position, raw values or None)`` per row.
     """
     channels = x.shape[0]
-    if (branch == "seq" and channels == 4) or (branch == "fold" and channels == 3):
-        return [(branch, branch_symbols(branch, x, alphabet), values.sum(axis=0), None)]
+    branch = view.name
+    if view.letters_for(channels):
+        return [(branch, branch_symbols(view, x), values.sum(axis=0), None)]
     return [
         (
             branch if channels == 1 else f"{branch}{c + 1}",
@@ -186,9 +232,11 @@ def tracks(
     ]
 
 
-def _sample_html(sample: ReportSample, branches: list[str], alphabet: str) -> str:
+def _sample_html(sample: ReportSample, views: list[BranchView]) -> str:
     rows = [
-        row for b in branches for row in tracks(b, sample.inputs[b], sample.values[b], alphabet)
+        row
+        for view in views
+        for row in tracks(view, sample.inputs[view.name], sample.values[view.name])
     ]
     scale = max((float(np.abs(r[2]).max()) for r in rows), default=0.0)
     numeric = any(r[3] is not None for r in rows)
@@ -245,18 +293,17 @@ def _sample_html(sample: ReportSample, branches: list[str], alphabet: str) -> st
 def write_report(
     path: Path,
     samples: list[ReportSample],
-    branches: list[str],
+    views: list[BranchView],
     meta: dict[str, str],
-    alphabet: str = "dna",
 ) -> Path:
     """Write the self-contained HTML report.
 
     Args:
         path: The ``report.html`` to write.
         samples: The samples, grouped by section (class) in the order given.
-        branches: Branch names, in the order their rows are drawn.
+        views: How each branch is drawn, in the order their rows are drawn (see
+            :func:`branch_views`).
         meta: Settings shown at the top (model, baseline, steps, ...).
-        alphabet: ``dna`` or ``rna``.
 
     Returns:
         ``path``.
@@ -291,7 +338,7 @@ def write_report(
             f'<h2 id="class-{html.escape(section)}">Top {len(members)} predictions of '
             f"{html.escape(section)}</h2>"
         )
-        parts.extend(_sample_html(s, branches, alphabet) for s in members)
+        parts.extend(_sample_html(s, views) for s in members)
     if not sections:
         parts.append("<p>No samples to show.</p>")
     parts.append("</body></html>")
@@ -299,39 +346,32 @@ def write_report(
     return Path(path)
 
 
-def logo_figure(sample: ReportSample, branches: list[str], alphabet: str = "dna") -> Figure:
+def logo_figure(sample: ReportSample, views: list[BranchView]) -> Figure:
     """A matplotlib figure with one attribution panel per branch.
 
     Args:
         sample: The sample.
-        branches: Branch names, in input order.
-        alphabet: ``dna`` or ``rna`` for the seq letters.
+        views: How each branch is drawn, in panel order.
 
     Returns:
         The figure (the caller saves it).
     """
-    length = sample.values[branches[0]].shape[1]
+    length = sample.values[views[0].name].shape[1]
     # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
-    fig = Figure(figsize=(min(max(6.0, length / 8), 40.0), 1.7 * len(branches) + 0.4))
-    axes = fig.subplots(len(branches), 1, squeeze=False, sharex=True)
+    fig = Figure(figsize=(min(max(6.0, length / 8), 40.0), 1.7 * len(views) + 0.4))
+    axes = fig.subplots(len(views), 1, squeeze=False, sharex=True)
     positions = np.arange(1, length + 1)
-    for ax, branch in zip(axes[:, 0], branches, strict=True):
-        values = sample.values[branch]
-        channels = values.shape[0]
-        if branch == "seq" and channels == 4:
-            columns = list("ACGU" if alphabet == "rna" else "ACGT")
-        elif branch == "fold" and channels == 3:
-            columns = list(FOLD_CHANNELS)
-        else:
-            columns = []
-        if columns:
-            frame = pd.DataFrame(values.T, columns=columns, index=positions)
-            logomaker.Logo(frame, ax=ax, color_scheme="classic" if branch == "seq" else "dimgray")
+    for ax, view in zip(axes[:, 0], views, strict=True):
+        values = sample.values[view.name]
+        letters = view.letters_for(values.shape[0])
+        if letters:
+            frame = pd.DataFrame(values.T, columns=list(letters), index=positions)
+            logomaker.Logo(frame, ax=ax, color_scheme=view.logo_colours)
         else:
             total = values.sum(axis=0)
             ax.bar(positions, total, width=0.9, color=np.where(total >= 0, "#ca0020", "#0571b0"))
         ax.axhline(0, color="#888", linewidth=0.5)
-        ax.set_ylabel(branch)
+        ax.set_ylabel(view.name)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0, 0].set_title(
         f"#{sample.rank} {sample.section}, row {sample.row + 1}: {sample.label} — "
@@ -344,11 +384,14 @@ def logo_figure(sample: ReportSample, branches: list[str], alphabet: str = "dna"
     return fig
 
 
-def write_logos(
-    folder: Path, samples: list[ReportSample], branches: list[str], alphabet: str = "dna"
-) -> list[Path]:
+def write_logos(folder: Path, samples: list[ReportSample], views: list[BranchView]) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.svg`` per sample into ``folder``; keep the PNG
     bytes on each sample for embedding in the report.
+
+    Args:
+        folder: Where to write (created if missing).
+        samples: The samples.
+        views: How each branch is drawn (see :func:`branch_views`).
 
     Returns:
         The written files.
@@ -357,7 +400,7 @@ def write_logos(
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for sample in samples:
-        fig = logo_figure(sample, branches, alphabet)
+        fig = logo_figure(sample, views)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90)
         sample.logo_png = buffer.getvalue()

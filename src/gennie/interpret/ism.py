@@ -31,10 +31,16 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from gennie.attribution.attributions import SCORE_NAME, LogOddsModel, attribute, resolve_target
+from gennie.attribution.attributions import (
+    SCORE_NAME,
+    LogOddsModel,
+    attribute,
+    resolve_target,
+    sequence_branch,
+)
 from gennie.config import IsmConfig, PredictConfig
 from gennie.dataset.inputs import InputMapper
-from gennie.encode.alphabet import decode
+from gennie.encode.alphabet import LETTERS, decode
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec
 from gennie.model.inference import model_problems, pick_device
@@ -58,7 +64,7 @@ def substitutions(window: str, alphabet: str = "dna") -> list[tuple[int, str, st
         ``(0-based position, base, mutated sequence)`` for every position and every
         base other than the one there (``3 × len`` entries; 4 at an N).
     """
-    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    letters = LETTERS[alphabet]
     window = window.upper()
     out = []
     for i, reference in enumerate(window):
@@ -126,7 +132,7 @@ def mutagenesis(
     scores = score_sequences(
         model, encode, [window] + [s for _, _, s in subs], target, batch_size, device
     )
-    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    letters = LETTERS[alphabet]
     delta = np.zeros((len(window), 4))
     for (i, base, _), score in zip(subs, scores[1:], strict=True):
         delta[i, letters.index(base)] = score - scores[0]
@@ -152,14 +158,14 @@ def ism_figure(
     Args:
         window: The window sequence.
         delta: shape=(L, 4), ISM changes.
-        ig: shape=(4, L), IG attributions of the seq branch (or None).
+        ig: shape=(4, L), IG attributions of the sequence branch (or None).
         alphabet: ``dna`` or ``rna``.
         title: Figure title.
 
     Returns:
         The matplotlib figure.
     """
-    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    letters = list(LETTERS[alphabet])
     length = len(window)
     panels = 2 if ig is not None else 1
     # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
@@ -257,9 +263,9 @@ def reference_window(mapper: InputMapper, spec: BundleSpec, sequence: str) -> st
             for a model without a seq branch.
     """
     reference = mapper.from_sequences([sequence], field="sequence")
-    if "seq" in reference.arrays:
-        alphabet = spec.preprocessing.get("alphabet", "dna")
-        return decode(np.asarray(reference.arrays["seq"][0]), alphabet)
+    branch = sequence_branch(reference.encoders)
+    if branch is not None:
+        return decode(np.asarray(reference.arrays[branch][0]), spec.preprocessing.alphabet)
     if len(sequence) == spec.window:
         return sequence.upper()
     raise UserError(
@@ -277,7 +283,7 @@ def ism_table(
     Args:
         window: The window sequence.
         delta: shape=(L, 4), ISM changes.
-        ig: shape=(4, L), IG attributions of the seq branch (or None).
+        ig: shape=(4, L), IG attributions of the sequence branch (or None).
         alphabet: ``dna`` or ``rna``.
 
     Returns:
@@ -285,7 +291,7 @@ def ism_table(
         IG of each position and its ISM importance (None without IG or variation).
     """
     importance = reference_importance(window, delta)
-    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    letters = list(LETTERS[alphabet])
     table = pd.DataFrame({"position": np.arange(1, len(window) + 1)})
     table["reference"] = list(window)
     for b, letter in enumerate(letters):
@@ -332,7 +338,7 @@ def ism(config: IsmConfig) -> StageResult:
     spec = model.spec
     classes = list(spec.classes)
     device = pick_device(config.device)
-    alphabet = spec.preprocessing.get("alphabet", "dna")
+    alphabet = spec.preprocessing.alphabet
     branches = list(spec.branches)
     scorer = LogOddsModel(model.network.to(device).eval(), model.outputs_are_probabilities)
     with InputMapper(spec) as mapper:
@@ -363,7 +369,8 @@ def ism(config: IsmConfig) -> StageResult:
                 outputs_are_probabilities=model.outputs_are_probabilities,
                 device=device,
             )
-            ig = attributions.values["seq"][0, 0] if "seq" in branches else None
+            sequence = sequence_branch(mapper.encoders)
+            ig = attributions.values[sequence][0, 0] if sequence is not None else None
             table, correlation = ism_table(window, delta, ig, alphabet)
             table.to_csv(run.dir / ISM_FILE, sep="\t", index=False)
             fig = ism_figure(
@@ -399,7 +406,7 @@ def _summary(
     alphabet: str,
 ) -> dict[str, object]:
     """The run summary: target, score and the largest changes."""
-    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    letters = LETTERS[alphabet]
     worst = np.unravel_index(np.argmin(delta), delta.shape)
     return {
         "target": target,

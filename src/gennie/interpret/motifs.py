@@ -1,6 +1,8 @@
-"""Motifs from the first convolution layer of the ``seq`` branch.
+"""Motifs from the first convolution layer of the sequence branch.
 
-Each filter of the first layer scans the one-hot sequence. Following DeepBind and
+The sequence branch is the one whose encoder stores the windows' bases (``seq``; see
+:func:`~gennie.attribution.attributions.sequence_branch`). Each filter of its first
+layer scans the one-hot sequence. Following DeepBind and
 Basset (Kelley et al. 2016), a filter's position weight matrix is built from the
 windows it responds to most:
 
@@ -47,9 +49,11 @@ from memelite import tomtom
 from memelite.io import read_meme
 from tqdm.auto import tqdm
 
-from gennie.attribution.attributions import log_odds
+from gennie.attribution.attributions import log_odds, sequence_branch
 from gennie.config import MotifsConfig
+from gennie.dataset.inputs import spec_encoders
 from gennie.dataset.store import Dataset
+from gennie.encode.alphabet import LETTERS
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
 from gennie.model.inference import bundle_problems, pick_device
@@ -97,7 +101,7 @@ class FilterMotif:
     def consensus(self, alphabet: str = "dna") -> str:
         """Most frequent letter per column: upper case when its probability is at least
         0.5, lower case otherwise; ``N`` for a filter without sites."""
-        letters = "ACGU" if alphabet == "rna" else "ACGT"
+        letters = LETTERS[alphabet]
         if not self.sites:
             return "N" * self.counts.shape[1]
         p = self.pwm
@@ -107,13 +111,13 @@ class FilterMotif:
         )
 
 
-def first_convolution(network: torch.nn.Module, branch: str = "seq") -> torch.nn.Module:
+def first_convolution(network: torch.nn.Module, branch: str) -> torch.nn.Module:
     """The first block of a branch, which must be a convolution.
 
     Args:
         network: A :class:`~gennie.model.network.MultiBranchNetwork` (of an ensemble:
             its first network).
-        branch: The branch (``seq``).
+        branch: The branch (the sequence branch).
 
     Returns:
         The conv block (children ``pad`` (optional), ``conv``, ``activation``, ...).
@@ -172,7 +176,8 @@ def filter_motifs(
     network: torch.nn.Module,
     batches: Callable[[], Iterable[torch.Tensor]],
     threshold: float = 0.5,
-    branch: str = "seq",
+    *,
+    branch: str,
     total: int | None = None,
 ) -> list[FilterMotif]:
     """PWMs of the first-layer filters from their top-activating windows.
@@ -224,7 +229,7 @@ def filter_motifs(
 def filter_influence(
     network: torch.nn.Module,
     inputs: list[torch.Tensor],
-    branch: str = "seq",
+    branch: str,
 ) -> np.ndarray:
     """Basset-style nullification: the effect of replacing each filter by its mean.
 
@@ -283,7 +288,7 @@ def write_meme(
     Returns:
         ``path``.
     """
-    letters = "ACGU" if alphabet == "rna" else "ACGT"
+    letters = LETTERS[alphabet]
     bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
     lines = [
         "MEME version 4",
@@ -411,7 +416,7 @@ def write_filter_logos(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    letters = list("ACGU" if alphabet == "rna" else "ACGT")
+    letters = list(LETTERS[alphabet])
     written = []
     for motif in motifs:
         if not motif.sites:
@@ -512,21 +517,29 @@ def _sample_indices(config: MotifsConfig, dataset: Dataset) -> np.ndarray:
     return indices
 
 
-def _open_inputs(config: MotifsConfig) -> tuple[torch.nn.Module, BundleSpec, Dataset]:
-    """The network, its spec and the dataset, checked against each other.
+def _open_inputs(config: MotifsConfig) -> tuple[torch.nn.Module, BundleSpec, str, Dataset]:
+    """The network, its spec, its sequence branch and the dataset, checked against
+    each other.
 
     Raises:
-        UserError: A seq branch that does not start with a convolution, or a dataset
-            that does not fit the model.
+        UserError: A model without a sequence branch, or one that does not start with
+            a convolution; a dataset that does not fit the model.
     """
     network, spec = load_bundle(Path(config.model))
-    first_convolution(network, "seq")
+    branch = sequence_branch(spec_encoders(spec))
+    if branch is None:
+        raise UserError(
+            "the model has no sequence branch built by gennie",
+            field="model",
+            hint="filter motifs need a gennie model bundle with a seq branch",
+        )
+    first_convolution(network, branch)
     dataset = Dataset(config.dataset, field="dataset")
     try:
         check_dataset_fits(dataset, spec, field="dataset")
     except UserError as exc:
         raise UserError(exc.message, file=exc.file, field="dataset", hint=exc.hint) from None
-    return network, spec, dataset
+    return network, spec, branch, dataset
 
 
 def write_motifs(
@@ -571,30 +584,32 @@ def motifs(config: MotifsConfig) -> StageResult:
         consensus and best match).
 
     Raises:
-        UserError: Missing model or dataset, a model whose seq branch does not start
-            with a convolution, a dataset that does not fit the model, a bad database.
+        UserError: Missing model or dataset, a model whose sequence branch does not
+            start with a convolution, a dataset that does not fit the model, a bad database.
     """
     problems = check(config)
     if problems:
         raise problems[0]
-    network, spec, dataset = _open_inputs(config)
+    network, spec, sequence, dataset = _open_inputs(config)
     database = read_database(config.database) if config.database else None
     indices = _sample_indices(config, dataset)
     device = pick_device(config.device)
     network = network.to(device).eval()
     branches = list(spec.branches)
-    alphabet = spec.preprocessing.get("alphabet", "dna")
+    alphabet = spec.preprocessing.alphabet
 
     def batches() -> Iterable[torch.Tensor]:
         for lo in range(0, len(indices), config.batch_size):
-            x = dataset.inputs(indices[lo : lo + config.batch_size], ["seq"])[0]
+            x = dataset.inputs(indices[lo : lo + config.batch_size], [sequence])[0]
             yield torch.from_numpy(x).to(device)
 
     with run_folder(config) as run:
-        found = filter_motifs(network, batches, config.threshold, "seq", total=len(indices))
+        found = filter_motifs(
+            network, batches, config.threshold, branch=sequence, total=len(indices)
+        )
         subset = indices[:2000]
         xs = [torch.from_numpy(a).to(device) for a in dataset.inputs(subset, branches)]
-        for motif, effect in zip(found, filter_influence(network, xs, "seq"), strict=True):
+        for motif, effect in zip(found, filter_influence(network, xs, sequence), strict=True):
             motif.influence = float(effect)
         counts = np.zeros(4)
         for x in batches():
