@@ -11,7 +11,7 @@ from gennie.config import PreprocessConfig
 from gennie.dataset.store import Dataset
 from gennie.encode.alphabet import base_codes, decode
 from gennie.errors import UserError
-from gennie.preprocessing.stage import preprocess
+from gennie.preprocessing.stage import check, check_config, preprocess
 
 CHR1 = ("ACGTTGCA" * 25)[:200]  # 200 bp
 CHR2 = "".join("ACGT"[(i * 7 + i // 3) % 4] for i in range(120))
@@ -323,3 +323,94 @@ def test_background_negatives_from_example_genome(tmp_path):
     gc_bound = gc_content([decode(codes[i]) for i in bound["index"]])
     gc_background = gc_content([decode(codes[i]) for i in background["index"]])
     assert abs(gc_bound.mean() - gc_background.mean()) < 0.02
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_of_a_good_configuration_finds_nothing(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", _rows(3))
+    b = _fasta(tmp_path / "b.fa", [("p", "ACGT" * 6)])
+    assert check(_config(tmp_path, classes={"a": a, "b": b}, genome=genome)) == []
+
+
+def test_check_lists_every_problem_with_its_field(tmp_path):
+    a = _bed(tmp_path / "a.bed", _rows(3))
+    b = _fasta(tmp_path / "b.fa", [("p", "ACGT" * 6)])
+    listing = tmp_path / "list.txt"
+    listing.write_text("ACGT\n")
+    config = _config(
+        tmp_path,
+        classes={"a": a, "b": b, "c": listing, "d": tmp_path / "absent.bed"},
+        branches=["seq", "cons"],
+        split="chromosome",
+        chromosomes={"train": ["chr1"], "validation": ["chr2"], "test": ["chr3"]},
+    )
+    problems = check(config)
+    assert [(p.field, p.message) for p in problems] == [
+        ("classes.c", "class files must be BED or FASTA"),
+        ("classes.d", "class file not found"),
+        ("genome", "BED class files need a reference genome or transcriptome"),
+        ("split", "a chromosome split needs BED input; FASTA records have no chromosome"),
+        (
+            "branches",
+            "the 'cons' branch needs genomic coordinates (BED input); FASTA classes (b) have none",
+        ),
+        ("conservation", "the cons branch needs at least one signal track"),
+    ]
+    with pytest.raises(UserError, match="class files must be BED or FASTA"):
+        preprocess(config)  # the stage raises the first problem
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_needs_two_classes_and_an_existing_genome(tmp_path):
+    a = _bed(tmp_path / "a.bed", _rows(3))
+    problems = check(_config(tmp_path, classes={"a": a}, genome=tmp_path / "absent.fa"))
+    assert [(p.field, p.message) for p in problems] == [
+        ("classes", "at least 2 class file(s) are needed, got 1"),
+        ("genome", "genome FASTA not found"),
+    ]
+
+
+def test_check_asks_plug_in_branches_about_their_options(tmp_path):
+    from gennie.encode import BranchEncoder
+    from gennie.encode.registry import register_branch, unregister_branch
+
+    class Width(BranchEncoder):
+        name = "width"
+        channels = 1
+
+        def __init__(self, width: int = 3) -> None:
+            super().__init__(width=width)
+
+        def encode(self, batch):
+            raise NotImplementedError
+
+        def to_input(self, stored):
+            raise NotImplementedError
+
+    register_branch(Width)
+    try:
+        a = _fasta(tmp_path / "a.fa", [("p", "ACGT" * 6)])
+        config = _config(
+            tmp_path,
+            classes={"a": a, "b": a},
+            branches=["seq", "width"],
+            branch_options={"width": {"wide": 5}, "nothing": {}},
+        )
+        problems = check(config)
+    finally:
+        unregister_branch("width")
+    assert [p.field for p in problems] == ["branch_options.width", "branch_options.nothing"]
+    assert problems[0].message.startswith("the options of the 'width' branch do not fit it (")
+    assert problems[1].message == "branch_options names 'nothing', which is not a known branch"
+
+
+def test_options_of_branches_not_chosen_are_warned_about(tmp_path, caplog):
+    a = _fasta(tmp_path / "a.fa", [("p", "ACGT" * 6)])
+    config = _config(tmp_path, classes={"a": a, "b": a}, branches=["seq"], fold_temperature=20.0)
+    with caplog.at_level("WARNING", logger="gennie.preprocess"):
+        assert check_config(config) == {"a": "fasta", "b": "fasta"}
+    assert caplog.messages == [
+        "fold_temperature is set but the fold branch is not chosen: it is unused"
+    ]
