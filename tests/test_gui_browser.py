@@ -83,7 +83,7 @@ def gui(tmp_path):
     os.killpg(server.pid, 15)
     server.wait(timeout=20)
     log.close()
-    from gennie.gui.jobs import JobStore
+    from gennie.jobs import JobStore
 
     store = JobStore(workspace)
     for job in store.list():  # nothing may keep running after the test

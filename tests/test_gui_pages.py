@@ -1,6 +1,7 @@
-"""GUI pages with Streamlit's AppTest: fields and defaults from the config models,
-dependent fields, inline validation, loading earlier parameters, submitting jobs; and
-the form helpers underneath (field kinds, path checks) on tiny hand-made files."""
+"""GUI pages with Streamlit's AppTest: pages from the stage registry, fields and
+defaults from the config models, dependent fields, inline messages from the model and
+the stage's check, loading earlier parameters, submitting jobs; and the form helpers
+underneath (path descriptions, page checks) on tiny hand-made files."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import gennie.gui
-from gennie.config import STAGES, TrainConfig, dump_config, load_run_config
-from gennie.gui.fields import check_path, form_fields, resolve_path, validate_page, visible
+from gennie.config import STAGES, Stage, TrainConfig, dump_config, load_run_config
+from gennie.config.options import options
+from gennie.errors import UserError
+from gennie.gui import APP
+from gennie.gui.fields import (
+    check_path,
+    problem_text,
+    resolve_path,
+    stage_options,
+    validate_page,
+    visible,
+)
 from gennie.gui.form import _from_raw, to_raw
-from gennie.gui.jobs import JobStore
-
-VIEWS = Path(gennie.gui.__file__).parent / "views"
-PAGE_OF = {"preprocess": "preprocess", "train": "train", "evaluate": "evaluate"}
-PAGE_OF.update({"predict": "predict", "tune": "search", "motifs": "interpret", "ism": "interpret"})
+from gennie.gui.pages import GOTO, RUNS, page_of, page_table
+from gennie.jobs import JobStore
+from gennie.runs import check_run_folder
 
 BED = "track name=x\nchr1\t0\t10\ta\t0\t+\nchr1\t20\t30\tb\t0\t-\n# note\nchr2\t5\t15\tc\t0\t+\n"
 FASTA_A = "".join(f">a{i}\nACGTACGTACGTACGTACGT\n" for i in range(20))
@@ -33,11 +41,26 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _script(url: str) -> None:
+    from gennie.gui.navigation import render_page
+
+    render_page(url)
+
+
+def _open(url: str) -> AppTest:
+    return AppTest.from_function(_script, args=(url,), default_timeout=60)
+
+
 def _page(stage: str) -> AppTest:
-    at = AppTest.from_file(str(VIEWS / f"{PAGE_OF[stage]}.py"), default_timeout=60)
-    if stage in ("motifs", "ism"):
-        at.session_state["interpret.stage"] = stage
+    page = page_of(stage)
+    at = _open(page.url)
+    if len(page.stages) > 1:
+        at.session_state[f"{page.title.lower()}.stage"] = stage
     return at.run()
+
+
+def _infos(at: AppTest) -> list[str]:
+    return [i.value for i in at.info]
 
 
 def _errors(at: AppTest) -> list[str]:
@@ -59,31 +82,27 @@ def _fake_run(folder: Path, stage: str, status: str = "complete", **files: str) 
 # --------------------------------------------------------------------------- helpers
 
 
-def test_form_fields_mirror_the_models():
-    for stage, model in STAGES.items():
-        fields = form_fields(stage)
-        assert [f.name for f in fields] == list(model.model_fields)
-        for ff in fields:
-            assert ff.default == model.model_fields[ff.name].get_default(call_default_factory=True)
-            assert ff.help == (model.model_fields[ff.name].description or "")
-    train = {f.name: f for f in form_fields("train")}
-    assert train["optimizer"].kind == "choice"
-    assert train["optimizer"].choices == ("sgd", "rmsprop", "adam", "adamw")
-    assert train["preset"].kind == "choice" and "enngene" in train["preset"].choices
-    assert train["early_stopping"].kind == "bool"
-    assert (train["epochs"].kind, train["epochs"].minimum, train["epochs"].maximum) == (
-        "int",
-        1,
-        100_000,
-    )
-    assert train["architecture"].kind == "yaml"
-    assert (train["precision"].kind, train["precision"].choices) == ("choice", ("32", "bf16"))
-    assert train["precision"].label == "Arithmetic (32-bit or bfloat16)"
-    pre = {f.name: f for f in form_fields("preprocess")}
-    assert pre["classes"].kind == "classes"
-    assert pre["chromosomes"].kind == "chromosomes"
-    assert pre["chromosomes"].keys == ("train", "validation", "test", "blackbox")
-    assert pre["negatives"].optional and pre["negatives"].choices == ("shuffle", "background")
+def test_pages_come_from_the_stage_registry():
+    table = page_table()
+    assert [(p.url, p.title, p.stages) for p in table] == [
+        ("preprocess", "Preprocess", ("preprocess",)),
+        ("train", "Train", ("train",)),
+        ("evaluate", "Evaluate", ("evaluate",)),
+        ("predict", "Predict", ("predict",)),
+        ("tune", STAGES["tune"].title, ("tune",)),
+        ("interpret", "Interpret", ("motifs", "ism")),
+        (RUNS, "Runs", ()),
+    ]
+    assert sorted(s for p in table for s in p.stages) == sorted(STAGES)
+    for name, stage in STAGES.items():
+        assert page_of(name).url == stage.command[0]
+    assert len({p.icon for p in table}) == len(table)
+
+
+def test_a_page_offers_the_options_of_its_model():
+    for name, stage in STAGES.items():
+        assert stage_options(name) == options(stage.config)
+        assert [o.name for o in stage_options(name)] == list(stage.config.model_fields)
 
 
 def test_dependent_fields():
@@ -101,27 +120,42 @@ def test_dependent_fields():
 
 
 def test_check_path_counts_records_and_chromosomes(tmp_path):
+    import gzip
+
     (tmp_path / "x.bed").write_text(BED)
+    (tmp_path / "x.bed.gz").write_bytes(gzip.compress(BED.encode()))
     (tmp_path / "x.fa").write_text(">s1\nACGT\n>s2\nGGCC\n")
-    (tmp_path / "x.txt").write_text("ACGT\n\nGGCC\nTTAA\n")
-    (tmp_path / "bad.txt").write_text("hello world again\n")
+    (tmp_path / "i.fa").write_text(">s1\nACGT\n")
+    (tmp_path / "i.fa.fai").write_text("s1\t4\t4\t4\t5\nt\t4\t14\t4\t5\n")
+    (tmp_path / "x.txt").write_text("ACGT\n\nGGCC\n# a note\nTTAA\n")
+    (tmp_path / "x.wig").write_text("fixedStep chrom=chr1 start=1 step=1\n0.5\n0.7\n")
+    (tmp_path / "net.onnx").write_bytes(b"\0" * 2000)
+    (tmp_path / "notes.meme").write_text("MEME version 4\n")
     bed = check_path(tmp_path / "x.bed", "input")
     assert (bed.ok, bed.format, bed.records) == (True, "bed", 3)
     assert bed.chromosomes == {"chr1": 2, "chr2": 1}
     assert bed.message == "BED, 3 intervals on 2 chromosomes"
+    assert check_path(tmp_path / "x.bed.gz", "input").chromosomes == {"chr1": 2, "chr2": 1}
     assert check_path(tmp_path / "x.fa", "input").message == "FASTA, 2 sequences"
+    assert check_path(tmp_path / "i.fa", "genome").message == "FASTA, 2 sequences"  # the index
     assert check_path(tmp_path / "x.txt", "input").message == "sequences, 3 lines"
-    bad = check_path(tmp_path / "bad.txt", "input")
-    assert not bad.ok and "cannot tell the format" in bad.message and "(line 1)" in bad.message
+    assert check_path(tmp_path / "x.wig", "conservation").message == "signal track (wig), 0.0 kB"
+    assert check_path(tmp_path / "net.onnx", "model").message == "model file, 2.0 kB"
+    # what a field may take is the stage's to say: an unknown format is only described
+    other = check_path(tmp_path / "notes.meme", "database")
+    assert (other.ok, other.message, other.format) == (True, "file, 0.0 kB", None)
     assert check_path(tmp_path / "nope.bed", "input").message == f"not found: {tmp_path}/nope.bed"
     assert check_path(tmp_path / "new", "out").message == "will be created"
-    assert not check_path(tmp_path, "dataset").ok
+    assert not check_path(tmp_path / "x.bed", "out").ok
+    assert check_path(tmp_path, "input").message == "this is a folder; give a file"
+    empty = check_path(tmp_path, "dataset")
+    assert (empty.ok, empty.message) == (False, "not a gennie preprocess run folder (no run.json)")
     run = _fake_run(tmp_path / "t", "train")
     assert check_path(run, "model").message == "train run, complete"
-    assert (
-        check_path(run, "dataset").message
-        == "this is a train run, complete; give a preprocess run folder"
-    )
+    wrong = check_path(run, "dataset")
+    assert (wrong.ok, wrong.message) == (False, "this is a train run folder, not a preprocess one")
+    running = _fake_run(tmp_path / "r", "train", status="running")
+    assert check_path(running, "model").message == "this train run did not finish (status: running)"
 
 
 def test_paths_relative_absolute_and_home(tmp_path, monkeypatch):
@@ -139,14 +173,17 @@ def test_paths_relative_absolute_and_home(tmp_path, monkeypatch):
     assert check.config.out == tmp_path / "runs"
     _fake_run(tmp_path / "runs" / "mine", "preprocess")
     taken = validate_page("preprocess", {**values, "name": "mine"}, tmp_path)
-    assert taken.errors == {"name": f"{tmp_path}/runs/mine exists already; choose another name"}
+    (problem,) = check_run_folder(check.config.model_copy(update={"name": "mine"}))
+    assert problem.message == "a finished run with this name exists already"
+    assert taken.errors == {"name": problem_text(problem)}  # the library's rule and words
+    assert taken.config is None
 
 
 def test_an_emptied_output_folder_is_the_default_folder(tmp_path):
     # Not the workspace itself: the run-name check already took it as the default.
     (tmp_path / "a.fa").write_text(FASTA_A)
     (tmp_path / "b.fa").write_text(FASTA_B)
-    out = next(ff for ff in form_fields("preprocess") if ff.name == "out")
+    out = next(opt for opt in stage_options("preprocess") if opt.name == "out")
     assert _from_raw(out, "  ") is None
     values = {"classes": {"a": "a.fa", "b": "b.fa"}, "window": 20, "out": _from_raw(out, "")}
     check = validate_page("preprocess", values, tmp_path)
@@ -157,12 +194,12 @@ def test_an_emptied_output_folder_is_the_default_folder(tmp_path):
 # --------------------------------------------------------------------------- pages
 
 
-@pytest.mark.parametrize("stage", list(PAGE_OF))
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_every_field_is_on_its_page_with_the_default(workspace, stage):
     at = _page(stage)
     assert not at.exception
     values: dict = {}
-    for ff in form_fields(stage):
+    for ff in stage_options(stage):
         if ff.kind in ("classes", "chromosomes") or not visible(stage, ff.name, values):
             continue
         if stage == "train" and ff.name == "architecture":
@@ -204,7 +241,9 @@ def test_inline_validation_before_running(workspace):
     errors = _errors(at)
     assert f"not found: {workspace}/missing.fa" in errors
     assert any("must have 3 or 4 parts" in e for e in errors)
-    assert "BED class files need the reference genome FASTA" in [i.value for i in at.info]
+    # the stage's check runs on the valid fields: the genome is still to be filled in
+    genome = _stage_problem("preprocess", "genome", classes={"a": workspace / "a.bed"})
+    assert problem_text(genome) in _infos(at)
     assert "✓ BED, 3 intervals on 2 chromosomes" in [c.value for c in at.caption]
     assert at.button(key="preprocess.run").disabled
     # chromosome split: the chromosomes of the class files are listed
@@ -301,7 +340,7 @@ def test_runs_page_shows_results(workspace):
 
     (workspace / "runs" / "evaluate_1" / "logos").mkdir()
     Image.new("RGB", (4, 2), "red").save(workspace / "runs" / "evaluate_1" / "logos" / "a_1.png")
-    at = AppTest.from_file(str(VIEWS / "runs.py"), default_timeout=60).run()
+    at = _open(RUNS).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["run"]) == ["runs/evaluate_1"]
@@ -330,6 +369,8 @@ def test_cancel_button_stops_a_running_job(workspace):
         TrainConfig(dataset=workspace / "data", out=workspace / "runs"), start_worker=False
     )
     _fake_run(job.run_dir, "train", status="running")
+    dump_config(TrainConfig(epochs=4), job.run_dir / "parameters.yaml")
+    (job.run_dir / "metrics.tsv").write_text("epoch\tval_loss\n1\t0.5\n")
     process = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
     )
@@ -337,7 +378,7 @@ def test_cancel_button_stops_a_running_job(workspace):
         db.execute("UPDATE jobs SET status='running', pid=? WHERE id=?", (process.pid, job.id))
     at = _page("train")
     assert any(f"Job {job.id}: train" in m.value and "running" in m.value for m in at.markdown)
-    assert at.get("progress")[0].proto.text == "0% — starting"
+    assert at.get("progress")[0].proto.text == "25% — starting"  # 1 of 4 epochs
     at.button(key=f"cancel:{job.id}").click().run()
     assert process.wait(timeout=10) != 0
     assert store.get(job.id).status == "cancelled"
@@ -374,7 +415,7 @@ def test_gui_command(tmp_path):
     from typer.testing import CliRunner
 
     from gennie.cli import app
-    from gennie.gui import APP, streamlit_command
+    from gennie.gui import streamlit_command
 
     command = streamlit_command()
     assert command[1:5] == ["-m", "streamlit", "run", str(APP)]
@@ -425,7 +466,7 @@ def _own_defaults_off(at: AppTest, prefix: str) -> list[str]:
     return off
 
 
-@pytest.mark.parametrize("stage", sorted(PAGE_OF))
+@pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_field_is_created_with_its_value_as_its_own_default(workspace, stage):
     # The browser can fall back to a widget's own default when a run is cut short by the
     # next one before it drew the widget: with the value only in the session state, a
@@ -443,9 +484,69 @@ def test_every_field_is_created_with_its_value_as_its_own_default(workspace, sta
 
 
 def test_the_runs_page_creates_its_jobs_setting_with_its_value(workspace):
-    from gennie.gui.jobs import JobStore
-
     JobStore(workspace).parallel = 3
-    at = AppTest.from_file(str(VIEWS / "runs.py"), default_timeout=60).run()
+    at = _open(RUNS).run()
     assert at.number_input(key="runs.parallel").value == 3
     assert at.number_input(key="runs.parallel").proto.default == 3
+
+
+# --------------------------------------------------------------------------- the stage's check
+
+
+def _stage_problem(stage: str, field: str, **values) -> UserError:
+    """The problem the stage's own check finds with ``field`` for these values."""
+    config = STAGES[stage].config(**values)
+    return next(p for p in STAGES[stage].checker()(config) if p.field.split(".")[0] == field)
+
+
+def test_a_page_without_a_dataset_shows_the_stage_checks_message_at_the_dataset(workspace):
+    expected = problem_text(_stage_problem("train", "dataset", out=workspace / "gennie-runs"))
+    check = validate_page("train", {}, workspace)
+    assert check.errors == {"dataset": expected} and check.missing == {"dataset"}
+    assert not check.ok
+    at = _page("train")
+    assert expected in _infos(at)
+    assert "Fill in to enable Run: dataset" in _infos(at)
+    assert at.button(key="train.run").disabled
+
+
+def test_the_pages_show_what_the_stage_check_finds_by_field(workspace, monkeypatch):
+    found = [
+        UserError("too many epochs for this dataset", field="epochs", hint="lower it"),
+        UserError("a field of no page", field="nowhere"),
+        UserError("the dataset has no test split", field="dataset.splits", file="d/x"),
+        UserError("something about the whole run"),
+    ]
+    monkeypatch.setattr(Stage, "checker", lambda self: lambda config: found)
+    check = validate_page("train", {"dataset": "d"}, workspace)
+    assert check.errors["epochs"] == "too many epochs for this dataset  \nhint: lower it"
+    assert check.errors["dataset"].startswith("not found: ")  # the path comes first
+    assert check.general == ["a field of no page", "something about the whole run"]
+    assert check.missing == set()
+    check = validate_page("train", {}, workspace)
+    assert check.errors["dataset"] == "the dataset has no test split (d/x)"
+    assert check.missing == {"dataset"}
+    at = _page("train")
+    assert "too many epochs for this dataset  \nhint: lower it" in _errors(at)
+    assert "something about the whole run" in _errors(at)
+    assert "Fix the marked field(s) to enable Run: epochs" in [w.value for w in at.warning]
+
+
+def test_model_errors_are_shown_by_field_without_reading_messages(workspace):
+    values = {"split": "chromosome", "chromosomes": {"test": ["chr1"]}, "negatives": "shuffle"}
+    values["negatives_name"] = "a"
+    (workspace / "a.fa").write_text(FASTA_A)
+    check = validate_page("preprocess", {**values, "classes": {"a": "a.fa"}}, workspace)
+    assert check.errors["chromosomes"].startswith("a chromosome split needs chromosome lists")
+    assert check.config is None
+
+
+def test_the_app_navigates_by_the_page_table(workspace):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Preprocess"]
+    at.session_state[GOTO] = RUNS  # what "Show results" asks for
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Runs"]
+    assert GOTO not in at.session_state

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from gennie.gui.jobs import JobStore
 from gennie.gui.runinfo import workspace_files
+from gennie.jobs import JobStore
 
 WORKSPACE_ENV = "GENNIE_WORKSPACE"
 """Environment variable that names the workspace (default: the working folder)."""

@@ -1,220 +1,65 @@
-"""Form fields generated from the configuration models, and their validation.
+"""The forms' part without Streamlit: a page's options, which of them show for the
+current values, what a typed path holds, and checking a whole page.
 
-The GUI never re-declares an option: every field of a stage's pydantic model becomes a
-form field whose widget kind, default, choices and help come from the model. This
-module holds the part without Streamlit (so it is unit-testable): field kinds, value
-conversion, which fields show for the current values, path checks, and validation of a
-whole page into a configuration plus per-field messages.
+Nothing here declares an option or a rule; the page asks the library:
+
+- the options, their kinds, defaults and help: :func:`gennie.config.options.options`;
+- which options matter for the current values: :func:`gennie.config.options.shown_when`;
+- what is wrong with the values: the model's validation, by field
+  (:func:`gennie.config.field_errors`);
+- what the stage needs before it can run: the stage's ``check(config)``
+  (:meth:`gennie.config.Stage.checker`), each problem naming its field;
+- whether the run's folder name is free: :func:`gennie.runs.check_run_folder`;
+- what a file is and how many records it holds: :mod:`gennie.io`.
 """
 
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import ValidationError
 
-from gennie.config import KNOWN_BRANCHES, STAGES, StageConfig, build_config
+from gennie.config import STAGES, StageConfig, build_config, field_errors
+from gennie.config.options import Option, options, shown_when
+from gennie.config.stages import is_custom_model
 from gennie.errors import UserError
+from gennie.io.bed import count_bed
+from gennie.io.fasta import count_fasta, sequence_lines
+from gennie.io.files import sniff_format
+from gennie.io.tracks import track_format
+from gennie.runs import check_run_folder, read_run, require_complete
 
 OUTPUT_FIELDS = {"out", "cache_dir"}
-"""Path fields that name something gennie writes (they need not exist)."""
+"""Path fields that name a folder gennie writes (it need not exist; Browse offers
+folders)."""
 
 RUN_FOLDER_FIELDS = {"dataset": "preprocess", "model": "train", "blackbox": "preprocess"}
-"""Path fields that take a run folder, and the stage of that run."""
+"""Path fields that take a run folder, and the stage of that run (Browse offers those
+runs)."""
 
-LABELS = {
-    "out": "Output folder",
-    "name": "Run name",
-    "lr": "Learning rate",
-    "lr_schedule": "Learning-rate schedule",
-    "lr_decay": "Learning-rate decay",
-    "lr_factor": "Learning-rate factor on a plateau",
-    "lr_patience": "Learning-rate patience (epochs)",
-    "ema_decay": "Weight averaging (EMA decay)",
-    "precision": "Arithmetic (32-bit or bfloat16)",
-    "mask": "Random masking (share of positions)",
-    "classes": "Class files",
-    "ratio": "Split ratio",
-    "jobs": "Parallel processes",
-    "cache_dir": "Cache folder",
-    "custom_window": "Custom model: window",
-    "custom_classes": "Custom model: classes",
-    "custom_branches": "Custom model: branches",
-    "custom_alphabet": "Custom model: alphabet",
-    "blackbox": "Blackbox dataset",
-    "input": "Input file",
-    "n_trials": "Number of trials",
-    "database": "Motif database (MEME)",
-    "top": "Top predictions drawn per class",
-    "steps": "Integration steps",
-}
+LARGE = 300 * 1024 * 1024
+"""Files above this size (bytes) are described without reading them through."""
 
 
-def label(name: str) -> str:
-    """The label shown for a field (``batch_size`` → ``Batch size``)."""
-    return LABELS.get(name, name.replace("_", " ").capitalize())
-
-
-def _is_optional(annotation: Any) -> bool:
-    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if _is_optional(annotation):
-        rest = [a for a in get_args(annotation) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return annotation
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One option of a stage, as the form shows it.
-
-    Attributes:
-        name: The configuration field.
-        kind: Widget kind: ``bool``, ``choice``, ``int``, ``float``, ``text``, ``path``,
-            ``paths``, ``branches``, ``list``, ``lines``, ``classes``, ``numbers``, ``chromosomes``
-            or ``yaml`` (anything else, edited as YAML).
-        default: The model's default.
-        help: The model's description.
-        optional: ``None`` is a valid value.
-        choices: The allowed values of a ``choice`` field.
-        minimum, maximum: Bounds of a number field.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    help: str
-    optional: bool = False
-    choices: tuple = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    keys: tuple = field(default=())
-
-    @property
-    def label(self) -> str:
-        """The field's label."""
-        return label(self.name)
-
-
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    low = high = None
-    for meta in info.metadata:
-        for attr in ("ge", "gt"):
-            if getattr(meta, attr, None) is not None:
-                low = getattr(meta, attr)
-        for attr in ("le", "lt"):
-            if getattr(meta, attr, None) is not None:
-                high = getattr(meta, attr)
-    return low, high
-
-
-def form_field(name: str, info: FieldInfo) -> FormField:
-    """The form field of one model field (kind chosen from its type annotation)."""
-    annotation = info.annotation
-    optional = _is_optional(annotation)
-    inner = _strip_optional(annotation)
-    origin, args = get_origin(inner), get_args(inner)
-    default = info.get_default(call_default_factory=True)
-    help_text = info.description or ""
-    low, high = _bounds(info)
-    common = {"default": default, "help": help_text, "optional": optional}
-    if inner is bool:
-        return FormField(name, "bool", **common)
-    if origin is Literal:
-        return FormField(name, "choice", choices=args, **common)
-    if inner is int:
-        return FormField(name, "int", minimum=low, maximum=high, **common)
-    if inner is float:
-        return FormField(name, "float", minimum=low, maximum=high, **common)
-    if inner is str and name == "preset":
-        from gennie.config.presets import PRESETS  # plain data; does not import torch
-
-        return FormField(name, "choice", choices=tuple(PRESETS), **common)
-    if inner is str:
-        return FormField(name, "text", **common)
-    if inner is Path:
-        return FormField(name, "path", **common)
-    if origin is list and args == (Path,):
-        return FormField(name, "paths", **common)
-    if origin is list and args == (str,):
-        kind = "branches" if name.endswith("branches") else "list"
-        kind = "lines" if name == "sequences" else kind
-        return FormField(name, kind, choices=KNOWN_BRANCHES if kind == "branches" else (), **common)
-    if origin is dict and args == (str, Path):
-        return FormField(name, "classes", **common)
-    if origin is dict and args[0] is str and args[1] in (float, int):
-        return FormField(name, "numbers", **common)
-    if origin is dict and get_origin(args[0]) is Literal and get_origin(args[1]) is list:
-        return FormField(name, "chromosomes", keys=get_args(args[0]), **common)
-    return FormField(name, "yaml", **common)
+def stage_options(stage: str) -> tuple[Option, ...]:
+    """The options of a stage's page: its configuration model's fields, in order."""
+    return options(STAGES[stage].config)
 
 
 @functools.cache
-def form_fields(stage: str) -> tuple[FormField, ...]:
-    """The form fields of a stage, in the model's field order."""
-    model = STAGES[stage]
-    return tuple(form_field(name, info) for name, info in model.model_fields.items())
-
-
-# --------------------------------------------------------------------------- visibility
-
-
-def _is_custom_model(values: dict[str, Any]) -> bool:
-    model = str(values.get("model") or "")
-    return model.endswith((".pt", ".pth", ".ts", ".onnx"))
-
-
-VISIBLE_WHEN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
-    "preprocess": {
-        "ratio": lambda v: v.get("split") != "chromosome",
-        "chromosomes": lambda v: v.get("split") == "chromosome",
-        "conservation": lambda v: "cons" in (v.get("branches") or []),
-        "fold_temperature": lambda v: "fold" in (v.get("branches") or []),
-        "negatives_from": lambda v: bool(v.get("negatives")),
-        "negatives_name": lambda v: bool(v.get("negatives")),
-        "negatives_ratio": lambda v: bool(v.get("negatives")),
-        "cache_dir": lambda v: bool(v.get("cache", True)),
-    },
-    "train": {
-        "lr_decay": lambda v: v.get("lr_schedule") == "decay",
-        "lr_factor": lambda v: v.get("lr_schedule") == "plateau",
-        "lr_patience": lambda v: v.get("lr_schedule") == "plateau",
-        "patience": lambda v: bool(v.get("early_stopping", True)),
-        "min_delta": lambda v: bool(v.get("early_stopping", True)),
-        "centre_window": lambda v: bool(v.get("centre_networks")),
-    },
-    "evaluate": {
-        "blackbox_split": lambda v: bool(v.get("blackbox")),
-        "class_column": lambda v: bool(v.get("input")),
-    },
-}
-"""Fields shown only when the other values make them matter (a hidden field keeps its
-value in the form but is not sent, so the model's default applies)."""
-
-for _stage in ("evaluate", "predict"):
-    VISIBLE_WHEN.setdefault(_stage, {})
-    for _name in ("custom_window", "custom_classes", "custom_branches", "custom_alphabet"):
-        VISIBLE_WHEN[_stage][_name] = _is_custom_model
-    for _name in ("target", "steps", "baseline", "top"):
-        VISIBLE_WHEN[_stage][_name] = lambda v: bool(v.get("attributions"))
-    VISIBLE_WHEN[_stage]["baseline_file"] = lambda v: (
-        bool(v.get("attributions")) and (v.get("baseline") == "file")
-    )
+def _rules(stage: str) -> dict[str, Callable[[dict[str, Any]], bool]]:
+    return shown_when(STAGES[stage].config)
 
 
 def visible(stage: str, name: str, values: dict[str, Any]) -> bool:
-    """Whether a field is shown (and sent) for the current values of the page."""
-    rule = VISIBLE_WHEN.get(stage, {}).get(name)
+    """Whether a field is shown (and sent) for the current values of the page; a
+    hidden field keeps its value in the form, and the model's default applies."""
+    rule = _rules(stage).get(name)
     return True if rule is None else bool(rule(values))
 
 
@@ -229,7 +74,17 @@ def resolve_path(text: str | Path, workspace: Path) -> Path:
 
 @dataclass
 class PathCheck:
-    """What a path check found: ``ok`` and a one-line description or problem."""
+    """What a typed path holds: ``ok`` and a one-line description or problem.
+
+    Attributes:
+        ok: False when the path cannot be what the field takes (missing, a folder
+            for a file, a run of another stage).
+        message: The description (``BED, 3 intervals on 2 chromosomes``) or problem.
+        format: ``bed``, ``fasta``, ``sequences``, ``track``, ``model``, ``run`` or
+            ``bundle`` when known.
+        records: Intervals, sequences or lines, when counted.
+        chromosomes: Intervals per chromosome of a BED file.
+    """
 
     ok: bool
     message: str
@@ -238,49 +93,80 @@ class PathCheck:
     chromosomes: dict[str, int] = field(default_factory=dict)
 
 
-_LARGE = 300 * 1024 * 1024
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
-def _count_bed(path: Path) -> tuple[int, dict[str, int]]:
-    from gennie.io.files import open_text
+def _is_bundle(path: Path) -> bool:
+    # imported here: the bundle module loads torch, needed only for this rare case
+    from gennie.model.bundle import BUNDLE_FILE
 
-    chroms: dict[str, int] = {}
-    records = 0
-    with open_text(path) as handle:
-        for raw in handle:
-            if not raw.strip() or raw.startswith(("#", "track", "browser")):
-                continue
-            records += 1
-            chrom = raw.split("\t", 1)[0].split()[0]
-            chroms[chrom] = chroms.get(chrom, 0) + 1
-    return records, chroms
+    return (path / BUNDLE_FILE).is_file()
 
 
-def _count_fasta(path: Path) -> int | None:
-    from gennie.io.files import open_text
+def _check_folder(path: Path, name: str) -> PathCheck:
+    """A folder typed into a path field: a run folder of the right stage, or a bundle."""
+    wanted = RUN_FOLDER_FIELDS.get(name)
+    run = read_run(path)
+    if wanted and run is not None:
+        try:
+            require_complete(path, wanted, name)
+        except UserError as exc:
+            return PathCheck(False, exc.message, format="run")
+        return PathCheck(True, f"{run.stage} run, {run.status}", format="run")
+    if wanted and _is_bundle(path):
+        return PathCheck(True, "model bundle", format="bundle")
+    if wanted:
+        try:
+            require_complete(path, wanted, name)
+        except UserError as exc:
+            return PathCheck(False, exc.message)
+    return PathCheck(False, "this is a folder; give a file")
 
-    fai = Path(str(path) + ".fai")
-    if fai.is_file():
-        return sum(1 for line in fai.read_text().splitlines() if line.strip())
-    if path.stat().st_size > _LARGE:
-        return None
-    with open_text(path) as handle:
-        return sum(1 for line in handle if line.startswith(">"))
+
+def _check_file(path: Path, name: str) -> PathCheck:
+    """A file typed into a path field: its format and, unless it is large, its records."""
+    size = path.stat().st_size
+    readable = size <= LARGE
+    if is_custom_model(path):
+        return PathCheck(True, f"model file, {_size_text(size)}", format="model")
+    try:
+        kind = sniff_format(path, field=name)
+    except UserError:
+        try:
+            kind = track_format(path, name)
+        except UserError:
+            return PathCheck(True, f"file, {_size_text(size)}")
+        return PathCheck(True, f"signal track ({kind}), {_size_text(size)}", format="track")
+    if kind == "bed":
+        chroms = count_bed(path) if readable else {}
+        records = sum(chroms.values()) if readable else None
+        text = f", {records:,} intervals on {len(chroms)} chromosomes" if readable else ""
+        return PathCheck(True, "BED" + text, format="bed", records=records, chromosomes=chroms)
+    if kind == "fasta":
+        indexed = Path(f"{path}.fai").is_file()
+        records = count_fasta(path) if readable or indexed else None
+        text = f", {records:,} sequences" if records is not None else f", {_size_text(size)}"
+        return PathCheck(True, "FASTA" + text, format="fasta", records=records)
+    records = sum(1 for _ in sequence_lines(path)) if readable else None
+    text = f", {records:,} lines" if records is not None else f", {_size_text(size)}"
+    return PathCheck(True, "sequences" + text, format="sequences", records=records)
 
 
 def check_path(value: Path, name: str) -> PathCheck:
-    """Check an input path as it is typed: it exists, its format, its size.
+    """Describe an input path as it is typed: whether it exists, what it holds.
+
+    Whether the field may take that kind of file is for the stage's check to say; this
+    only finds what the path is.
 
     Args:
         value: The resolved path.
-        name: The configuration field (decides what is expected there).
+        name: The configuration field (a run folder field wants a run of its stage;
+            an output field need not exist).
 
     Returns:
-        The result; for BED files also the records per chromosome.
+        The result; for BED files also the intervals per chromosome.
     """
-    from gennie.io.files import sniff_format
-    from gennie.runs import read_status
-
     path = Path(value)
     if name in OUTPUT_FIELDS:
         if path.is_file():
@@ -289,46 +175,8 @@ def check_path(value: Path, name: str) -> PathCheck:
     if not path.exists():
         return PathCheck(False, f"not found: {path}")
     if path.is_dir():
-        status = read_status(path)
-        wanted = RUN_FOLDER_FIELDS.get(name)
-        if status:
-            text = f"{status.get('stage')} run, {status.get('status')}"
-            if wanted and status.get("stage") != wanted:
-                return PathCheck(False, f"this is a {text}; give a {wanted} run folder")
-            if status.get("status") != "complete":
-                return PathCheck(False, f"this {text}: it did not finish")
-            return PathCheck(True, text, format="run")
-        if (path / "bundle.yaml").is_file():
-            return PathCheck(True, "model bundle", format="bundle")
-        if wanted:
-            return PathCheck(False, f"not a gennie {wanted} run folder (no run.json)")
-        return PathCheck(False, "this is a folder; give a file")
-    size = path.stat().st_size
-    size_text = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
-    suffixes = "".join(path.suffixes).lower()
-    if any(s in suffixes for s in (".bw", ".bigwig", ".wig")):
-        return PathCheck(True, f"signal track, {size_text}", format="track")
-    if suffixes.endswith((".pt", ".pth", ".ts", ".onnx")):
-        return PathCheck(True, f"model file, {size_text}", format="model")
-    try:
-        kind = sniff_format(path, field=name)
-    except UserError as exc:
-        return PathCheck(False, exc.message + (f" (line {exc.line})" if exc.line else ""))
-    if kind == "bed":
-        records, chroms = _count_bed(path) if size <= _LARGE else (None, {})
-        text = "BED" + (
-            f", {records:,} intervals on {len(chroms)} chromosomes" if records is not None else ""
-        )
-        return PathCheck(True, text, format="bed", records=records, chromosomes=chroms)
-    if kind == "fasta":
-        records = _count_fasta(path)
-        text = "FASTA" + (f", {records:,} sequences" if records is not None else f", {size_text}")
-        return PathCheck(True, text, format="fasta", records=records)
-    from gennie.io.files import open_text
-
-    with open_text(path) as handle:
-        records = sum(1 for line in handle if line.strip())
-    return PathCheck(True, f"sequences, {records:,} lines", format="sequences", records=records)
+        return _check_folder(path, name)
+    return _check_file(path, name)
 
 
 # --------------------------------------------------------------------------- validation
@@ -350,15 +198,26 @@ def parse_yaml_field(text: str) -> Any:
         raise ValueError(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
 
 
+def problem_text(problem: UserError) -> str:
+    """A stage's problem as shown next to its field: the message, the file (and line)
+    it is about, and the hint on a second line."""
+    text = problem.message
+    if problem.file:
+        text += f" ({problem.file}" + (f", line {problem.line}" if problem.line else "") + ")"
+    if problem.hint:
+        text += f"  \nhint: {problem.hint}"
+    return text
+
+
 @dataclass
 class PageCheck:
-    """The result of validating a page.
+    """The result of checking a page.
 
     Attributes:
         config: The validated configuration (absolute paths), or ``None`` if invalid.
         errors: Messages by field name, shown next to the field.
         general: Messages that concern no single field.
-        paths: Path checks by field name (a list for multi-path fields).
+        paths: Path checks by field name (a list or a mapping for multi-path fields).
         missing: Fields among ``errors`` that are only not filled in yet.
     """
 
@@ -374,110 +233,86 @@ class PageCheck:
         return self.config is not None and not self.errors and not self.general
 
 
-_BLAME = {
-    "chromosome list": "chromosomes",
-    "reduction": "reduce",
-    "negatives_from": "negatives_from",
-    "negatives_name": "negatives_name",
-    "data source": "blackbox",
-    "needs baseline_file": "baseline_file",
-    "input or sequences": "input",
-}
-"""Phrases of model-level messages and the field they are about."""
-
-
-def _blame(message: str, names: list[str]) -> str | None:
-    """The field a model-level message is about (a known phrase, else the first field
-    name the message mentions)."""
-    lowered = message.lower()
-    for phrase, name in _BLAME.items():
-        if phrase in lowered and name in names:
-            return name
-    hits = [
-        (lowered.find(form), -len(name), name)
-        for name in names
-        for form in {name, name.replace("_", " ")}
-        if lowered.find(form) >= 0
-    ]
-    return min(hits)[2] if hits else None
+def _empty(value: Any) -> bool:
+    return value in (None, "", [], {})
 
 
 def _check_paths(
     stage: str, data: dict[str, Any], workspace: Path
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Path checks of every path field that has a value, and their problems by field."""
     checks: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for ff in form_fields(stage):
-        value = data.get(ff.name)
-        if value in (None, "", [], {}):
+    for opt in stage_options(stage):
+        value = data.get(opt.name)
+        if _empty(value):
             continue
-        if ff.kind == "path":
-            check = check_path(resolve_path(value, workspace), ff.name)
-            checks[ff.name] = check
-            if not check.ok:
-                errors[ff.name] = check.message
-        elif ff.kind == "paths":
-            results = [check_path(resolve_path(v, workspace), ff.name) for v in value]
-            checks[ff.name] = results
-            bad = [c.message for c in results if not c.ok]
-            if bad:
-                errors[ff.name] = "; ".join(bad)
-        elif ff.kind == "classes":
-            results = {k: check_path(resolve_path(v, workspace), ff.name) for k, v in value.items()}
-            checks[ff.name] = results
-            bad = [f"{k}: {c.message}" for k, c in results.items() if not c.ok]
-            if bad:
-                errors[ff.name] = "; ".join(bad)
+        if opt.kind == "path":
+            check = check_path(resolve_path(value, workspace), opt.name)
+            checks[opt.name] = check
+            bad = [check.message] if not check.ok else []
+        elif opt.kind == "paths":
+            checks[opt.name] = [check_path(resolve_path(v, workspace), opt.name) for v in value]
+            bad = [c.message for c in checks[opt.name] if not c.ok]
+        elif opt.kind == "classes":
+            checks[opt.name] = {
+                k: check_path(resolve_path(v, workspace), opt.name) for k, v in value.items()
+            }
+            bad = [f"{k}: {c.message}" for k, c in checks[opt.name].items() if not c.ok]
+        else:
+            continue
+        if bad:
+            errors[opt.name] = "; ".join(bad)
     return checks, errors
 
 
-def _empty_chromosome_splits(
-    chromosomes: dict[str, list[str]], classes: dict[str, PathCheck]
-) -> str | None:
-    """A problem when a BED class has no interval on the chromosomes of a split."""
-    for split, chroms in chromosomes.items():
-        for name, check in classes.items():
-            if check.format != "bed" or not check.chromosomes:
-                continue
-            if not any(check.chromosomes.get(c) for c in chroms):
-                return (
-                    f"class '{name}' has no intervals on the {split} chromosomes "
-                    f"({', '.join(chroms)}); choose chromosomes that hold intervals of every class"
-                )
-    return None
-
-
-def _required(stage: str, data: dict[str, Any], checks: dict[str, Any]) -> dict[str, str]:
-    """What each stage needs before it can run (the stages check it again)."""
+def _form_data(stage: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The values to validate (hidden and emptied fields left out), and the fields whose
+    widget could not be read."""
+    data: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    if stage == "preprocess":
-        classes = data.get("classes") or {}
-        if not classes:
-            errors["classes"] = "give at least one class file"
-        elif len(classes) + (1 if data.get("negatives") else 0) < 2:
-            errors["classes"] = "give two or more classes, or add negatives"
-        formats = {c.format for c in (checks.get("classes") or {}).values()}
-        if "bed" in formats and not data.get("genome"):
-            errors["genome"] = "BED class files need the reference genome FASTA"
-        if data.get("negatives") == "background" and not data.get("genome"):
-            errors["genome"] = "background negatives need the reference genome FASTA"
-        if "cons" in (data.get("branches") or []) and not data.get("conservation"):
-            errors["conservation"] = "the cons branch needs at least one signal track"
-    if stage in ("train", "tune", "motifs") and not data.get("dataset"):
-        errors["dataset"] = "choose the dataset folder made by Preprocess"
-    if stage == "ism" and not data.get("sequence"):
-        errors["sequence"] = "type or paste the sequence to mutate"
-    if stage in ("evaluate", "predict", "motifs", "ism") and not data.get("model"):
-        errors["model"] = "choose a train run folder (or a model file)"
-    if stage == "evaluate" and not any(data.get(k) for k in ("blackbox", "input", "classes")):
-        errors["blackbox"] = "give a dataset folder, an input file or class files"
-    if stage == "predict" and not data.get("input") and not data.get("sequences"):
-        errors["input"] = "give an input file or type sequences"
-    return errors
+    for opt in stage_options(stage):
+        if opt.name not in values or not visible(stage, opt.name, values):
+            continue
+        value = values[opt.name]
+        if isinstance(value, Exception):
+            errors[opt.name] = str(value)
+        elif value is not None or opt.optional or opt.kind == "yaml":
+            data[opt.name] = value  # an emptied required widget: the model's default
+    return data, errors
+
+
+def _model_errors(stage: str, data: dict[str, Any], failure: UserError) -> dict[str, str]:
+    """Every problem the model finds in ``data``, by field (``""``: the whole model)."""
+    try:
+        STAGES[stage].config.model_validate(data)
+    except ValidationError as exc:
+        found: dict[str, str] = {}
+        for where, message in field_errors(exc).items():
+            top, _, rest = where.partition(".")
+            found.setdefault(top, f"{rest}: {message}" if rest else message)
+        return found
+    return {failure.field or "": failure.message}
+
+
+def _stage_problems(stage: str, config: StageConfig) -> list[UserError]:
+    """What the stage's check and the run-folder rule find in a valid configuration."""
+    try:
+        problems = list(STAGES[stage].checker()(config))
+    except UserError as exc:  # a check that raises its first problem
+        problems = [exc]
+    return problems + check_run_folder(config)
+
+
+def _build(stage: str, data: dict[str, Any], workspace: Path) -> StageConfig:
+    return build_config(stage, None, data, base_dir=workspace)
 
 
 def validate_page(stage: str, values: dict[str, Any], workspace: Path) -> PageCheck:
-    """Validate a page's values into a configuration, with messages per field.
+    """Check a page's values: the model's validation, the paths, the stage's check.
+
+    When some fields are invalid, the stage's check still runs on the others (with the
+    defaults in place of the invalid ones), so that every problem shows at once.
 
     Args:
         stage: The stage (a key of :data:`gennie.config.STAGES`).
@@ -487,55 +322,35 @@ def validate_page(stage: str, values: dict[str, Any], workspace: Path) -> PageCh
     Returns:
         The :class:`PageCheck`.
     """
-    model: type[BaseModel] = STAGES[stage]
-    names = list(model.model_fields)
-    errors: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    for ff in form_fields(stage):
-        if ff.name not in values or not visible(stage, ff.name, values):
-            continue
-        value = values[ff.name]
-        if isinstance(value, Exception):
-            errors[ff.name] = str(value)
-            continue
-        if value is None and not ff.optional and ff.kind not in ("yaml",):
-            continue  # an emptied required widget: the model's default applies
-        data[ff.name] = value
+    names = {opt.name for opt in stage_options(stage)}
+    data, errors = _form_data(stage, values)
     checks, path_errors = _check_paths(stage, data, workspace)
     general: list[str] = []
-    config = None
+    config = checked = None
     try:
-        config = build_config(stage, None, data, base_dir=workspace)
-    except UserError:
+        config = checked = _build(stage, data, workspace)
+    except UserError as failure:
+        for where, message in _model_errors(stage, data, failure).items():
+            if where in names:
+                errors.setdefault(where, message)
+            else:
+                general.append(message)
+        with_defaults = {k: v for k, v in data.items() if k not in errors}
         try:
-            model.model_validate(data)
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = [str(p) for p in err["loc"]]
-                msg = err["msg"].removeprefix("Value error, ")
-                where = loc[0] if loc and loc[0] in names else _blame(msg, names)
-                if where:
-                    detail = ".".join(loc[1:])
-                    errors.setdefault(where, f"{detail}: {msg}" if detail else msg)
-                else:
-                    general.append(msg)
-    missing: set[str] = set()
+            checked = _build(stage, with_defaults, workspace)
+        except UserError:
+            checked = None
     for name, message in path_errors.items():
         errors.setdefault(name, message)
-    if data.get("name"):
-        from gennie.runs import read_status
-
-        taken = resolve_path(data.get("out") or "gennie-runs", workspace) / str(data["name"])
-        if taken.exists() and read_status(taken).get("status") != "failed":
-            errors.setdefault("name", f"{taken} exists already; choose another name")
-    if stage == "preprocess" and data.get("split") == "chromosome" and data.get("chromosomes"):
-        problem = _empty_chromosome_splits(data["chromosomes"], checks.get("classes") or {})
-        if problem:
-            errors.setdefault("chromosomes", problem)
-    for name, message in _required(stage, data, checks).items():
-        if name not in errors:
-            errors[name] = message
-            missing.add(name)
+    missing: set[str] = set()
+    for problem in _stage_problems(stage, checked) if checked is not None else []:
+        where = (problem.field or "").split(".")[0]
+        if where not in names:
+            general.append(problem_text(problem))
+        elif where not in errors:
+            errors[where] = problem_text(problem)
+            if _empty(getattr(checked, where, None)):  # not filled in yet
+                missing.add(where)
     if errors or general:
         config = None
     return PageCheck(config=config, errors=errors, general=general, paths=checks, missing=missing)

@@ -22,25 +22,37 @@ from typing import Any
 import streamlit as st
 from pydantic import BaseModel
 
-from gennie.config import SPLITS, class_name_from_file
+from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_name_from_file
+from gennie.config.options import Option, options
+from gennie.config.presets import preset_architecture
+from gennie.encode.registry import branch_names
+from gennie.errors import UserError
 from gennie.gui.common import relative, workspace
 from gennie.gui.fields import (
     OUTPUT_FIELDS,
     RUN_FOLDER_FIELDS,
-    FormField,
     PageCheck,
-    form_fields,
+    PathCheck,
     parse_yaml_field,
+    resolve_path,
+    stage_options,
     visible,
 )
-from gennie.gui.jobs import STATE_DIR
-from gennie.gui.runinfo import find_runs, to_yaml, workspace_files
+from gennie.gui.runinfo import to_yaml, workspace_files
+from gennie.jobs import STATE_DIR
+from gennie.runs import find_runs
 
 NONE = "(none)"
 """The choice that stands for "not set" in a list of options."""
 
-BASE_FIELDS = ("out", "name", "seed")
-"""Fields every stage has; drawn last, under "Output"."""
+BASE_FIELDS = tuple(StageConfig.model_fields)
+"""Fields every stage has (``out``, ``name``, ``seed``); drawn last, under "Output"."""
+
+CLASS_ROWS = 2
+"""Class rows a page shows at least (more are added with "Number of classes")."""
+
+ARCHITECTURE = "architecture"
+"""The layers field: edited as YAML only on request, else the preset's layers apply."""
 
 
 # --------------------------------------------------------------------------- kept state
@@ -64,11 +76,6 @@ def remember(key: str) -> None:
     _keep()[key] = st.session_state.get(key)
 
 
-def _fewest_classes(stage: str) -> int:
-    """Class rows a page shows at least (preprocess needs two classes)."""
-    return 2 if stage == "preprocess" else 1
-
-
 def set_widget(key: str, value: Any) -> None:
     """Set a widget's value (call from a callback, before the widget is drawn)."""
     st.session_state[key] = value
@@ -82,7 +89,7 @@ def _path_text(value: Any) -> str:
     return "" if value in (None, "") else relative(value)
 
 
-def to_raw(ff: FormField, value: Any) -> Any:
+def to_raw(ff: Option, value: Any) -> Any:
     """A configuration value as its widget holds it."""
     if ff.kind in ("path",):
         return _path_text(value)
@@ -107,7 +114,7 @@ def to_raw(ff: FormField, value: Any) -> Any:
     return value
 
 
-def _from_raw(ff: FormField, raw: Any) -> Any:
+def _from_raw(ff: Option, raw: Any) -> Any:
     """A widget's value as the configuration takes it (a ValueError if unreadable)."""
     if ff.kind in ("path", "text"):
         # Empty means not given: the model's default (an emptied Output folder is the
@@ -156,14 +163,14 @@ def load_into_form(stage: str, parameters: dict[str, Any]) -> list[str]:
         Keys of the file that are not fields of this stage (ignored).
     """
     unknown = [k for k in parameters if k not in ("stage", "gennie_version")]
-    for ff in form_fields(stage):
+    for ff in stage_options(stage):
         value = parameters.get(ff.name, ff.default)
         if ff.name in unknown:
             unknown.remove(ff.name)
         key = f"{stage}.{ff.name}"
         if ff.kind == "classes":
             items = list((value or {}).items())
-            set_widget(f"{key}.n", max(_fewest_classes(stage), len(items)))
+            set_widget(f"{key}.n", max(CLASS_ROWS, len(items)))
             for i in range(max(len(items), 20)):
                 name, path = items[i] if i < len(items) else ("", "")
                 set_widget(f"{key}.{i}.name", name)
@@ -173,15 +180,21 @@ def load_into_form(stage: str, parameters: dict[str, Any]) -> list[str]:
                 set_widget(f"{key}.{split}", ", ".join((value or {}).get(split, [])))
         else:
             set_widget(key, to_raw(ff, value))
-    if stage == "train":
-        set_widget("train.custom_architecture", parameters.get("architecture") is not None)
+    if _has_layer_editor(stage):
+        set_widget(f"{stage}.custom_{ARCHITECTURE}", parameters.get(ARCHITECTURE) is not None)
     return unknown
+
+
+def _has_layer_editor(stage: str) -> bool:
+    """Whether a stage's page has the layers editor (an architecture with a preset)."""
+    names = {opt.name for opt in stage_options(stage)}
+    return {ARCHITECTURE, "preset"} <= names
 
 
 # --------------------------------------------------------------------------- widgets
 
 
-def _help(ff: FormField) -> str:
+def _help(ff: Option) -> str:
     default = ff.default
     if default in (None, [], {}, ""):
         return ff.help
@@ -190,11 +203,11 @@ def _help(ff: FormField) -> str:
     return f"{ff.help}  \nDefault: {default}"
 
 
-def _browse(ff: FormField, key: str) -> None:
+def _browse(ff: Option, key: str) -> None:
     """A 'Browse' popover that puts a workspace file or run folder into a path field."""
     if ff.name in RUN_FOLDER_FIELDS:
         wanted = RUN_FOLDER_FIELDS[ff.name]
-        runs = [r for r in find_runs(workspace()) if r.stage == wanted and r.status == "complete"]
+        runs = [r for r in find_runs(workspace()) if r.stage == wanted and r.complete]
         options = [relative(r.dir) for r in runs]
         what = f"complete {wanted} runs"
     elif ff.name in OUTPUT_FIELDS:
@@ -211,12 +224,12 @@ def _browse(ff: FormField, key: str) -> None:
         st.button("Use", key=f"{key}.use", on_click=set_widget, args=(key, choice))
 
 
-def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
+def _classes_widget(stage: str, ff: Option, slot_of: dict[str, Any]) -> Any:
     key = f"{stage}.{ff.name}"
     st.markdown(f"**{ff.label}**", help=_help(ff))
     count = st.number_input(
         "Number of classes",
-        value=_number(kept_value(f"{key}.n", _fewest_classes(stage)), int, 1, 20) or 1,
+        value=_number(kept_value(f"{key}.n", CLASS_ROWS), int, 1, 20) or 1,
         min_value=1,
         max_value=20,
         step=1,
@@ -261,7 +274,7 @@ def _classes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
     return result
 
 
-def _chromosomes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> Any:
+def _chromosomes_widget(stage: str, ff: Option, slot_of: dict[str, Any]) -> Any:
     key = f"{stage}.{ff.name}"
     st.markdown(f"**{ff.label}**", help=_help(ff))
     result: dict[str, list[str]] = {}
@@ -282,34 +295,42 @@ def _chromosomes_widget(stage: str, ff: FormField, slot_of: dict[str, Any]) -> A
     return result
 
 
-def _architecture_tools(values: dict[str, Any]) -> None:
-    """Train page: fill the architecture editor with the chosen preset's layers."""
-    from gennie.config import KNOWN_BRANCHES
-    from gennie.config.presets import preset_architecture
-    from gennie.errors import UserError
-    from gennie.gui.fields import resolve_path
+def _default(model: type[StageConfig], name: str) -> Any:
+    """The model's default of one field (as the options give it)."""
+    return next(opt.default for opt in options(model) if opt.name == name)
+
+
+def _layer_branches(values: dict[str, Any]) -> list[str]:
+    """The branches the layers editor fills: those chosen, else the dataset's, else the
+    branches a dataset has by default."""
+    from gennie.dataset.store import Dataset  # reads the dataset's metadata
 
     branches = values.get("branches") or []
     if not branches and values.get("dataset"):
         try:
-            import json
-
-            meta = resolve_path(values["dataset"], workspace()) / "metadata.json"
-            branches = list(json.loads(meta.read_text()).get("branches", {}))
-        except (OSError, ValueError):
+            branches = Dataset(resolve_path(values["dataset"], workspace())).branches
+        except UserError:
             branches = []
-    branches = [b for b in branches if b in KNOWN_BRANCHES] or ["seq"]
+    known = branch_names()
+    return [b for b in branches if b in known] or list(_default(PreprocessConfig, "branches"))
+
+
+def _architecture_tools(stage: str, values: dict[str, Any]) -> None:
+    """Fill the layers editor with the chosen preset's layers."""
+    branches = _layer_branches(values)
+    preset = values.get("preset") or _default(STAGES[stage].config, "preset")
+    key = f"{stage}.{ARCHITECTURE}"
 
     def fill() -> None:
         try:
-            arch = preset_architecture(values.get("preset") or "enngene", branches)
+            arch = preset_architecture(preset, branches)
         except UserError:
             return
-        set_widget("train.architecture", to_yaml(arch.model_dump(mode="json")))
+        set_widget(key, to_yaml(arch.model_dump(mode="json")))
 
     st.button(
-        f"Fill in the layers of preset '{values.get('preset')}' ({', '.join(branches)})",
-        key="train.architecture.fill",
+        f"Fill in the layers of preset '{preset}' ({', '.join(branches)})",
+        key=f"{key}.fill",
         on_click=fill,
     )
 
@@ -330,23 +351,24 @@ def _number(value: Any, cast: type, minimum: Any = None, maximum: Any = None) ->
     return number
 
 
-def field_widget(stage: str, ff: FormField, values: dict[str, Any], slot_of: dict) -> Any:
+def field_widget(stage: str, ff: Option, values: dict[str, Any], slot_of: dict) -> Any:
     """Draw one field's widget and return its value as the configuration takes it."""
     key = f"{stage}.{ff.name}"
     if ff.kind == "classes":
         return _classes_widget(stage, ff, slot_of)
     if ff.kind == "chromosomes":
         return _chromosomes_widget(stage, ff, slot_of)
-    if stage == "train" and ff.name == "architecture":
+    if ff.name == ARCHITECTURE and _has_layer_editor(stage):
+        toggle = f"{stage}.custom_{ARCHITECTURE}"
         custom = st.checkbox(
             "Edit the layers myself (otherwise the preset's layers are used)",
-            value=bool(kept_value("train.custom_architecture", False)),
-            key="train.custom_architecture",
+            value=bool(kept_value(toggle, False)),
+            key=toggle,
         )
-        remember("train.custom_architecture")
+        remember(toggle)
         if not custom:
             return None
-        _architecture_tools(values)
+        _architecture_tools(stage, values)
     default = to_raw(ff, ff.default)
     value = kept_value(key, default)
     text = ff.label
@@ -431,7 +453,7 @@ def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
     restore_draft(stage)
     slots: dict[str, Any] = {}
     values: dict[str, Any] = {}
-    fields = form_fields(stage)
+    fields = stage_options(stage)
     # values of every field first, so that visibility depends on the kept values
     for ff in fields:
         key = f"{stage}.{ff.name}"
@@ -517,43 +539,50 @@ def reset_form(stage: str) -> None:
     load_into_form(stage, {})
 
 
-def show_messages(check: PageCheck, slots: dict[str, Any], chromosome_hint: bool = False) -> None:
-    """Write each field's problem (or the result of its path check) under the field."""
+def _class_rows(check: PageCheck, slots: dict[str, Any]) -> dict[str, int]:
+    """Write each class file's check under its row; return the intervals per chromosome
+    of all BED class files."""
+    counts: dict[str, int] = {}
+    for name, results in check.paths.items():
+        if not isinstance(results, dict):
+            continue
+        for i, result in enumerate(results.values()):
+            slot = slots.get(f"{name}.{i}")
+            if slot is not None:
+                (slot.caption if result.ok else slot.error)(
+                    ("✓ " if result.ok else "") + result.message
+                )
+            for chrom, n in result.chromosomes.items():
+                counts[chrom] = counts.get(chrom, 0) + n
+    return counts
+
+
+def show_messages(stage: str, check: PageCheck, slots: dict[str, Any]) -> None:
+    """Write each field's problem (or the result of its path check) under the field;
+    under a chromosome-lists field, the chromosomes of the BED class files."""
     for name, slot in slots.items():
         if "." in name:
             continue
-        bad_rows = isinstance(check.paths.get(name), dict) and not all(
-            c.ok for c in check.paths[name].values()
-        )
-        if bad_rows:
+        paths = check.paths.get(name)
+        if isinstance(paths, dict) and not all(c.ok for c in paths.values()):
             continue  # shown under each class file
         if name in check.missing:
             slot.info(check.errors[name], icon=":material/edit:")
         elif name in check.errors:
             slot.error(check.errors[name], icon=":material/error:")
-        elif name in check.paths and not isinstance(check.paths[name], (list, dict)):
-            slot.caption(f"✓ {check.paths[name].message}")
-        elif name in check.paths and isinstance(check.paths[name], list):
-            slot.caption("  \n".join(f"✓ {c.message}" for c in check.paths[name]))
-    classes = check.paths.get("classes")
-    if isinstance(classes, dict):
-        for i, (_name, result) in enumerate(classes.items()):
-            slot = slots.get(f"classes.{i}")
-            if slot is not None:
-                (slot.caption if result.ok else slot.error)(
-                    ("✓ " if result.ok else "") + result.message
-                )
-    if chromosome_hint and "chromosomes" in slots and isinstance(classes, dict):
-        counts: dict[str, int] = {}
-        for result in classes.values():
-            for chrom, n in result.chromosomes.items():
-                counts[chrom] = counts.get(chrom, 0) + n
-        if counts:
-            listing = ", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))
-            message = f"Chromosomes in the class files (intervals): {listing}"
-            if "chromosomes" in check.errors:
-                slots["chromosomes"].error(
-                    f"{check.errors['chromosomes']}  \n{message}", icon=":material/error:"
-                )
-            else:
-                slots["chromosomes"].info(message)
+        elif isinstance(paths, PathCheck):
+            slot.caption(f"✓ {paths.message}")
+        elif isinstance(paths, list):
+            slot.caption("  \n".join(f"✓ {c.message}" for c in paths))
+    counts = _class_rows(check, slots)
+    if not counts:
+        return
+    listing = ", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))
+    message = f"Chromosomes in the class files (intervals): {listing}"
+    for opt in stage_options(stage):
+        if opt.kind != "chromosomes" or opt.name not in slots:
+            continue
+        if opt.name in check.errors:
+            slots[opt.name].error(f"{check.errors[opt.name]}  \n{message}", icon=":material/error:")
+        else:
+            slots[opt.name].info(message)

@@ -7,31 +7,27 @@ restarted: nothing about a job lives in the browser session.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from gennie.gui.common import job_store, relative, status_badge
-from gennie.gui.jobs import Job
-from gennie.gui.runinfo import current_step, log_tail, progress, read_parameters, read_table
-from gennie.runs import LOG_FILE
+from gennie.gui.pages import RUNS, go_to
+from gennie.gui.results import training_chart
+from gennie.gui.runinfo import current_step, log_tail, read_table
+from gennie.jobs import Job
+from gennie.runs import EPOCHS_FILE, TRIALS_FILE, read_run
 
 REFRESH_SECONDS = 1.5
 """How often the job view re-reads the jobs."""
 
-GOTO = "_goto_page"
-"""Session key of a page a button asked to open."""
+SELECTED = "runs.selected"
+"""Session key of the run the Runs page is asked to show."""
 
 
 def _open_run(run_dir: str) -> None:
-    st.session_state["runs.selected"] = run_dir
-    st.session_state[GOTO] = "views/runs.py"
-
-
-def follow_page_switch() -> None:
-    """Switch page if a job card asked for it. Called outside the live fragment: a page
-    switch from inside a fragment that re-runs on a timer can leave the page blank."""
-    target = st.session_state.pop(GOTO, None)
-    if target:
-        st.switch_page(target)
+    st.session_state[SELECTED] = run_dir
+    go_to(RUNS)
 
 
 def job_card(job: Job, expanded: bool = True, compact: bool = False) -> None:
@@ -48,10 +44,10 @@ def job_card(job: Job, expanded: bool = True, compact: bool = False) -> None:
         st.markdown(f"**{title}** {status_badge(job.status)}")
         if job.status == "queued":
             st.caption("Waiting for earlier jobs to finish.")
-        parameters = read_parameters(job.run_dir) if job.run_dir.is_dir() else {}
+        run = read_run(job.run_dir)
         if job.status == "running":
-            fraction = progress(job.stage, job.run_dir, parameters)
-            step = (current_step(job.run_dir) if job.run_dir.is_dir() else "") or "starting"
+            fraction = run.progress() if run is not None else 0.0
+            step = (current_step(job.run_dir) if run is not None else "") or "starting"
             if fraction is None:
                 st.progress(0.5, text=f"Working: {step}")
             else:
@@ -60,18 +56,9 @@ def job_card(job: Job, expanded: bool = True, compact: bool = False) -> None:
             st.progress(1.0, text="Finished")
         if job.error and job.status in ("failed", "cancelled"):
             (st.error if job.status == "failed" else st.warning)(job.error)
-        charts = not (compact and job.finished_state)
-        if charts and job.stage == "train" and job.run_dir.is_dir():
-            metrics = read_table(job.run_dir / "metrics.tsv")
-            if metrics is not None and len(metrics):
-                from gennie.gui.results import training_chart
-
-                st.plotly_chart(training_chart(metrics), key=f"jobchart:{job.id}")
-        if charts and job.stage == "tune" and job.run_dir.is_dir():
-            trials = read_table(job.run_dir / "trials.tsv")
-            if trials is not None:
-                st.dataframe(trials, hide_index=True, key=f"jobtrials:{job.id}")
-        log = log_tail(job.run_dir / LOG_FILE, 12) if job.run_dir.is_dir() else ""
+        if run is not None and not (compact and job.finished_state):
+            _live_results(job, run.path(EPOCHS_FILE), run.path(TRIALS_FILE))
+        log = log_tail(run.log_file, 12) if run is not None else ""
         if not log:
             log = log_tail(job.output, 12)
         if log:
@@ -90,6 +77,16 @@ def job_card(job: Job, expanded: bool = True, compact: bool = False) -> None:
                 args=(str(job.run_dir),),
             ):
                 st.rerun(scope="app")
+
+
+def _live_results(job: Job, epochs: Path, trials: Path) -> None:
+    """The training chart and the trials table while they grow."""
+    metrics = read_table(epochs)
+    if metrics is not None and len(metrics):
+        st.plotly_chart(training_chart(metrics), key=f"jobchart:{job.id}")
+    table = read_table(trials)
+    if table is not None:
+        st.dataframe(table, hide_index=True, key=f"jobtrials:{job.id}")
 
 
 def jobs_panel(stage: str | None, limit: int = 5, compact: bool = False) -> None:

@@ -1,12 +1,11 @@
 """Result views of a run folder: metrics, curves, tables, pictures, downloads.
 
-Each view reads only the files a stage exported, so what the GUI shows is exactly what
-the command line wrote. Sections appear when their files exist: evaluation metrics,
-interactive ROC / precision-recall curves and the confusion matrix (train and evaluate
-runs), training curves and the architecture (train), predictions with attribution
-reports and logos (predict / evaluate), motif logos (``interpret motifs``), in-silico
-mutagenesis (``interpret ism``), the trials table (``tune``), and every file for
-download.
+Each view reads only the files a stage exported (named in :mod:`gennie.runs`), so what
+the GUI shows is exactly what the command line wrote. Sections appear when their files
+exist: evaluation metrics, interactive ROC / precision-recall curves and the confusion
+matrix, training curves and the architecture, predictions with attribution reports and
+logos, filter motifs and their logos, in-silico mutagenesis, the trials of a search,
+and every file for download.
 """
 
 from __future__ import annotations
@@ -22,9 +21,35 @@ import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
 
+from gennie.config import read_yaml
 from gennie.gui.common import relative, status_badge
-from gennie.gui.runinfo import files_of, log_tail, read_parameters, read_table, to_yaml
-from gennie.runs import LOG_FILE, read_status
+from gennie.gui.form import load_into_form
+from gennie.gui.pages import go_to, page_of
+from gennie.gui.runinfo import log_tail, read_table, to_yaml
+from gennie.runs import (
+    ARCHITECTURE_FILE,
+    ARCHITECTURE_PICTURE,
+    ATTRIBUTIONS_FILE,
+    BEST_CONFIG_FILE,
+    CONFUSION_FILE,
+    EPOCHS_FILE,
+    EVALUATION_DIR,
+    ISM_FILE,
+    ISM_PICTURE,
+    LOGOS_DIR,
+    MEME_FILE,
+    METRICS_FILE,
+    MOTIFS_FILE,
+    PARAMETERS_FILE,
+    PLOTS_DIR,
+    PR_FILE,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    ROC_FILE,
+    TRIALS_FILE,
+    RunFolder,
+    read_run,
+)
 
 _MAX_DOWNLOAD = 200 * 1024 * 1024
 
@@ -33,7 +58,7 @@ def training_chart(metrics: pd.DataFrame) -> go.Figure:
     """Loss, accuracy and AUROC per epoch (train and validation) as one figure.
 
     Args:
-        metrics: The run's ``metrics.tsv`` (one row per epoch).
+        metrics: The run's epochs table (one row per epoch).
     """
     columns = [
         c
@@ -91,21 +116,21 @@ def _metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
 
 def show_evaluation(folder: Path) -> None:
     """Metrics table, ROC and PR curves, confusion matrix of an evaluation folder."""
-    metrics_file = folder / "metrics.json"
+    metrics_file = folder / METRICS_FILE
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
         st.markdown("#### Metrics")
         st.dataframe(_metrics_table(metrics), hide_index=True)
     left, right = st.columns(2)
-    roc = read_table(folder / "roc_curve.tsv")
-    pr = read_table(folder / "pr_curve.tsv")
+    roc = read_table(folder / ROC_FILE)
+    pr = read_table(folder / PR_FILE)
     if roc is not None:
         left.plotly_chart(curve_chart(roc, "fpr", "tpr", "ROC curve"), key=f"roc:{folder}")
     if pr is not None:
         right.plotly_chart(
             curve_chart(pr, "recall", "precision", "Precision-recall curve"), key=f"pr:{folder}"
         )
-    matrix = read_table(folder / "confusion_matrix.tsv")
+    matrix = read_table(folder / CONFUSION_FILE)
     if matrix is not None:
         st.markdown("#### Confusion matrix (rows: true class, columns: predicted)")
         matrix = matrix.set_index(matrix.columns[0])
@@ -130,7 +155,7 @@ def show_predictions(path: Path) -> None:
     st.caption("Click a column title to sort. Probabilities per class; 'highest' is the top one.")
     st.dataframe(table, hide_index=True, height=min(320, 40 + 35 * len(table)))
     st.download_button(
-        "Download predictions.tsv",
+        f"Download {path.name}",
         path.read_bytes(),
         file_name=path.name,
         mime="text/tab-separated-values",
@@ -140,16 +165,16 @@ def show_predictions(path: Path) -> None:
 
 def show_attributions(folder: Path) -> None:
     """Attribution report (top ten per class, red/blue scale), tables and logos."""
-    report = folder / "report.html"
+    report = folder / REPORT_FILE
     if report.is_file():
         st.markdown("#### Attributions: top ten per class")
         st.caption("Red: the base raises the class score; blue: it lowers it.")
         components.html(report.read_text(errors="replace"), height=700, scrolling=True)
-    table = read_table(folder / "attributions.tsv")
+    table = read_table(folder / ATTRIBUTIONS_FILE)
     if table is not None:
         with st.expander(f"Attribution table ({len(table):,} rows)"):
             st.dataframe(table, hide_index=True)
-    _logos(folder / "logos")
+    _logos(folder / LOGOS_DIR)
 
 
 def _logos(folder: Path, caption: str = "Sequence logos", per_row: int = 1) -> None:
@@ -169,25 +194,26 @@ def _logos(folder: Path, caption: str = "Sequence logos", per_row: int = 1) -> N
 
 def show_training(run_dir: Path) -> None:
     """Training curves (interactive) and the architecture summary of a train run."""
-    metrics = read_table(run_dir / "metrics.tsv")
+    metrics = read_table(run_dir / EPOCHS_FILE)
     if metrics is not None and len(metrics):
         st.markdown("#### Training curves")
         st.plotly_chart(training_chart(metrics), key=f"train:{run_dir}")
         with st.expander("Per-epoch table"):
             st.dataframe(metrics, hide_index=True)
-    architecture = run_dir / "architecture.txt"
+    architecture = run_dir / ARCHITECTURE_FILE
     if architecture.is_file():
         st.markdown("#### Architecture")
         st.code(architecture.read_text(), language=None)
-        picture = run_dir / "architecture.png"
+        picture = run_dir / ARCHITECTURE_PICTURE
         if picture.is_file():
             with st.expander("Architecture diagram"):
                 st.image(str(picture))
 
 
-def show_downloads(run_dir: Path) -> None:
+def show_downloads(run: RunFolder) -> None:
     """A download button for every exported file of a run."""
-    files = files_of(run_dir)
+    run_dir = run.dir
+    files = run.files()
     with st.expander(f"All files of this run ({len(files)})"):
         for i, path in enumerate(files):
             rel = path.relative_to(run_dir)
@@ -205,62 +231,69 @@ def show_downloads(run_dir: Path) -> None:
             )
 
 
-def show_run(run_dir: Path) -> None:
-    """Everything about one run folder."""
-    run_dir = Path(run_dir)
-    info = read_status(run_dir)
-    stage = str(info.get("stage", "?"))
-    status = str(info.get("status", "?"))
-    st.markdown(f"### {stage} run `{relative(run_dir)}` {status_badge(status)}")
-    when = ", ".join(f"{k} {info[k]}" for k in ("started", "finished") if info.get(k) and k in info)
-    if info.get("seconds") is not None:
-        when += f", {info['seconds']} s"
+def _headline(run: RunFolder) -> None:
+    """Title, status, times, error and headline metrics of a run."""
+    st.markdown(f"### {run.stage} run `{relative(run.dir)}` {status_badge(run.status)}")
+    when = ", ".join(
+        f"{k} {v}" for k, v in (("started", run.started), ("finished", run.finished)) if v
+    )
+    if run.seconds is not None:
+        when += f", {run.seconds} s"
     st.caption(when)
-    if info.get("error"):
-        st.error(f"Error: {info['error']}")
-    summary = info.get("summary") or {}
-    headline = summary.get("metrics") or {}
-    if headline:
+    if run.error:
+        st.error(f"Error: {run.error}")
+    if run.metrics:
         cols = st.columns(4)
         for col, key in zip(cols, ("accuracy", "auroc", "auprc", "loss"), strict=True):
-            if headline.get(key) is not None:
-                col.metric(key.upper() if key != "accuracy" else "Accuracy", f"{headline[key]:.3f}")
-    if stage == "train":
-        show_training(run_dir)
-        if (run_dir / "evaluation").is_dir():
-            st.markdown("#### Test-split evaluation (best-validation weights)")
-            show_evaluation(run_dir / "evaluation")
-    if stage == "evaluate":
-        show_evaluation(run_dir)
-    if (run_dir / "predictions.tsv").is_file():
-        show_predictions(run_dir / "predictions.tsv")
-    if stage in ("predict", "evaluate"):
-        show_attributions(run_dir)
-    if stage == "preprocess" and summary:
+            if run.metrics.get(key) is not None:
+                col.metric(
+                    key.upper() if key != "accuracy" else "Accuracy", f"{run.metrics[key]:.3f}"
+                )
+
+
+def show_run(run_dir: Path) -> None:
+    """Everything about one run folder: each section whose files the run has."""
+    run = read_run(Path(run_dir))
+    if run is None:
+        st.warning(f"`{relative(run_dir)}` is not a run folder (any more).")
+        return
+    _headline(run)
+    show_training(run.dir)
+    if run.has(EVALUATION_DIR, METRICS_FILE):
+        st.markdown("#### Test-split evaluation (best-validation weights)")
+        show_evaluation(run.path(EVALUATION_DIR))
+    if run.has(METRICS_FILE):
+        show_evaluation(run.dir)
+    if run.has(PREDICTIONS_FILE):
+        show_predictions(run.path(PREDICTIONS_FILE))
+    if not run.has(MOTIFS_FILE):  # a motifs run's logos are its filters'
+        show_attributions(run.dir)
+    splits = run.summary.get("class_splits")
+    if splits:
         st.markdown("#### Dataset")
-        splits = summary.get("class_splits")
-        if splits:
-            st.dataframe(pd.DataFrame(splits).T, key=f"splits:{run_dir}")
-    _interpretation(run_dir)
-    if stage == "tune" or (run_dir / "trials.tsv").is_file():
-        show_search(run_dir, summary)
-    parameters = read_parameters(run_dir)
+        st.dataframe(pd.DataFrame(splits).T, key=f"splits:{run.dir}")
+    _interpretation(run.dir)
+    if run.has(TRIALS_FILE):
+        show_search(run.dir, run.summary)
+    parameters = run.parameters()
     if parameters:
-        with st.expander("Parameters (parameters.yaml)"):
+        with st.expander(f"Parameters ({PARAMETERS_FILE})"):
             st.code(to_yaml(parameters), language="yaml")
-            st.caption(f"Repeat this run: gennie run {run_dir / 'parameters.yaml'}")
+            st.caption(f"Repeat this run: gennie run {run.path(PARAMETERS_FILE)}")
     with st.expander("Log"):
-        st.code(log_tail(run_dir / LOG_FILE, 200) or "(empty)", language=None)
-    show_downloads(run_dir)
+        st.code(log_tail(run.log_file, 200) or "(empty)", language=None)
+    show_downloads(run)
 
 
 def _train_best(best: Path) -> None:
-    """Put a search's best configuration into the Train page's form."""
-    from gennie.config import read_yaml
-    from gennie.gui.form import load_into_form
-
-    load_into_form("train", read_yaml(best))
-    st.session_state["train.load.message"] = f"Loaded the best configuration of {relative(best)}."
+    """Put a search's best configuration into its stage's form and open that page."""
+    parameters = read_yaml(best)
+    stage = parameters["stage"]
+    load_into_form(stage, parameters)
+    st.session_state[f"{stage}.load.message"] = (
+        f"Loaded the best configuration of {relative(best)}."
+    )
+    go_to(page_of(stage).url)
 
 
 def show_search(run_dir: Path, summary: dict[str, Any]) -> None:
@@ -272,11 +305,11 @@ def show_search(run_dir: Path, summary: dict[str, Any]) -> None:
         )
         if summary.get("best_params"):
             st.json(summary["best_params"], expanded=False)
-    trials = read_table(run_dir / "trials.tsv")
+    trials = read_table(run_dir / TRIALS_FILE)
     if trials is not None:
         st.markdown(f"#### Trials ({len(trials)})")
         st.dataframe(trials, hide_index=True)
-    plots = run_dir / "plots"
+    plots = run_dir / PLOTS_DIR
     pictures = sorted(plots.glob("*.png")) if plots.is_dir() else []
     if pictures:
         columns = st.columns(2)
@@ -285,37 +318,36 @@ def show_search(run_dir: Path, summary: dict[str, Any]) -> None:
     for page in sorted(plots.glob("*.html")) if plots.is_dir() else []:
         with st.expander(f"Interactive plot: {page.stem.replace('_', ' ')}"):
             components.html(page.read_text(errors="replace"), height=520, scrolling=True)
-    best = run_dir / "best_config.yaml"
+    best = run_dir / BEST_CONFIG_FILE
     if best.is_file():
-        with st.expander("Best configuration (best_config.yaml)"):
+        with st.expander(f"Best configuration ({BEST_CONFIG_FILE})"):
             st.code(best.read_text(), language="yaml")
-        if st.button(
+        st.button(
             "Train the best configuration",
             key=f"best:{run_dir}",
             on_click=_train_best,
             args=(best,),
             help="Opens the Train page filled with the best trial's settings.",
-        ):
-            st.switch_page("views/train.py")
+        )
 
 
 def _interpretation(run_dir: Path) -> None:
     """Motif and in-silico mutagenesis results of ``interpret`` runs."""
-    motifs = read_table(run_dir / "motifs.tsv")
+    motifs = read_table(run_dir / MOTIFS_FILE)
     if motifs is not None:
         st.markdown(f"#### Motifs learned by the first-layer filters ({len(motifs)})")
         st.dataframe(motifs, hide_index=True)
-        meme = run_dir / "motifs.meme"
+        meme = run_dir / MEME_FILE
         if meme.is_file():
             st.download_button(
-                "Download motifs.meme", meme.read_bytes(), "motifs.meme", key=f"meme:{run_dir}"
+                f"Download {MEME_FILE}", meme.read_bytes(), MEME_FILE, key=f"meme:{run_dir}"
             )
-        _logos(run_dir / "logos", "Filter logos", per_row=3)
-    ism_picture = run_dir / "ism.png"
+        _logos(run_dir / LOGOS_DIR, "Filter logos", per_row=3)
+    ism_picture = run_dir / ISM_PICTURE
     if ism_picture.is_file():
         st.markdown("#### In-silico mutagenesis")
         st.image(str(ism_picture))
-    ism = read_table(run_dir / "ism.tsv")
+    ism = read_table(run_dir / ISM_FILE)
     if ism is not None:
         with st.expander(f"Mutagenesis table ({len(ism):,} rows)"):
             st.dataframe(ism, hide_index=True)

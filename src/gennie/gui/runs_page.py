@@ -7,12 +7,12 @@ import streamlit as st
 
 from gennie.gui.common import job_store, relative, sidebar, workspace
 from gennie.gui.form import kept_value, remember
-from gennie.gui.jobview import follow_page_switch, jobs_panel
+from gennie.gui.jobview import SELECTED, jobs_panel
 from gennie.gui.results import show_run
-from gennie.gui.runinfo import RunInfo, find_runs
+from gennie.runs import RunFolder, find_runs
 
 
-def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+def runs_table(runs: list[RunFolder]) -> pd.DataFrame:
     """One row per run: folder, stage, status, start, headline metrics."""
     rows = []
     for run in runs:
@@ -34,7 +34,6 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
 
 def render_runs_page() -> None:
     """Draw the Runs page."""
-    follow_page_switch()
     sidebar()
     st.title("Runs")
     st.write(
@@ -78,12 +77,9 @@ def render_runs_page() -> None:
     names = [relative(r.dir) for r in shown]
     if not names:
         return
-    selected = st.session_state.get("runs.selected")
-    if selected is not None:
-        selected = relative(selected)
-        if selected in names:
-            st.session_state["runs.pick"] = selected
-        st.session_state.pop("runs.selected", None)
+    selected = st.session_state.pop(SELECTED, None)
+    if selected is not None and relative(selected) in names:
+        st.session_state["runs.pick"] = relative(selected)
     if st.session_state.get("runs.pick") not in names:
         st.session_state["runs.pick"] = names[0]
     pick = st.selectbox("Show the results of", names, key="runs.pick")

@@ -2,7 +2,7 @@
 
 The form is generated from the stage's configuration model (see :mod:`gennie.gui.form`),
 so every option is there with the model's default, and options added to the model
-appear without changes here.
+appear without changes here. Title and description come from the stage registry.
 """
 
 from __future__ import annotations
@@ -17,23 +17,8 @@ from gennie.errors import UserError
 from gennie.gui.common import job_store, relative, sidebar, workspace
 from gennie.gui.fields import validate_page
 from gennie.gui.form import draw_form, load_into_form, reset_form, show_messages
-from gennie.gui.jobview import follow_page_switch, jobs_panel
-from gennie.gui.runinfo import find_runs, read_parameters
-
-INTRO = {
-    "preprocess": "Turn one file per class (BED intervals with a genome, or FASTA "
-    "sequences) into an encoded dataset split into training, validation, test and "
-    "blackbox parts.",
-    "train": "Train a network on a dataset made by Preprocess. The test split is "
-    "evaluated with the best-validation weights when training ends.",
-    "evaluate": "Measure a trained model on labelled data: a dataset's blackbox split, "
-    "a labelled BED/FASTA file, or one file per class.",
-    "predict": "Score new sequences or intervals with a trained model: one probability "
-    "per class for every input.",
-}
-
-
-TITLES = {"tune": "Search", "motifs": "Motifs", "ism": "In-silico mutagenesis"}
+from gennie.gui.jobview import jobs_panel
+from gennie.runs import PARAMETERS_FILE, find_runs
 
 
 def _load_section(stage: str) -> None:
@@ -50,7 +35,7 @@ def _load_section(stage: str) -> None:
             )
 
             def load_run() -> None:
-                unknown = load_into_form(stage, read_parameters(labels[choice].dir))
+                unknown = load_into_form(stage, labels[choice].parameters())
                 st.session_state[f"{stage}.load.message"] = (
                     f"Loaded the parameters of {choice}."
                     + (f" Ignored: {', '.join(unknown)}." if unknown else "")
@@ -60,13 +45,13 @@ def _load_section(stage: str) -> None:
         else:
             st.caption(f"No {stage} runs in the workspace yet.")
         uploaded = st.file_uploader(
-            "…or upload a parameters.yaml", type=["yaml", "yml"], key=f"{stage}.load.upload"
+            f"…or upload a {PARAMETERS_FILE}", type=["yaml", "yml"], key=f"{stage}.load.upload"
         )
         if uploaded is not None:
 
             def load_upload() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "parameters.yaml"
+                    path = Path(tmp) / PARAMETERS_FILE
                     path.write_bytes(uploaded.getvalue())
                     try:
                         data = read_yaml(path)
@@ -101,12 +86,11 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
         stage: A key of :data:`gennie.config.STAGES`.
         embedded: Part of a page that drew its own title and sidebar already.
     """
-    follow_page_switch()
-    model = STAGES[stage]
+    spec = STAGES[stage]
     if not embedded:
         sidebar()
-        st.title(TITLES.get(stage, stage.capitalize()))
-    st.write(INTRO.get(stage) or " ".join((model.__doc__ or "").split()))
+        st.title(spec.title)
+    st.write(spec.summary)
     _load_section(stage)
     st.button(
         "Reset all fields to the defaults",
@@ -117,7 +101,7 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
     )
     values, slots = draw_form(stage)
     check = validate_page(stage, values, workspace())
-    show_messages(check, slots, chromosome_hint=stage == "preprocess")
+    show_messages(stage, check, slots)
     st.divider()
     for message in check.general:
         st.error(message, icon=":material/error:")
@@ -127,7 +111,7 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
     elif check.missing:
         st.info(f"Fill in to enable Run: {', '.join(sorted(check.missing))}")
     clicked = st.button(
-        f"Run {TITLES.get(stage, stage).lower()}",
+        f"Run {spec.title.lower()}",
         type="primary",
         disabled=not check.ok,
         key=f"{stage}.run",
@@ -137,3 +121,23 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
         st.toast(f"Job {job.id} started: {relative(job.run_dir)}")
     st.subheader("Jobs")
     jobs_panel(stage)
+
+
+def render_group_page(title: str, stages: tuple[str, ...]) -> None:
+    """Draw the page of a command group (e.g. Interpret): pick one of its stages, then
+    its form.
+
+    Args:
+        title: The page's title.
+        stages: The group's stages (keys of :data:`gennie.config.STAGES`).
+    """
+    sidebar()
+    st.title(title)
+    stage = st.radio(
+        "What to compute",
+        stages,
+        format_func=lambda name: STAGES[name].title,
+        horizontal=True,
+        key=f"{title.lower()}.stage",
+    )
+    render_stage_page(stage, embedded=True)

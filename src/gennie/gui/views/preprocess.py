@@ -1,5 +1,0 @@
-"""The Preprocess page."""
-
-from gennie.gui.stage_page import render_stage_page
-
-render_stage_page("preprocess")
