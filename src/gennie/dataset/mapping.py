@@ -201,6 +201,7 @@ def _map_fasta(
     batch_start = 0
 
     def flush(batch: list[str], lo: int, codes: np.ndarray) -> None:
+        """Write the base codes of a batch of windows from row ``lo`` on."""
         codes[lo : lo + len(batch)] = base_codes("".join(batch)).reshape(len(batch), config.window)
 
     for record in tqdm(
@@ -342,6 +343,11 @@ class GenomeHandle:
         self._genome: Genome | None = None
 
     def get(self) -> Genome:
+        """The genome, opened on first use.
+
+        Raises:
+            UserError: No genome was given.
+        """
         if self._genome is None:
             if self.path is None:
                 raise UserError(
@@ -353,6 +359,7 @@ class GenomeHandle:
 
     @property
     def opened(self) -> bool:
+        """Whether the genome was opened (read) at all."""
         return self._genome is not None
 
 

@@ -259,24 +259,10 @@ def gc_matched_background(
         ValueError: If ``n``, ``window``, ``bins`` or ``max_draws`` is out of range,
             or ``target_gc`` is empty (with ``n > 0``) or has values outside [0, 1].
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    if window <= 0:
-        raise ValueError(f"window must be > 0, got {window}")
-    if bins < 1:
-        raise ValueError(f"bins must be >= 1, got {bins}")
-    if max_draws is None:
-        max_draws = 200 * n
-    if max_draws < 0:
-        raise ValueError(f"max_draws must be >= 0, got {max_draws}")
-    target = np.asarray(target_gc, dtype=np.float64).ravel()
+    max_draws = 200 * n if max_draws is None else max_draws
+    target = _background_target(n, window, bins, max_draws, target_gc)
     if n == 0:
         return []
-    if target.size == 0:
-        raise ValueError("target_gc is empty: there is no GC distribution to match")
-    if not np.all((target >= 0.0) & (target <= 1.0)):
-        raise ValueError("target_gc must hold GC fractions in [0, 1]")
-
     quota = _bin_quotas(_gc_bin(target, bins), bins, n)
 
     chroms = [c for c, length in genome.chrom_lengths.items() if length >= window]
@@ -322,6 +308,27 @@ def gc_matched_background(
             if not remaining:
                 break
     return accepted
+
+
+def _background_target(
+    n: int, window: int, bins: int, max_draws: int, target_gc: np.ndarray
+) -> np.ndarray:
+    """The GC fractions to match, flattened, after checking every argument of
+    :func:`gc_matched_background` (see its ``Raises``)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if window <= 0:
+        raise ValueError(f"window must be > 0, got {window}")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    if max_draws < 0:
+        raise ValueError(f"max_draws must be >= 0, got {max_draws}")
+    target = np.asarray(target_gc, dtype=np.float64).ravel()
+    if n and target.size == 0:
+        raise ValueError("target_gc is empty: there is no GC distribution to match")
+    if n and not np.all((target >= 0.0) & (target <= 1.0)):
+        raise ValueError("target_gc must hold GC fractions in [0, 1]")
+    return target
 
 
 def _window_counts(

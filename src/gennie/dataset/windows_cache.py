@@ -72,6 +72,7 @@ class CacheEntry:
 
     @property
     def complete(self) -> bool:
+        """Whether the entry was written to the end (a killed run leaves it incomplete)."""
         return (self.path / _COMPLETE).is_file()
 
     def reset(self) -> None:
@@ -87,6 +88,7 @@ class CacheEntry:
         (self.path / _COMPLETE).write_text("")
 
     def table(self) -> pd.DataFrame:
+        """The windows' provenance table (one row per window)."""
         return pd.read_csv(
             self.path / "table.tsv",
             sep="\t",
@@ -95,10 +97,12 @@ class CacheEntry:
         )
 
     def info(self) -> dict[str, Any]:
+        """What the entry records besides its arrays (class file, cache key, counts)."""
         return json.loads((self.path / "info.json").read_text())
 
     @property
     def codes_path(self) -> Path:
+        """The windows' base codes, shape=(n, window), uint8."""
         return self.path / "codes.npy"
 
     def codes(self) -> np.ndarray:
@@ -106,4 +110,5 @@ class CacheEntry:
         return np.load(self.codes_path, mmap_mode="r")
 
     def branch_path(self, branch: str, params_key: str) -> Path:
+        """The stored array of a branch encoded with the parameters keyed ``params_key``."""
         return self.path / f"{branch}-{params_key}.npy"

@@ -186,6 +186,7 @@ class FoldCache:
         self._db.commit()
 
     def close(self) -> None:
+        """Close the SQLite file."""
         self._db.close()
 
 

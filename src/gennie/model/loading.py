@@ -153,6 +153,7 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
         names = [i.name for i in session.get_inputs()]
 
         def forward(*xs: torch.Tensor) -> torch.Tensor:
+            """Run the ONNX session on one tensor per branch."""
             feeds = {n: x.cpu().numpy().astype(np.float32) for n, x in zip(names, xs, strict=True)}
             return torch.from_numpy(session.run(None, feeds)[0])
 
