@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from gennie.config import STAGES, Stage, TrainConfig, dump_config, load_run_config
@@ -550,3 +551,18 @@ def test_the_app_navigates_by_the_page_table(workspace):
     assert not at.exception
     assert [t.value for t in at.title] == ["Runs"]
     assert GOTO not in at.session_state
+
+
+def test_the_layers_editor_fills_in_the_configured_default_preset(workspace):
+    from gennie.config import PreprocessConfig
+    from gennie.config.presets import preset_architecture
+
+    preset = TrainConfig().preset  # the default, declared once in the model
+    branches = PreprocessConfig().branches
+    at = _page("train")
+    at.checkbox(key="train.custom_architecture").check().run()
+    fill = at.button(key="train.architecture.fill")
+    assert fill.label == f"Fill in the layers of preset '{preset}' ({', '.join(branches)})"
+    fill.click().run()
+    filled = yaml.safe_load(at.text_area(key="train.architecture").value)
+    assert filled == preset_architecture(preset, branches).model_dump(mode="json")

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_name_from_file
 from gennie.config.options import Option, options
 from gennie.config.presets import preset_architecture
+from gennie.dataset.store import Dataset
 from gennie.encode.registry import branch_names
 from gennie.errors import UserError
 from gennie.gui.common import relative, workspace
@@ -303,14 +304,12 @@ def _default(model: type[StageConfig], name: str) -> Any:
 def _layer_branches(values: dict[str, Any]) -> list[str]:
     """The branches the layers editor fills: those chosen, else the dataset's, else the
     branches a dataset has by default."""
-    from gennie.dataset.store import Dataset  # reads the dataset's metadata
-
     branches = values.get("branches") or []
     if not branches and values.get("dataset"):
         try:
             branches = Dataset(resolve_path(values["dataset"], workspace())).branches
-        except UserError:
-            branches = []
+        except (UserError, OSError, ValueError):
+            branches = []  # not (yet) a readable dataset: the default branches
     known = branch_names()
     return [b for b in branches if b in known] or list(_default(PreprocessConfig, "branches"))
 
