@@ -161,8 +161,7 @@ def test_track_branch_errors(tmp_path, genome, bed, track):
         with pytest.raises(UserError) as caught:
             mapper.from_sequences(["ACGTAC"])
         assert caught.value.message == (
-            "the model's 'cons' branch reads signal tracks at genomic coordinates, which "
-            "typed sequences do not have"
+            "the model's 'cons' branch needs genomic coordinates, which typed sequences do not have"
         )
     fasta = tmp_path / "input.fa"
     fasta.write_text(">r1\nACGTAC\n")

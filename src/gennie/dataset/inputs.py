@@ -146,11 +146,11 @@ class InputMapper:
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates and fmt != "bed":
                 raise UserError(
-                    f"the model's '{branch}' branch reads signal tracks at genomic "
-                    f"coordinates, which {fmt.upper()} input does not have",
+                    f"the model's '{branch}' branch needs genomic coordinates, which "
+                    f"{fmt.upper()} input does not have",
                     file=path,
                     field=field,
-                    hint="give BED input with --genome and --conservation",
+                    hint="give BED input with --genome, and the files the branch reads",
                 )
         self._resolve_references()
         mapped = map_class(
@@ -186,11 +186,11 @@ class InputMapper:
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates:
                 raise UserError(
-                    f"the model's '{branch}' branch reads signal tracks at genomic "
-                    "coordinates, which typed sequences do not have",
+                    f"the model's '{branch}' branch needs genomic coordinates, which typed "
+                    "sequences do not have",
                     file=file,
                     field=field,
-                    hint="give BED input with --genome and --conservation",
+                    hint="give BED input with --genome, and the files the branch reads",
                 )
         fasta = Path(self._work.name) / f"sequences-{len(sequences)}.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences, start=1)))
