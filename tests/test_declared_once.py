@@ -36,6 +36,11 @@ class WarmupTrainConfig(TrainConfig):
     )
 
 
+def no_problems(config: WarmupTrainConfig) -> list:
+    """Stands in for the train stage's check."""
+    return []
+
+
 def fake_train(config: WarmupTrainConfig) -> StageResult:
     """Stands in for the train stage: makes a run folder and reports the new option."""
     with run_folder(config) as run:
@@ -47,7 +52,10 @@ def fake_train(config: WarmupTrainConfig) -> StageResult:
 def stages() -> dict:
     """A copy of the registry whose train stage has the extended model."""
     extended = dataclasses.replace(
-        STAGES["train"], config=WarmupTrainConfig, function=f"{__name__}:fake_train"
+        STAGES["train"],
+        config=WarmupTrainConfig,
+        function=f"{__name__}:fake_train",
+        check=f"{__name__}:no_problems",
     )
     return {**STAGES, "train": extended}
 
@@ -135,3 +143,34 @@ def test_option_kinds_from_annotations():
 def test_build_config_accepts_a_model_class():
     config = build_config(WarmupTrainConfig, None, {"warmup_epochs": 1})
     assert isinstance(config, WarmupTrainConfig) and config.warmup_epochs == 1
+
+
+def test_new_field_is_on_the_gui_page_and_validated_there(stages, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from gennie.gui import fields
+    from gennie.gui.pages import page_of
+
+    monkeypatch.setitem(STAGES, "train", stages["train"])
+    monkeypatch.setenv("GENNIE_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    fields._rules.cache_clear()
+    try:
+        assert "warmup_epochs" in [opt.name for opt in fields.stage_options("train")]
+        assert not fields.visible("train", "warmup_shape", {"warmup_epochs": 0})
+        check = fields.validate_page("train", {"warmup_epochs": 4}, tmp_path)
+        assert check.ok and check.config.warmup_epochs == 4
+        check = fields.validate_page("train", {"warmup_epochs": 60}, tmp_path)
+        assert "warmup_epochs" in check.errors
+
+        def page(url: str) -> None:
+            from gennie.gui.navigation import render_page
+
+            render_page(url)
+
+        at = AppTest.from_function(page, args=(page_of("train").url,), default_timeout=60).run()
+        assert not at.exception
+        assert at.session_state["train.warmup_epochs"] == 3
+        assert at.session_state["train.warmup_shape"] == "linear"
+    finally:
+        fields._rules.cache_clear()

@@ -66,6 +66,7 @@ class StageConfig(StrictModel):
         Path("gennie-runs"),
         description="Output folder; each run gets its own sub-folder there and one row in "
         "the folder's <stage>_parameters.tsv.",
+        json_schema_extra={"output": True},
     )
     name: str | None = Field(
         None,

@@ -13,7 +13,9 @@ to offer it:
 - ``{"widget": "branches"}`` — a list of branch names (choices: the branch registry);
 - ``{"widget": "lines"}`` — a list of free texts entered one per line (``--x`` repeated);
 - ``{"when": {...}}`` — the values of other fields for which it matters (see
-  :func:`shown_when`).
+  :func:`shown_when`);
+- ``{"run_of": "train"}`` — a folder field that takes a run folder of that stage;
+- ``{"output": True}`` — a path that gennie writes (it need not exist).
 
 Flag names are the field names with dashes; the few that differ (``--class``) are
 declared with the stage in :data:`gennie.config.registry.STAGES`.
@@ -103,6 +105,8 @@ class Option:
         minimum, maximum: Bounds of a number field.
         keys: Allowed keys of a ``chromosomes`` mapping.
         flag: The CLI flag's name by default, e.g. ``batch-size``.
+        run_of: For a folder field that takes a run folder: the stage of that run.
+        output: A path that gennie writes (it need not exist).
     """
 
     name: str
@@ -115,6 +119,8 @@ class Option:
     maximum: float | None = None
     keys: tuple = field(default=())
     flag: str = ""
+    run_of: str | None = None
+    output: bool = False
 
     @property
     def label(self) -> str:
@@ -209,6 +215,8 @@ def option(name: str, info: FieldInfo) -> Option:
         maximum=high,
         keys=get_args(get_args(inner)[0]) if kind == "chromosomes" else (),
         flag=name.replace("_", "-"),
+        run_of=hints.get("run_of"),
+        output=bool(hints.get("output")),
     )
 
 

@@ -396,7 +396,11 @@ class TuneConfig(StageConfig):
     validation splits: a trials table, plots and the best trial's train config."""
 
     stage: ClassVar[str] = "tune"
-    dataset: Path | None = Field(None, description="Dataset folder written by preprocess.")
+    dataset: Path | None = Field(
+        None,
+        description="Dataset folder written by preprocess.",
+        json_schema_extra={"run_of": "preprocess"},
+    )
     space: SearchSpace = Field(
         default_factory=SearchSpace, description="What to vary (see SearchSpace)."
     )

@@ -160,7 +160,7 @@ class PreprocessConfig(StageConfig):
     cache_dir: Path | None = Field(
         None,
         description="Cache folder (default: <out>/cache).",
-        json_schema_extra={"when": {"cache": True}},
+        json_schema_extra={"output": True, "when": {"cache": True}},
     )
     branch_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -279,7 +279,11 @@ class TrainConfig(StageConfig):
     """A dataset folder → a trained model bundle with its test evaluation."""
 
     stage: ClassVar[str] = "train"
-    dataset: Path | None = Field(None, description="Dataset folder written by preprocess.")
+    dataset: Path | None = Field(
+        None,
+        description="Dataset folder written by preprocess.",
+        json_schema_extra={"run_of": "preprocess"},
+    )
     branches: list[str] | None = Field(
         None,
         description="Branches of the dataset to use (default: all of them).",
@@ -453,6 +457,7 @@ class ModelInputConfig(StageConfig):
         None,
         description="A train run folder (or its model/ bundle folder), or a TorchScript "
         "/ONNX file with custom_model settings.",
+        json_schema_extra={"run_of": "train"},
     )
     genome: Path | None = Field(
         None, description="Reference FASTA for BED input (default: the one used in training)."
@@ -567,7 +572,9 @@ class EvaluateConfig(AttributionOptions, ModelInputConfig):
 
     stage: ClassVar[str] = "evaluate"
     blackbox: Path | None = Field(
-        None, description="A dataset folder whose blackbox split is evaluated."
+        None,
+        description="A dataset folder whose blackbox split is evaluated.",
+        json_schema_extra={"run_of": "preprocess"},
     )
     blackbox_split: Literal["train", "validation", "test", "blackbox"] = Field(
         "blackbox",
@@ -632,10 +639,14 @@ class MotifsConfig(StageConfig):
 
     stage: ClassVar[str] = "motifs"
     model: Path | None = Field(
-        None, description="A train run folder (or its model/ bundle folder)."
+        None,
+        description="A train run folder (or its model/ bundle folder).",
+        json_schema_extra={"run_of": "train"},
     )
     dataset: Path | None = Field(
-        None, description="Dataset folder whose sequences are scanned by the filters."
+        None,
+        description="Dataset folder whose sequences are scanned by the filters.",
+        json_schema_extra={"run_of": "preprocess"},
     )
     split: Literal["all", "train", "validation", "test", "blackbox"] = Field(
         "all", description="Which samples of the dataset to scan."
@@ -663,7 +674,9 @@ class IsmConfig(StageConfig):
 
     stage: ClassVar[str] = "ism"
     model: Path | None = Field(
-        None, description="A train run folder (or its model/ bundle folder)."
+        None,
+        description="A train run folder (or its model/ bundle folder).",
+        json_schema_extra={"run_of": "train"},
     )
     sequence: str | None = Field(
         None, description="The sequence to mutate (cut or padded to the model's window)."

@@ -34,13 +34,15 @@ from gennie.io.files import sniff_format
 from gennie.io.tracks import track_format
 from gennie.runs import check_run_folder, read_run, require_complete
 
-OUTPUT_FIELDS = {"out", "cache_dir"}
+OUTPUT_FIELDS = {o.name for s in STAGES.values() for o in options(s.config) if o.output}
 """Path fields that name a folder gennie writes (it need not exist; Browse offers
-folders)."""
+folders), as the configuration models declare them."""
 
-RUN_FOLDER_FIELDS = {"dataset": "preprocess", "model": "train", "blackbox": "preprocess"}
+RUN_FOLDER_FIELDS = {
+    o.name: o.run_of for s in STAGES.values() for o in options(s.config) if o.run_of
+}
 """Path fields that take a run folder, and the stage of that run (Browse offers those
-runs)."""
+runs), as the configuration models declare them."""
 
 LARGE = 300 * 1024 * 1024
 """Files above this size (bytes) are described without reading them through."""
