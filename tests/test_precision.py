@@ -106,7 +106,7 @@ def test_cli_refuses_an_unknown_precision(planted: dict) -> None:
 def test_a_device_without_bfloat16_arithmetic_gets_a_warning(
     planted: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gennie.model.inference.fast_bfloat16", lambda device: False)
+    monkeypatch.setattr("gennie.training.stage.fast_bfloat16", lambda device: False)
     result = train(
         TrainConfig(
             dataset=planted["dataset"], preset="1layer", ensemble=1, epochs=1,
