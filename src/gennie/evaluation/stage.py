@@ -37,11 +37,10 @@ from gennie.io.files import require_file
 from gennie.model.bundle import BundleSpec
 from gennie.model.inference import (
     index_batches,
-    model_problems,
     pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import LoadedModel, check_dataset_fits, load_model
+from gennie.model.loading import LoadedModel, check_dataset_fits, load_model, model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import headline_metrics, probability_table
 from gennie.scoring.score import score
@@ -79,7 +78,7 @@ def check(config: EvaluateConfig) -> list[UserError]:
     Returns:
         Field-tagged user errors, in the order :func:`evaluate` meets them (it raises
         the first): no data given; the model (see
-        :func:`~gennie.model.inference.model_problems`); the attribution settings; a
+        :func:`~gennie.model.loading.model_problems`); the attribution settings; a
         blackbox folder that is no finished preprocess run, or without samples in the
         split; input files that are missing.
     """

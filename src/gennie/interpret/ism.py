@@ -43,8 +43,8 @@ from gennie.dataset.inputs import InputMapper
 from gennie.encode.alphabet import LETTERS, decode
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec
-from gennie.model.inference import model_problems, pick_device
-from gennie.model.loading import LoadedModel, load_model
+from gennie.model.inference import pick_device
+from gennie.model.loading import LoadedModel, load_model, model_problems
 from gennie.runs import ISM_FILE, ISM_PICTURE, StageResult, run_folder
 
 log = logging.getLogger("gennie.interpret")
@@ -224,7 +224,7 @@ def check(config: IsmConfig) -> list[UserError]:
     Returns:
         Field-tagged user errors, in the order :func:`ism` meets them (it raises the
         first): no model or no sequence given, target ``all``, and the model's (see
-        :func:`~gennie.model.inference.model_problems`).
+        :func:`~gennie.model.loading.model_problems`).
     """
     problems = []
     if config.model is None:

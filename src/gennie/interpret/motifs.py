@@ -56,8 +56,8 @@ from gennie.dataset.store import Dataset
 from gennie.encode.alphabet import LETTERS
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
-from gennie.model.inference import bundle_problems, pick_device
-from gennie.model.loading import check_dataset_fits
+from gennie.model.inference import pick_device
+from gennie.model.loading import bundle_problems, check_dataset_fits
 from gennie.model.network import first_member
 from gennie.runs import LOGOS_DIR, MEME_FILE, MOTIFS_FILE, StageResult, run_folder
 

@@ -4,16 +4,11 @@ the checks of the model a configuration names that need no network loaded."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from gennie.config import ModelInputConfig
-from gennie.config.stages import is_custom_model
 from gennie.errors import UserError
-from gennie.model.bundle import find_bundle
-from gennie.runs import read_status, require_complete
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -93,58 +88,3 @@ def index_batches(
     """Batches of branch inputs for ``indices``, in order."""
     for lo in range(0, len(indices), batch_size):
         yield inputs(indices[lo : lo + batch_size])
-
-
-def bundle_problems(path: Path, field: str = "model") -> list[UserError]:
-    """Why a gennie model folder cannot be loaded, found without loading it.
-
-    Args:
-        path: A train run folder or its ``model/`` bundle folder.
-        field: The configuration field naming it.
-
-    Returns:
-        The problem (a missing folder, a run folder of another stage or one that did
-        not finish, a folder without a bundle), or nothing.
-    """
-    try:
-        if read_status(Path(path)):
-            require_complete(Path(path), "train", field)
-        find_bundle(Path(path), field)
-    except UserError as exc:
-        return [exc]
-    return []
-
-
-def model_problems(config: ModelInputConfig) -> list[UserError]:
-    """Why the model of an evaluate or predict configuration cannot be used, found
-    without loading it (the rest shows when :func:`gennie.model.loading.load_model`
-    loads it).
-
-    Args:
-        config: The configuration (``model`` and the ``custom_*`` settings).
-
-    Returns:
-        Field-tagged user errors: no model given; a model folder that is no finished
-        train run or has no bundle; a custom model file without its window or class
-        names.
-    """
-    if config.model is None:
-        return [
-            UserError(
-                "no model given",
-                field="model",
-                hint="give --model with the folder that 'gennie train' printed",
-            )
-        ]
-    path = Path(config.model)
-    if not (path.is_file() and is_custom_model(path)):
-        return bundle_problems(path)
-    if not config.custom_window or len(config.custom_classes) < 2:
-        return [
-            UserError(
-                "a custom model needs its window and class names",
-                field="custom_window" if not config.custom_window else "custom_classes",
-                hint="give --custom-window N and --custom-classes A,B",
-            )
-        ]
-    return []

@@ -16,11 +16,13 @@ import numpy as np
 import torch
 
 from gennie.config import ModelInputConfig
+from gennie.config.stages import is_custom_model
 from gennie.dataset.spec import BranchSpec, PreprocessingSpec
 from gennie.dataset.store import Dataset
 from gennie.encode import encoder_type
 from gennie.errors import UserError
-from gennie.model.bundle import BranchInput, BundleSpec, load_bundle
+from gennie.model.bundle import BranchInput, BundleSpec, find_bundle, load_bundle
+from gennie.runs import read_status, require_complete
 
 
 @dataclass
@@ -58,12 +60,8 @@ def custom_spec(config: ModelInputConfig) -> BundleSpec:
     Raises:
         UserError: No window or fewer than two class names, or an unknown branch.
     """
-    if not config.custom_window or len(config.custom_classes) < 2:
-        raise UserError(
-            "a custom model needs its window and class names",
-            field="custom_window" if not config.custom_window else "custom_classes",
-            hint="give --custom-window N and --custom-classes A,B",
-        )
+    for problem in custom_problems(config):
+        raise problem
     window = config.custom_window
     encoders = {
         b: encoder_type(b, "custom_branches").for_custom_model(config)
@@ -120,8 +118,8 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
             hint="give --model with the folder that 'gennie train' printed",
         )
     path = Path(config.model)
-    suffix = path.suffix.lower()
-    if path.is_file() and suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit"):
+    onnx = path.suffix.lower() == ".onnx"
+    if path.is_file() and is_custom_model(path) and not onnx:
         spec = custom_spec(config)
         try:
             # TorchScript archives hold TorchScript, not pickled Python objects.
@@ -135,7 +133,7 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
             ) from None
         module.eval()
         return LoadedModel(module, spec, _probe(module, spec, path), "torchscript", module)
-    if path.is_file() and suffix == ".onnx":
+    if path.is_file() and onnx:
         spec = custom_spec(config)
         try:
             import onnxruntime
@@ -199,3 +197,63 @@ def check_dataset_fits(dataset: Dataset, spec: BundleSpec, field: str = "blackbo
             file=dataset.path,
             field=field,
         )
+
+
+def bundle_problems(path: Path, field: str = "model") -> list[UserError]:
+    """Why a gennie model folder cannot be loaded, found without loading it.
+
+    Args:
+        path: A train run folder or its ``model/`` bundle folder.
+        field: The configuration field naming it.
+
+    Returns:
+        The problem (a missing folder, a run folder of another stage or one that did
+        not finish, a folder without a bundle), or nothing.
+    """
+    try:
+        if read_status(Path(path)):
+            require_complete(Path(path), "train", field)
+        find_bundle(Path(path), field)
+    except UserError as exc:
+        return [exc]
+    return []
+
+
+def model_problems(config: ModelInputConfig) -> list[UserError]:
+    """Why the model of an evaluate or predict configuration cannot be used, found
+    without loading it (the rest shows when :func:`gennie.model.loading.load_model`
+    loads it).
+
+    Args:
+        config: The configuration (``model`` and the ``custom_*`` settings).
+
+    Returns:
+        Field-tagged user errors: no model given; a model folder that is no finished
+        train run or has no bundle; a custom model file without its window or class
+        names.
+    """
+    if config.model is None:
+        return [
+            UserError(
+                "no model given",
+                field="model",
+                hint="give --model with the folder that 'gennie train' printed",
+            )
+        ]
+    path = Path(config.model)
+    if not (path.is_file() and is_custom_model(path)):
+        return bundle_problems(path)
+    return custom_problems(config)
+
+
+def custom_problems(config: ModelInputConfig) -> list[UserError]:
+    """What a custom (TorchScript/ONNX) model's settings lack: its window, class names."""
+    if not config.custom_window or len(config.custom_classes) < 2:
+        return [
+            UserError(
+                "a custom model needs its window and class names",
+                field="custom_window" if not config.custom_window else "custom_classes",
+                hint="give --custom-window N and --custom-classes A,B",
+            )
+        ]
+    return []

@@ -26,11 +26,10 @@ from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import (
     index_batches,
-    model_problems,
     pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import load_model
+from gennie.model.loading import load_model, model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import probability_table
 
@@ -46,7 +45,7 @@ def check(config: PredictConfig) -> list[UserError]:
     Returns:
         Field-tagged user errors, in the order :func:`predict` meets them (it raises
         the first): nothing to predict; the model (see
-        :func:`~gennie.model.inference.model_problems`); the attribution settings; a
+        :func:`~gennie.model.loading.model_problems`); the attribution settings; a
         missing input file.
     """
     problems = []

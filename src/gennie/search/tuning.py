@@ -464,25 +464,15 @@ def check(config: TuneConfig) -> list[UserError]:
 
 
 def _check(config: TuneConfig) -> Any:
-    """Validate the dataset and the space against it before any folder is made."""
+    """Raise the first problem :func:`check` finds, before any folder is made; return
+    the searched dimensions."""
     from gennie.dataset.store import Dataset
-    from gennie.search.space import grid_values, parameter_dimensions
-    from gennie.training.stage import prepare
+    from gennie.search.space import parameter_dimensions
 
-    if config.dataset is None:
-        raise UserError(
-            "no dataset given",
-            field="dataset",
-            hint="give --dataset with the folder that 'gennie preprocess' printed",
-        )
-    dataset = Dataset(config.dataset)
-    dimensions = parameter_dimensions(config.space, dataset.branches)
-    prepare(TrainConfig(dataset=config.dataset, branches=dataset.branches))
-    if config.sampler == "grid":
-        for values in (grid_values(d) for d in dimensions.values()):
-            if not values:
-                raise UserError("a grid dimension has no values", field="space")
-    return dimensions
+    problems = check(config)
+    if problems:
+        raise problems[0]
+    return parameter_dimensions(config.space, Dataset(config.dataset).branches)
 
 
 def _grid_size(dimensions: dict[str, Any]) -> int:
