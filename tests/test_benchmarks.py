@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from gennie.config import TrainConfig
-from gennie.model import build_network, layer_table, preset_architecture
+from gennie.config.presets import preset_architecture
+from gennie.model import build_network, layer_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

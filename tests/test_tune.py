@@ -105,7 +105,8 @@ def _error(tmp_path: Path, text: str) -> str:
         ),
         (
             "space:\n  preset: [enngene, custom]\n",
-            "search.yaml; field 'space': preset 'custom' needs an architecture section in the "
+            "search.yaml; field 'space.preset': preset 'custom' needs an architecture section in "
+            "the "
             "space (the architecture to search)",
         ),
         (
@@ -132,7 +133,7 @@ def _error(tmp_path: Path, text: str) -> str:
         ),
         (
             "sampler: grid\nspace:\n  lr: {low: 0.001, high: 0.01}\n",
-            "search.yaml: grid search needs choices or a step for space.lr "
+            "search.yaml; field 'space.lr': grid search needs choices or a step for space.lr "
             "(a float range without step has no grid)",
         ),
         (
