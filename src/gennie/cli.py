@@ -7,6 +7,11 @@ defaults come from the model, so a field added there is a flag here with no othe
 edit. Each command takes ``--config FILE.yaml`` plus flags that override single
 fields, runs the stage, prints its run folder, and with ``--json`` prints exactly one
 JSON object on stdout. A user error prints one message and exits with code 2.
+
+Ctrl+C (SIGINT) and SIGTERM, what schedulers and the GUI's Cancel send, stop a run
+cleanly: its folder is marked ``cancelled``, helper processes are stopped, and the
+command exits with code 130 after Ctrl+C and 143 after SIGTERM (128 + the signal's
+number, as a shell reports a process killed by it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import typer
 from gennie.config import STAGES, Stage, build_config, class_name_from_file, load_run_config
 from gennie.config.options import Option, options
 from gennie.errors import UserError
+from gennie.processes import Terminated, exit_code, stop_on_sigterm
 from gennie.version import VERSION
 
 app = typer.Typer(
@@ -204,21 +210,28 @@ def add_stage_commands(root: typer.Typer, stages: dict[str, Stage]) -> None:
 
 
 def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
-    """Run a stage, print the run folder (or JSON), map user errors to exit code 2."""
+    """Run a stage, print the run folder (or JSON), map user errors to exit code 2 and
+    Ctrl+C / SIGTERM to 130 / 143 (see the module docstring)."""
     _setup_logging()
     real_stdout = sys.stdout
     try:
         # In --json mode everything else (progress bars, library chatter) goes to stderr.
-        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        with (
+            stop_on_sigterm(),
+            contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext(),
+        ):
             result = work()
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         if as_json:
             real_stdout.write(json.dumps(exc.to_dict()) + "\n")
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        typer.echo("cancelled", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl+C"
+        typer.echo(f"cancelled ({how})", err=True)
+        if as_json:
+            real_stdout.write(json.dumps({"error": f"cancelled ({how})", "cancelled": True}) + "\n")
+        raise typer.Exit(exit_code(exc)) from None
     summary = result.summary
     if as_json:
         payload: dict[str, Any] = {"run_dir": str(result.run_dir), "stage": result.stage or stage}
@@ -367,13 +380,13 @@ def main() -> None:
 
     Usage errors found by the argument parser (an unknown flag, a flag of the wrong
     type) exit with code 2 like every user error, and with ``--json`` also print one
-    JSON object on stdout.
+    JSON object on stdout. Ctrl+C exits with 130, SIGTERM with 143.
     """
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
+    except typer.Abort as exc:
         typer.echo("cancelled", err=True)
-        sys.exit(130)
+        sys.exit(exit_code(exc.__cause__ or exc))
     except Exception as exc:
         # The parser's usage errors (typer's bundled click) carry these attributes.
         if not all(hasattr(exc, a) for a in ("format_message", "exit_code", "show")):

@@ -3,21 +3,31 @@ cross-run table, and reading them back.
 
 Every stage runs inside :func:`run_folder`, which
 
-- creates ``<out>/<name>/`` and writes the complete ``parameters.yaml`` first;
+- creates ``<out>/<name>/`` with the complete ``parameters.yaml`` and ``run.json``
+  in it (made under a temporary name and renamed, so the folder never shows without
+  them);
+- holds a lock (``flock`` on ``.run.lock`` in the folder) for the run's whole life:
+  a run is alive exactly while its lock is held, whatever became of its process id;
 - attaches a log file (``gennie.log``) to the ``gennie`` logger;
 - keeps ``run.json`` with the status: ``running``, then ``complete``, ``failed`` or
-  ``cancelled``;
-- on a user error removes the folder again (nothing half-written stays behind);
+  ``cancelled`` (Ctrl+C, SIGTERM);
+- on a user error removes the folder again (nothing half-written stays behind); so
+  it does when writing fails because the disk is full or the folder is not writable,
+  which becomes a user error naming the path;
 - on success appends one row to ``<out>/<stage>_parameters.tsv``, the table that
   compares all runs of a stage in one output folder.
 
-A folder left ``running`` by a killed process, or ``failed`` or ``cancelled``, is
-replaced when a run with the same name starts again, so no manual cleaning is needed; a
-finished run, a run whose process is still alive, and a folder that is no run are
-never touched. :func:`check_run_folder` tells the same without creating anything.
+A folder left ``running`` by a process that was killed (its lock is free) reads as
+``interrupted`` (:func:`read_run`, :func:`find_runs`, :func:`require_complete`). An
+interrupted, failed or cancelled folder is replaced when a run with the same name
+starts again, so no manual cleaning is needed; a finished run, a live run, and a
+folder that is no run are never touched. A run of another machine (``host`` in
+``run.json``) cannot be seen from here: it counts as live. :func:`check_run_folder`
+tells the same without creating anything.
 
 A run in *resume* mode (a search whose workers share one study folder) instead joins
-an existing run folder of its stage with the same name and keeps its files.
+an existing run folder of its stage with the same name and keeps its files; its
+processes share the lock.
 
 The names of the files the stages write into their run folders are declared here
 (``*_FILE`` and ``*_DIR``), and :func:`read_run` / :func:`find_runs` read run folders
@@ -27,10 +37,12 @@ back as :class:`RunFolder` s.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -45,6 +57,7 @@ import pandas as pd
 
 from gennie.config import StageConfig, config_to_dict, dump_config, read_yaml
 from gennie.errors import UserError
+from gennie.processes import Terminated, process_alive, process_start
 
 log = logging.getLogger("gennie")
 
@@ -56,6 +69,8 @@ LOG_FILE = "gennie.log"
 """The run's log."""
 PARAMETERS_FILE = "parameters.yaml"
 """The complete configuration; ``gennie run`` repeats the run from it."""
+LOCK_FILE = ".run.lock"
+"""Locked (``flock``) by the run's processes for as long as the run lives."""
 
 EPOCHS_FILE = "metrics.tsv"
 """train: one row per epoch (training and validation loss and metrics)."""
@@ -109,12 +124,17 @@ CACHE_DIR = "cache"
 SKIPPED_DIRS = {CACHE_DIR, "__pycache__"}
 """Folders never searched for runs or offered as inputs (besides hidden ones)."""
 
-STATUSES = ("running", "complete", "failed", "cancelled")
-"""Values of ``status`` in ``run.json``."""
+STATUSES = ("running", "complete", "failed", "cancelled", "interrupted")
+"""Statuses of a run: those of ``run.json``, and ``interrupted`` for a folder left
+``running`` by a process that is gone."""
 
-REPLACEABLE = ("running", "failed", "cancelled")
+REPLACEABLE = ("running", "failed", "cancelled", "interrupted")
 """Statuses of a run folder that a new run of the same name replaces (a ``running``
 one only when its process is gone)."""
+
+WRITE_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+"""Errors of writing that a user can fix (permissions, read-only or full disks):
+inside a run they become user errors (see :func:`storage_error`)."""
 
 
 @dataclass
@@ -146,7 +166,8 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
     """Check that ``run_dir`` is a complete run folder of ``stage``.
 
     Raises:
-        UserError: The folder does not exist, is of another stage, or did not finish.
+        UserError: The folder does not exist, is of another stage, or did not finish
+            (still running, interrupted, failed or cancelled).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -156,7 +177,7 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
             field=field,
             hint=f"give the run folder that 'gennie {stage}' printed",
         )
-    status = read_status(run_dir)
+    status = current_status(run_dir)
     if not status:
         raise UserError(
             f"not a gennie {stage} run folder (no {RUN_FILE})",
@@ -169,6 +190,13 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
             f"this is a {status.get('stage')} run folder, not a {stage} one",
             file=run_dir,
             field=field,
+        )
+    if status.get("status") == "interrupted":
+        raise UserError(
+            f"this {stage} run was interrupted: its process ended before the run finished",
+            file=run_dir,
+            field=field,
+            hint=f"run 'gennie {stage}' again (the same --name replaces this folder)",
         )
     if status.get("status") != "complete":
         raise UserError(
@@ -183,34 +211,84 @@ def require_complete(run_dir: Path, stage: str, field: str) -> Path:
 def write_status_file(run_dir: Path, info: dict[str, Any]) -> None:
     """Replace a run folder's ``run.json`` with ``info`` atomically (readers never see
     a half-written file)."""
-    tmp = Path(run_dir) / f"{RUN_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(Path(run_dir) / RUN_FILE)
+    tmp = Path(run_dir) / f"{RUN_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        tmp.write_text(json.dumps(info, indent=2, default=str))
+        tmp.replace(Path(run_dir) / RUN_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def process_alive(pid: int | None) -> bool:
-    """True when a process with this id exists on this machine and is not a zombie."""
-    if not pid:
-        return False
+# --------------------------------------------------------------------------- liveness
+
+
+def lock_held(run_dir: Path) -> bool | None:
+    """Whether a process holds the run folder's lock (the run lives); ``None`` when
+    the folder has no lock file (made by an older gennie, or not a run)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also releases the lock just taken
+    return False
 
 
-def _still_running(info: dict[str, Any]) -> bool:
-    """Whether the process of a ``running`` run folder is alive (on this machine)."""
-    if info.get("status") != "running" or info.get("host") != socket.gethostname():
-        return False
+def owner_alive(run_dir: Path, info: dict[str, Any]) -> bool | None:
+    """Whether the process of a ``running`` run lives.
+
+    On this machine the run's lock tells (robust against reused process ids); a folder
+    without a lock file falls back to the process id and its start time. A run of
+    another machine, or one whose ``run.json`` names no machine, cannot be seen from
+    here: ``None``.
+    """
+    host = info.get("host")
+    if not host or host != socket.gethostname():
+        return None
+    held = lock_held(run_dir)
+    if held is not None:
+        return held
     pid = info.get("pid")
-    return isinstance(pid, int) and pid != os.getpid() and process_alive(pid)
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False  # this process holds the locks of its own runs
+    return process_alive(pid, info.get("pid_start"))
+
+
+def current_status(run_dir: Path) -> dict[str, Any]:
+    """The ``run.json`` of a run folder, with ``status: interrupted`` when it says
+    ``running`` but its process is gone (see :func:`owner_alive`); ``{}`` when there
+    is none."""
+    info = read_status(run_dir)
+    if info.get("status") != "running" or owner_alive(run_dir, info) is not False:
+        return info
+    fresh = read_status(run_dir)  # it may have finished between the two looks
+    if fresh.get("status") != "running":
+        return fresh
+    return {**fresh, "status": "interrupted"}
+
+
+def mark_interrupted(run_dir: Path, reason: str = "its process ended unexpectedly") -> bool:
+    """Write ``status: interrupted`` into the ``run.json`` of a run left ``running``
+    whose process is not seen alive (gone, or of another machine that a heartbeat
+    declared dead).
+
+    Returns:
+        True when the file was changed.
+    """
+    info = read_status(run_dir)
+    if info.get("status") != "running" or owner_alive(run_dir, info):
+        return False
+    info.update(status="interrupted", error=reason, finished=_now())
+    with contextlib.suppress(OSError):
+        write_status_file(run_dir, info)
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- names
@@ -224,13 +302,23 @@ def _stamped_names(stage: str) -> Iterator[str]:
 
 
 def free_run_name(config: StageConfig, taken: set[Path] | frozenset[Path] = frozenset()) -> str:
-    """The default run-folder name for ``config``: ``<stage>_<date>-<time>``, unused in
-    its output folder and not among ``taken`` (folders promised to queued runs).
+    """A run-folder name for ``config`` that no other run is promised.
+
+    Without ``config.name``: ``<stage>_<date>-<time>``, unused in its output folder
+    and not among ``taken`` (folders promised to queued runs). With it: that name,
+    unless it is among ``taken``; then ``<name>-2``, ``<name>-3``, … (unused too).
 
     Raises:
         UserError: No free name (a thousand runs in the same second).
     """
-    for name in _stamped_names(config.stage):
+    if config.name:
+        first = Path(config.out) / config.name
+        if first not in taken:
+            return config.name
+        names: Iterator[str] = (f"{config.name}-{n}" for n in range(2, 1000))
+    else:
+        names = _stamped_names(config.stage)
+    for name in names:
         run_dir = Path(config.out) / name
         if not run_dir.exists() and run_dir not in taken:
             return name
@@ -291,20 +379,152 @@ def check_run_folder(
                 hint="choose another --name; gennie never deletes it",
             )
         ]
-    if _still_running(info):
+    return _live_run_problems(run_dir, info)
+
+
+def _live_run_problems(run_dir: Path, info: dict[str, Any]) -> list[UserError]:
+    """A ``running`` folder may be replaced only when its process is gone."""
+    if info.get("status") != "running":
+        return []
+    alive = owner_alive(run_dir, info)
+    if alive:
         return [
             UserError(
-                f"a run with this name is still running (process {info['pid']})",
+                f"a run with this name is still running (process {info.get('pid')})",
                 file=run_dir,
                 field="name",
                 hint="choose another --name, or wait until it finishes",
             )
         ]
+    if alive is None and info.get("host"):
+        return [
+            UserError(
+                f"a run with this name was started on {info['host']} and may still run there",
+                file=run_dir,
+                field="name",
+                hint="choose another --name, or delete that folder if it no longer runs",
+            )
+        ]
     return []
 
 
-def _open_run_dir(config: StageConfig, name: str | None, resume: bool) -> tuple[Path, bool]:
-    """The run folder, created or (``resume``) joined, and whether it existed."""
+# --------------------------------------------------------------------------- creating
+
+
+class RunLock:
+    """The lock a run holds on its folder's ``.run.lock`` for its whole life.
+
+    Args:
+        path: The lock file (created when missing).
+        shared: Share it with the other processes of a resumable run (a search's
+            workers), instead of holding it alone.
+    """
+
+    def __init__(self, path: Path, shared: bool = False) -> None:
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Let go of the lock (the run ended)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def storage_error(exc: OSError, where: Path) -> UserError:
+    """A user error for an OSError of writing (see :data:`WRITE_ERRORS`): what happened,
+    the path, and what to do.
+
+    Args:
+        exc: The error.
+        where: The path to name when the error names none (the run folder).
+    """
+    path = exc.filename or where
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(
+            f"cannot write: {reason}",
+            file=path,
+            field="out",
+            hint="free some space on that disk, or give --out (and a cache folder) on "
+            "another disk, then run again",
+        )
+    return UserError(
+        f"cannot write: {reason}",
+        file=path,
+        field="out",
+        hint="choose an --out folder you may write to (or change its permissions), then run again",
+    )
+
+
+def _make_folder(
+    out: Path, status: dict[str, Any], config: StageConfig, shared: bool
+) -> tuple[Path, RunLock]:
+    """A new run folder under a temporary name in ``out``: parameters, status and the
+    held lock in it, ready to be renamed into place."""
+    staged = out / f".{config.stage}.new-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        staged.mkdir()
+        lock = RunLock(staged / LOCK_FILE, shared=shared)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        if exc.errno in WRITE_ERRORS:
+            raise UserError(
+                f"cannot create the run folder ({exc.strerror})",
+                file=out,
+                field="out",
+                hint="choose an --out folder you may write to",
+            ) from None
+        raise
+    try:
+        dump_config(config, staged / PARAMETERS_FILE)
+        write_status_file(staged, status)
+    except BaseException as exc:
+        lock.release()
+        shutil.rmtree(staged, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRORS:
+            raise storage_error(exc, out) from None
+        raise
+    return staged, lock
+
+
+def _discard(run_dir: Path) -> None:
+    """Remove a replaceable run folder, unless its run came back to life or another
+    run took it over meanwhile (its lock tells)."""
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = None  # made by an older gennie: nothing to lock
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(
+                    "a run with this name has just started",
+                    file=run_dir,
+                    field="name",
+                    hint="choose another --name, or wait until it finishes",
+                ) from None
+        trash = run_dir.parent / f".{run_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            run_dir.rename(trash)
+        except FileNotFoundError:
+            return  # another run removed it first
+    finally:
+        if fd is not None:
+            os.close(fd)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _open_run_dir(
+    config: StageConfig, name: str | None, resume: bool, status: dict[str, Any]
+) -> tuple[Path, bool, RunLock]:
+    """The run folder, created or (``resume``) joined, whether it existed, and its lock."""
     out = Path(config.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -316,25 +536,31 @@ def _open_run_dir(config: StageConfig, name: str | None, resume: bool) -> tuple[
     if problems:
         raise problems[0]
     name = name or config.name
-    if name:
-        run_dir = out / name
-        if run_dir.exists():
-            if resume:
-                return run_dir, True
-            shutil.rmtree(run_dir)  # a failed or killed run: start again cleanly
+    if name and resume and (out / name).is_dir():
+        return out / name, True, RunLock(out / name / LOCK_FILE, shared=True)
+    staged, lock = _make_folder(out, status, config, shared=resume)
+    candidates = [name] if name else list(_stamped_names(config.stage))
+    for candidate in candidates:
+        run_dir = out / candidate
+        if name and run_dir.exists() and not resume:
+            _discard(run_dir)  # a failed or killed run: start again cleanly
         try:
-            run_dir.mkdir()
-        except FileExistsError:
-            if not resume:
+            staged.rename(run_dir)
+            return run_dir, False, lock
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
-            return run_dir, True  # another worker of the same search was first
-        return run_dir, False
-    for candidate in _stamped_names(config.stage):
-        try:
-            (out / candidate).mkdir()
-            return out / candidate, False
-        except FileExistsError:
-            continue
+    lock.release()
+    shutil.rmtree(staged, ignore_errors=True)
+    if name and resume:  # another worker of the same search was first
+        return out / name, True, RunLock(out / name / LOCK_FILE, shared=True)
+    if name:
+        raise UserError(
+            "a run with this name has just started",
+            file=out / name,
+            field="name",
+            hint="choose another --name, or wait until it finishes",
+        )
     raise UserError("could not find a free run folder name", file=out, field="out")
 
 
@@ -378,50 +604,85 @@ def run_folder(
 
     Raises:
         UserError: The output folder cannot be made, or the name is taken (see
-            :func:`check_run_folder`), or the stage raised one.
+            :func:`check_run_folder`), or the stage raised one, or writing failed
+            for a reason the user can fix (see :data:`WRITE_ERRORS`).
+        KeyboardInterrupt: Ctrl+C, or SIGTERM (:class:`~gennie.processes.Terminated`);
+            the run is marked ``cancelled``.
     """
-    run_dir, resumed = _open_run_dir(config, name, resume)
-    previous = read_status(run_dir) if resumed else {}
-    run = Run(dir=run_dir, config=config)
-    dump_config(config, run_dir / PARAMETERS_FILE)
     status: dict[str, Any] = {
         "stage": config.stage,
         "status": "running",
         "pid": os.getpid(),
+        "pid_start": process_start(),
         "host": socket.gethostname(),
         "started": _now(),
     }
     if resume:
         status["resumable"] = True
-    if resumed:
-        status["resumed"] = True
-    write_status_file(run_dir, status)
-    started = time.time()
-    with _log_file(run_dir):
-        log.info("gennie %s run in %s%s", config.stage, run_dir, " (resumed)" if resumed else "")
-        try:
-            yield run
-        except UserError:
-            if resumed:
-                write_status_file(run_dir, previous)
-            else:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-        except BaseException as exc:
-            log.error("run failed:\n%s", traceback.format_exc())
-            status.update(
-                status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
-                error=f"{type(exc).__name__}: {exc}",
-                finished=_now(),
-            )
+    run_dir, resumed, lock = _open_run_dir(config, name, resume, status)
+    try:
+        previous = read_status(run_dir) if resumed else {}
+        if resumed:
+            status["resumed"] = True
+            dump_config(config, run_dir / PARAMETERS_FILE)
             write_status_file(run_dir, status)
+        run = Run(dir=run_dir, config=config)
+        with _log_file(run_dir), _ending(run, status, previous if resumed else None):
+            yield run
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _ending(run: Run, status: dict[str, Any], previous: dict[str, Any] | None) -> Iterator[None]:
+    """How a run ends: ``complete`` and its row in the parameters table; ``cancelled``
+    (Ctrl+C, SIGTERM); ``failed`` (a bug, with its traceback in the log); or, on a user
+    error, the folder removed (a resumed run: its status restored)."""
+    started = time.time()
+    log.info(
+        "gennie %s run in %s%s", run.stage, run.dir, " (resumed)" if previous is not None else ""
+    )
+    try:
+        yield
+    except (UserError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in WRITE_ERRORS:
+            _finished(run.dir, status, "failed", exc, traceback.format_exc())
             raise
-        seconds = round(time.time() - started, 1)
-        run.summary.setdefault("seconds", seconds)
-        status.update(status="complete", finished=_now(), seconds=seconds, summary=run.summary)
+        user_error = exc if isinstance(exc, UserError) else storage_error(exc, run.dir)
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                write_status_file(run.dir, previous)
+        else:
+            shutil.rmtree(run.dir, ignore_errors=True)
+        if user_error is exc:
+            raise
+        raise user_error from None
+    except KeyboardInterrupt as exc:
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl+C"
+        _finished(run.dir, status, "cancelled", exc, f"run cancelled ({how})")
+        raise
+    except BaseException as exc:
+        _finished(run.dir, status, "failed", exc, traceback.format_exc())
+        raise
+    seconds = round(time.time() - started, 1)
+    run.summary.setdefault("seconds", seconds)
+    status.update(status="complete", finished=_now(), seconds=seconds, summary=run.summary)
+    write_status_file(run.dir, status)
+    append_parameters_row(run)
+    log.info("finished in %.1f s", seconds)
+
+
+def _finished(
+    run_dir: Path, status: dict[str, Any], state: str, exc: BaseException, message: str
+) -> None:
+    """Record a run that ended early (``failed`` or ``cancelled``) in its log and status."""
+    if state == "cancelled":
+        log.warning(message)
+    else:
+        log.error("run failed:\n%s", message)
+    status.update(status=state, error=f"{type(exc).__name__}: {exc}", finished=_now())
+    with contextlib.suppress(OSError):
         write_status_file(run_dir, status)
-        append_parameters_row(run)
-        log.info("finished in %.1f s", seconds)
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -490,7 +751,8 @@ class RunFolder:
 
     @property
     def status(self) -> str:
-        """One of :data:`STATUSES` (``?`` if unknown)."""
+        """One of :data:`STATUSES` (``?`` if unknown); ``interrupted`` for a run left
+        ``running`` by a process that is gone."""
         return str(self.info.get("status", "?"))
 
     @property
@@ -556,7 +818,7 @@ class RunFolder:
         for root, dirs, names in os.walk(self.dir):
             dirs[:] = sorted(d for d in dirs if d != TENSORBOARD_DIR)
             for name in sorted(names):
-                if not name.endswith((".tmp", ".lock")):
+                if not name.endswith((".tmp", ".lock")) and name != LOCK_FILE:
                     found.append(Path(root) / name)
                 if len(found) >= limit:
                     return found
@@ -591,8 +853,8 @@ def _data_rows(path: Path) -> int:
 
 def read_run(path: Path) -> RunFolder | None:
     """The run folder at ``path``, or ``None`` if it is none (no readable ``run.json``
-    naming a stage)."""
-    info = read_status(path)
+    naming a stage). Its status is the current one (see :func:`current_status`)."""
+    info = current_status(path)
     return RunFolder(Path(path), info) if info.get("stage") else None
 
 
