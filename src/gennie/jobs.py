@@ -13,8 +13,18 @@ prints on stdout (``run_dir`` and the summary, or a user error's ``error``, ``fi
 (stderr) as ``output.log``.
 
 Job states: ``queued`` → ``running`` → ``complete`` | ``failed`` | ``cancelled``.
-Cancelling a running job interrupts its process group (SIGINT, then SIGKILL after a
-grace period) and marks the run folder's ``run.json`` as ``cancelled``.
+Every change of state is one SQLite transaction that checks the state it changes:
+claiming a queued job and starting its process happen in the same transaction, so a
+job cancelled while queued never starts, and one cancelled afterwards has a process
+to stop. Cancelling a running job sends SIGTERM to its process group (the command
+ends the run ``cancelled``; SIGKILL follows after a grace period) and marks the run
+folder's ``run.json`` as ``cancelled`` if the command could not.
+
+The queue's states follow what happened on disk: a job whose process ended while no
+worker watched it (the worker was killed) takes its state from the command's
+``result.json`` and the run folder's ``run.json``. Run names are made unique among
+the queued and running jobs when a job is queued (``<name>-2`` for a second job with
+the same name), and a job does not start while another job runs in the same folder.
 
 The GUI submits and shows jobs; this module knows nothing of Streamlit.
 """
@@ -38,11 +48,18 @@ from typing import Any
 
 from gennie.config import STAGES, StageConfig, dump_config
 from gennie.errors import UserError
-from gennie.processes import restore_signals
+from gennie.processes import (
+    SIGINT_EXIT,
+    SIGTERM_EXIT,
+    process_alive,
+    process_start,
+    restore_signals,
+)
 from gennie.runs import (
     PARAMETERS_FILE,
+    current_status,
     free_run_name,
-    process_alive,
+    owner_alive,
     read_status,
     write_status_file,
 )
@@ -62,6 +79,10 @@ OUTPUT_FILE = "output.log"
 RESULT_FILE = "result.json"
 """The command's JSON answer (its stdout), in the job's folder."""
 
+CANCELLED_CODES = (SIGINT_EXIT, SIGTERM_EXIT, -2, -15)
+"""Return codes of a command stopped by Ctrl+C or SIGTERM (exit codes, or the signal
+itself when it died of it)."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +92,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     parameters TEXT NOT NULL,
     status TEXT NOT NULL,
     pid INTEGER,
+    pid_start TEXT,
     returncode INTEGER,
     error TEXT,
     created TEXT NOT NULL,
@@ -92,6 +114,7 @@ class Job:
     parameters: Path
     status: str
     pid: int | None
+    pid_start: str | None
     returncode: int | None
     error: str | None
     created: str
@@ -131,7 +154,8 @@ def _now() -> str:
 
 
 def mark_run_cancelled(run_dir: Path) -> bool:
-    """Set ``status: cancelled`` in a run folder's ``run.json`` unless it finished.
+    """Set ``status: cancelled`` in a run folder's ``run.json`` unless it finished or
+    its process still runs.
 
     Args:
         run_dir: The run folder.
@@ -141,6 +165,8 @@ def mark_run_cancelled(run_dir: Path) -> bool:
     """
     info = read_status(run_dir)
     if not info or info.get("status") in ("complete", "cancelled"):
+        return False
+    if info.get("status") == "running" and owner_alive(run_dir, info):
         return False
     _set_run_status(run_dir, "cancelled", error="cancelled by the user")
     return True
@@ -203,6 +229,10 @@ class JobStore:
         self.python = python or sys.executable
         with self._db() as db:
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "pid_start" not in columns:  # a queue made by an older gennie
+                with contextlib.suppress(sqlite3.OperationalError):  # another did it first
+                    db.execute("ALTER TABLE jobs ADD COLUMN pid_start TEXT")
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -220,7 +250,7 @@ class JobStore:
         data = dict(row)
         data["run_dir"] = Path(data["run_dir"])
         data["parameters"] = Path(data["parameters"])
-        return Job(**data)
+        return Job(**{name: data.get(name) for name in Job.__dataclass_fields__})
 
     def get(self, job_id: int) -> Job:
         """One job by id.
@@ -269,16 +299,18 @@ class JobStore:
 
         Returns:
             The new ``queued`` job; its ``run_dir`` is ``<out>/<name>``, the name being
-            the configuration's or the default ``<stage>_<date>-<time>`` (not taken by
-            another job either).
+            the configuration's or the default ``<stage>_<date>-<time>``, and not the
+            folder of another queued or running job (then ``<name>-2``, …; see
+            :func:`gennie.runs.free_run_name`).
         """
-        name = config.name or free_run_name(config, taken={j.run_dir for j in self.list()})
-        config = config.model_copy(update={"name": name})
         with self._db() as db:
             # One transaction: a worker must never claim the job before its parameters
-            # file is written and recorded.
+            # file is written and recorded, and two jobs queued at once must not be
+            # given one name.
             db.execute("BEGIN IMMEDIATE")
             try:
+                name = free_run_name(config, taken=self._promised(db, bool(config.name)))
+                config = config.model_copy(update={"name": name})
                 cursor = db.execute(
                     "INSERT INTO jobs (stage, name, run_dir, parameters, status, created) "
                     "VALUES (?, ?, ?, '', 'queued', ?)",
@@ -298,6 +330,16 @@ class JobStore:
             self.ensure_worker()
         return self.get(job_id)
 
+    @staticmethod
+    def _promised(db: sqlite3.Connection, active_only: bool) -> set[Path]:
+        """Run folders promised to jobs: those of queued and running jobs (a name the
+        user chose is free again once its job ended), or of every job (default names
+        are never given twice)."""
+        query = "SELECT run_dir FROM jobs"
+        if active_only:
+            query += " WHERE status IN ('queued', 'running')"
+        return {Path(row["run_dir"]) for row in db.execute(query)}
+
     def command(self, job: Job) -> list[str]:
         """The command line that runs a job: the stage's CLI command with the job's
         parameters file and ``--json``."""
@@ -309,23 +351,28 @@ class JobStore:
     def cancel(self, job_id: int, grace: float = 5.0) -> Job:
         """Cancel a queued or running job.
 
-        A running job's process group gets SIGINT, and SIGKILL if it is still alive after
-        ``grace`` seconds; its run folder is then marked ``cancelled``.
+        A running job's process group gets SIGTERM, and SIGKILL if the command is still
+        alive after ``grace`` seconds; its run folder is then marked ``cancelled``
+        unless the command did so itself.
 
         Returns:
             The job after cancelling (unchanged if it had finished already).
         """
-        job = self.get(job_id)
-        if job.finished_state:
-            return job
         with self._db() as db:
-            db.execute(
-                "UPDATE jobs SET status = 'cancelled', finished = ?, error = ? "
-                "WHERE id = ? AND status IN ('queued', 'running')",
-                (_now(), "cancelled by the user", job_id),
-            )
+            db.execute("BEGIN IMMEDIATE")  # waits for a start in progress to be recorded
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                db.execute("ROLLBACK")
+                raise KeyError(job_id)
+            if row["status"] in ("queued", "running"):
+                db.execute(
+                    "UPDATE jobs SET status = 'cancelled', finished = ?, error = ? WHERE id = ?",
+                    (_now(), "cancelled by the user", job_id),
+                )
+            db.execute("COMMIT")
+        job = self._job(row)
         if job.status == "running" and job.pid:
-            _stop_group(job.pid, grace)
+            _stop_group(job.pid, job.pid_start, grace)
             if job.run_dir.is_dir():
                 mark_run_cancelled(job.run_dir)
         return self.get(job_id)
@@ -390,35 +437,68 @@ class JobStore:
         return True
 
     def recover(self) -> None:
-        """Mark ``running`` jobs whose process is gone as failed (e.g. after a reboot)."""
+        """Settle ``running`` jobs whose process is gone and that no worker watches
+        (e.g. after a reboot, or a worker that was killed): their state is read from
+        disk (see :meth:`_finish`)."""
         if self.worker_running():
             return
-        for job in self.list():
-            if job.status == "running" and not process_alive(job.pid):
-                self._finish(job, None)
+        self._settle_orphans(set())
 
-    def _claim(self) -> Job | None:
-        """Take the oldest queued job and mark it running (atomically)."""
+    def _settle_orphans(self, watched: set[int]) -> None:
+        """Finish the ``running`` jobs not among ``watched`` whose process is gone."""
+        for job in self.list():
+            if job.status == "running" and job.id not in watched:
+                if not process_alive(job.pid, job.pid_start):
+                    self._finish(job, None)
+
+    def _launch(self) -> tuple[Job, subprocess.Popen] | None:
+        """Claim the oldest queued job and start its process, in one transaction (a
+        cancel waits for it, then finds the process to stop). A job waits while
+        ``parallel`` jobs run, or while another job runs in its run folder.
+
+        Returns:
+            The started job and its process, or ``None`` when none may start.
+        """
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1"
-            ).fetchone()
-            if row is None:
-                db.execute("COMMIT")
-                return None
-            db.execute(
-                "UPDATE jobs SET status = 'running', started = ? WHERE id = ?",
-                (_now(), row["id"]),
-            )
+            try:
+                active = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+                row = None
+                if active.fetchone()[0] < self.parallel:
+                    row = db.execute(
+                        "SELECT * FROM jobs WHERE status = 'queued' AND run_dir NOT IN "
+                        "(SELECT run_dir FROM jobs WHERE status = 'running') ORDER BY id LIMIT 1"
+                    ).fetchone()
+                if row is None:
+                    db.execute("COMMIT")
+                    return None
+                job = self._job(row)
+                try:
+                    process = self._start(job)
+                except OSError as exc:
+                    db.execute(
+                        "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ?",
+                        (f"could not start: {exc}", _now(), job.id),
+                    )
+                    db.execute("COMMIT")
+                    return None
+                db.execute(
+                    "UPDATE jobs SET status = 'running', started = ?, pid = ?, pid_start = ? "
+                    "WHERE id = ? AND status = 'queued'",
+                    (_now(), process.pid, process_start(process.pid), job.id),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
             db.execute("COMMIT")
-        return self.get(int(row["id"]))
+        return self.get(job.id), process
 
     def _start(self, job: Job) -> subprocess.Popen:
+        """Start a job's command in its own process group."""
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         with open(job.result_file, "wb") as answer, open(job.output, "wb") as output:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 self.command(job),
                 stdin=subprocess.DEVNULL,
                 stdout=answer,
@@ -428,34 +508,26 @@ class JobStore:
                 env=env,
                 preexec_fn=restore_signals,
             )
-        with self._db() as db:
-            db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (process.pid, job.id))
-        return process
 
     def _finish(self, job: Job, returncode: int | None) -> None:
-        """Record how a job's process ended (unless it was cancelled meanwhile)."""
+        """Record how a job's process ended (unless it was cancelled meanwhile).
+
+        Args:
+            job: The job.
+            returncode: The process's return code; ``None`` when no worker saw it end
+                (then the state comes from the command's answer and the run folder).
+        """
         job = self.get(job.id)
+        run_info = current_status(job.run_dir) if job.run_dir.is_dir() else {}
+        run_status = run_info.get("status")
         if job.status == "cancelled":
-            if job.run_dir.is_dir():
+            if run_status in ("running", "interrupted", "failed"):
                 mark_run_cancelled(job.run_dir)
             return
-        run_info = read_status(job.run_dir) if job.run_dir.is_dir() else {}
-        run_status = run_info.get("status")
-        if returncode == 0 and run_status in (None, "complete"):
-            status, error = "complete", None
-        elif returncode == 130 or run_status == "cancelled":
-            status, error = "cancelled", "interrupted"
-        else:
-            status = "failed"
-            error = (
-                error_text(job.result)
-                or run_info.get("error")
-                or (_last_line(job.output) if returncode is not None else None)
-                or "the process ended unexpectedly"
-            )
-        if status == "cancelled" and run_status in ("running", "failed"):
+        status, error = _outcome(job, returncode, run_info)
+        if status == "cancelled" and run_status in ("running", "interrupted", "failed"):
             mark_run_cancelled(job.run_dir)
-        elif status == "failed" and run_status == "running":
+        elif status == "failed" and run_status in ("running", "interrupted"):
             _set_run_status(job.run_dir, "failed", error=error)
         run_dir = job.result.get("run_dir") or str(job.run_dir)  # where the command says
         with self._db() as db:
@@ -468,7 +540,8 @@ class JobStore:
     def work(self, poll: float = 0.5, idle_exit: float = 2.0) -> None:
         """The worker loop: run queued jobs (``parallel`` at a time) until none are left.
 
-        Only one worker per workspace runs; a second one returns at once.
+        Only one worker per workspace runs; a second one returns at once. Jobs left
+        running by a worker that died are watched until their process ends.
 
         Args:
             poll: Seconds between checks of the running processes and the queue.
@@ -480,9 +553,6 @@ class JobStore:
             except BlockingIOError:
                 return
             self._set("worker_pid", str(os.getpid()))
-            for job in self.list():  # left running by a worker that died
-                if job.status == "running" and not process_alive(job.pid):
-                    self._finish(job, None)
             running: dict[int, subprocess.Popen] = {}
             idle_since = time.monotonic()
             while True:
@@ -490,33 +560,52 @@ class JobStore:
                     if process.poll() is not None:
                         self._finish(self.get(job_id), process.returncode)
                         del running[job_id]
-                while len(running) < self.parallel:
-                    job = self._claim()
-                    if job is None:
-                        break
-                    running[job.id] = self._start(job)
-                if running:
+                self._settle_orphans(set(running))
+                while (started := self._launch()) is not None:
+                    running[started[0].id] = started[1]
+                busy = running or any(j.status == "running" for j in self.list(limit=50))
+                if busy:
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > idle_exit:
                     return
                 time.sleep(poll)
 
 
-def _stop_group(pid: int, grace: float) -> None:
-    """SIGINT to a process group, then SIGKILL if it is still alive after ``grace`` s."""
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
+def _outcome(job: Job, returncode: int | None, run_info: dict[str, Any]) -> tuple[str, str | None]:
+    """A job's final state and error, from its return code when known, else from disk
+    (the command's answer, the run folder's status)."""
+    result = job.result
+    run_status = run_info.get("status")
+    if returncode in CANCELLED_CODES or run_status == "cancelled" or result.get("cancelled"):
+        return "cancelled", "interrupted"
+    if returncode == 0 and run_status in (None, "complete"):
+        return "complete", None
+    if returncode is None and not result.get("error"):
+        if run_status == "complete" or (result.get("run_dir") and run_status is None):
+            return "complete", None  # it finished while no worker watched
+    error = (
+        error_text(result)
+        or (run_info.get("error") if run_status == "failed" else None)
+        or (_last_line(job.output) if returncode is not None else None)
+        or "the process ended unexpectedly"
+    )
+    return "failed", error
+
+
+def _stop_group(pid: int, started: str | None, grace: float) -> None:
+    """SIGTERM to a job's process group (the command ends its run cancelled), then
+    SIGKILL to whatever is left of the group after ``grace`` seconds."""
+    if not process_alive(pid, started):
+        return  # gone already (and its id may be another process's by now)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGINT)
+        os.killpg(pid, signal.SIGTERM)  # the group's id is the command's (new session)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not process_alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+        if not process_alive(pid, started):
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> None:

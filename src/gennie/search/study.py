@@ -6,7 +6,8 @@ several machines share one study. Every running trial sends a heartbeat; a trial
 whose worker died (killed, machine lost) misses it, and the next trial any worker
 starts marks it ``FAIL`` (Optuna's ``heartbeat_interval``/``grace_period``) and
 enqueues it once more (``RetryHeartbeatStaleTrialCallback``), so the study stays usable and
-the search goes on.
+the search goes on. The run folder of such a trial, left ``running`` by the dead worker,
+is then marked ``interrupted`` (:func:`mark_stale_trial_folders`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from optuna.trial import TrialState
 
 from gennie.config import TuneConfig
 from gennie.errors import UserError
+from gennie.runs import mark_interrupted
 
 STUDY_FILE = "study.db"
 """The default SQLite study in the run folder."""
@@ -186,6 +188,22 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name.lower()] += 1
     return counts
+
+
+def mark_stale_trial_folders(study: optuna.Study) -> list[Path]:
+    """Mark the run folders of failed trials that still say ``running`` as
+    ``interrupted``: their worker died (the heartbeat failed them) and never finished
+    them. A folder whose process is seen alive on this machine is left alone.
+
+    Returns:
+        The folders marked.
+    """
+    marked = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        run_dir = (trial.user_attrs.get("setup") or {}).get("run_dir")
+        if run_dir and mark_interrupted(Path(run_dir), "its search worker died"):
+            marked.append(Path(run_dir))
+    return marked
 
 
 class PruningCallback(pl.Callback):

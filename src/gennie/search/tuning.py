@@ -34,7 +34,7 @@ from typing import Any
 
 from gennie.config import TrainConfig, TuneConfig
 from gennie.errors import UserError
-from gennie.processes import restore_signals
+from gennie.processes import exit_code, restore_signals, stop_on_sigterm
 from gennie.runs import LOG_FILE, Run, StageResult, run_folder
 from gennie.search.report import trial_info
 
@@ -203,6 +203,10 @@ class Worker:
             # The trial's own progress bar is off: one line per trial is printed instead.
             result = train(config, [pruning, TQDMProgressBar(refresh_rate=0)], evaluate_test=False)
             metrics = validation_metrics(result.run_dir, self.dataset, self.config.device)
+        except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM: the trial fails, the run stops
+            cancelled = {"error": f"cancelled: {exc or 'Ctrl+C'}", "seconds": _since(started)}
+            trial.set_user_attr("result", cancelled)
+            raise
         except UserError as exc:
             if "config" not in setup:
                 trial.set_user_attr("setup", setup)
@@ -264,7 +268,9 @@ class Worker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             fail_stale_trials(self.study)  # trials of dead workers must not count as running
-        from gennie.search.study import trial_counts
+        from gennie.search.study import mark_stale_trial_folders, trial_counts
+
+        mark_stale_trial_folders(self.study)
 
         counts = trial_counts(self.study)
         return counts["complete"] + counts["pruned"] + counts["running"] >= self.target
@@ -314,13 +320,15 @@ def _worker_process(
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        tune_config = TuneConfig.model_validate(config)
-        Worker(tune_config, Path(run_dir), url, study_name, target, index, deadline).run()
+        # SIGTERM (the parent's terminate(), a cancel) ends the trial cancelled.
+        with stop_on_sigterm():
+            tune_config = TuneConfig.model_validate(config)
+            Worker(tune_config, Path(run_dir), url, study_name, target, index, deadline).run()
     except UserError as exc:
         _say(f"error (worker {index}): {exc}")
         sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_code(exc))
     # Every trial is in the database and its folder: leave without the interpreter's
     # teardown of PyTorch and friends, which took seconds the parent waited for.
     logging.shutdown()

@@ -357,8 +357,18 @@ def fit(trainer: pl.Trainer, module: Classifier, data: TrainingData, best: BestW
 
     Returns:
         The number of epochs run.
+
+    Raises:
+        KeyboardInterrupt: Ctrl+C or SIGTERM (:class:`~gennie.processes.Terminated`)
+            stopped the loop.
     """
-    trainer.fit(module, data.train_loader, data.val_loader)
+    try:
+        trainer.fit(module, data.train_loader, data.val_loader)
+    except SystemExit as exc:
+        # Lightning turns an interrupt into sys.exit(1); the run must end cancelled.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__ from None
+        raise
     epochs_run = trainer.current_epoch
     log.info(
         "best epoch %s (%s = %s) of %d",
