@@ -37,6 +37,7 @@ from gennie.dataset.mapping import (
     make_negatives,
     map_class,
 )
+from gennie.dataset.npyfiles import allocate_npy
 from gennie.dataset.spec import (
     FORMAT_VERSION,
     BranchSpec,
@@ -285,9 +286,8 @@ def write_dataset(
     (run_dir / "branches").mkdir()
     outputs = {}
     for name, encoder in encoders.items():
-        outputs[name] = np.lib.format.open_memmap(
+        outputs[name] = allocate_npy(  # space reserved: a full disk is an error, not SIGBUS
             run_dir / "branches" / f"{name}.npy",
-            mode="w+",
             dtype=encoder.stored_dtype,
             shape=(total, *encoder.stored_shape(window)),
         )
