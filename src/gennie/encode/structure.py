@@ -23,18 +23,22 @@ code 3 (all zero), like the ``seq`` branch's default, whatever ViennaRNA made of
 Folding runs in ``jobs`` processes (default: all cores) with a progress bar, and its
 results are cached on disk (:class:`FoldCache`) keyed by the sequence, the folding
 temperature and the ViennaRNA version, so folding the same windows again — even from
-another class file, window cache or dataset — computes nothing.
+another class file, window cache or dataset — computes nothing. Structures are
+committed to the cache as folding goes (every :data:`COMMIT_EVERY` sequences, and
+what was folded when the run is stopped), so a killed or cancelled run started again
+folds only what is missing. Several runs may use one fold cache at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,6 +73,10 @@ _INPUT_TABLE[[PAIRED_LEFT, PAIRED_RIGHT, UNPAIRED], [0, 1, 2]] = 1.0
 
 _SMALL_BATCH = 64
 """Fewer sequences than this are folded in the calling process (no pool to start)."""
+
+COMMIT_EVERY = 2000
+"""Folded structures are committed to the fold cache in chunks of this many sequences
+(a few seconds of folding each), so that a killed run loses little."""
 
 
 def fold_sequences(sequences: list[str], temperature: float = 37.0) -> list[str]:
@@ -149,22 +157,35 @@ def structure_input(codes: np.ndarray) -> np.ndarray:
 class FoldCache:
     """Folded structures on disk, one SQLite file, keyed by sequence + folding settings.
 
+    Several processes may read and write it at once: the database runs in WAL mode
+    (readers do not wait for writers) and a writer waits up to :attr:`TIMEOUT` seconds
+    for another's transaction instead of failing.
+
     Args:
         path: The SQLite file (created on demand).
         settings: Everything besides the sequence that determines the structure.
     """
 
     _BATCH = 500  # parameters per SELECT (SQLite allows 999 by default)
+    TIMEOUT = 300.0
+    """Seconds a writer waits for the database lock."""
 
     def __init__(self, path: Path, settings: dict[str, Any]) -> None:
         self.path = Path(path)
         self.prefix = repr(sorted(settings.items())).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=120)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS fold (key BLOB PRIMARY KEY, structure TEXT NOT NULL)"
-        )
-        self._db.commit()
+        self._db = sqlite3.connect(self.path, timeout=self.TIMEOUT)
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.TIMEOUT * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; fast commits
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS fold (key BLOB PRIMARY KEY, structure TEXT NOT NULL)"
+            )
+            self._db.commit()
+        except BaseException:
+            self._db.close()
+            raise
 
     def key(self, sequence: str) -> bytes:
         """16-byte key of a sequence under these settings."""
@@ -181,9 +202,9 @@ class FoldCache:
         return found
 
     def put_many(self, items: Iterable[tuple[bytes, str]]) -> None:
-        """Store structures (existing keys are kept)."""
-        self._db.executemany("INSERT OR IGNORE INTO fold VALUES (?, ?)", items)
-        self._db.commit()
+        """Store structures (existing keys are kept), committed as one transaction."""
+        with self._db:  # commits, or rolls back on an error
+            self._db.executemany("INSERT OR IGNORE INTO fold VALUES (?, ?)", items)
 
     def close(self) -> None:
         """Close the SQLite file."""
@@ -257,6 +278,8 @@ class FoldEncoder(BranchEncoder):
         return structure_codes([structures[s] for s in sequences], sequences)
 
     def _structures(self, sequences: list[str], cache: FoldCache | None) -> dict[str, str]:
+        """Structures of the sequences: from the cache, else folded (and committed to
+        the cache in chunks as folding goes, also when it is interrupted)."""
         unique = list(dict.fromkeys(sequences))
         known: dict[str, str] = {}
         keys: dict[str, bytes] = {}
@@ -266,16 +289,34 @@ class FoldEncoder(BranchEncoder):
             known = {s: by_key[k] for s, k in keys.items() if k in by_key}
         todo = [s for s in unique if s not in known]
         self.cache_hits += len(known)
-        if todo:
-            folded = self._fold(todo)
-            self.folded += len(todo)
-            known.update(zip(todo, folded, strict=True))
-            if cache is not None:
-                cache.put_many((keys[s], known[s]) for s in todo)
+        pending: list[str] = []  # folded, not yet in the cache
+
+        def commit() -> None:
+            if cache is not None and pending:
+                cache.put_many([(keys[s], known[s]) for s in pending])
+            pending.clear()
+
+        try:
+            # closing(): an interrupt stops the folding processes at once.
+            with contextlib.closing(self._fold(todo)) as folding:
+                for part, structures in folding:
+                    known.update(zip(part, structures, strict=True))
+                    self.folded += len(part)
+                    pending += part
+                    if len(pending) >= COMMIT_EVERY:
+                        commit()
+        finally:
+            commit()  # keep what was folded, also when stopped
         return known
 
-    def _fold(self, sequences: list[str]) -> list[str]:
-        """Fold in ``jobs`` processes, with a progress bar over the sequences."""
+    def _fold(self, sequences: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+        """Fold in ``jobs`` processes, with a progress bar over the sequences.
+
+        Yields:
+            Chunks of the sequences, in order, with their structures.
+        """
+        if not sequences:
+            return
         jobs = min(self.jobs, max(1, len(sequences) // 8))
         progress = tqdm(
             total=len(sequences),
@@ -286,34 +327,32 @@ class FoldEncoder(BranchEncoder):
         )
         try:
             if jobs == 1 or len(sequences) < _SMALL_BATCH:
-                out = []
                 for lo in range(0, len(sequences), 16):
-                    out += fold_sequences(sequences[lo : lo + 16], self.temperature)
-                    progress.update(min(16, len(sequences) - lo))
-                return out
+                    part = sequences[lo : lo + 16]
+                    yield part, fold_sequences(part, self.temperature)
+                    progress.update(len(part))
+                return
             # Chunks small enough to balance the load and move the progress bar, large
             # enough that inter-process traffic stays negligible next to folding.
             size = max(1, min(64, len(sequences) // (jobs * 8)))
-            tasks = [
-                (sequences[lo : lo + size], self.temperature)
-                for lo in range(0, len(sequences), size)
-            ]
-            out = []
+            parts = [sequences[lo : lo + size] for lo in range(0, len(sequences), size)]
             pool = fold_pool(jobs)
             try:
-                for part, seconds in pool.imap(_fold_task, tasks):
-                    out += part
+                tasks = ((part, self.temperature) for part in parts)
+                for part, (structures, seconds) in zip(
+                    parts, pool.imap(_fold_task, tasks), strict=True
+                ):
                     self.worker_cpu_seconds += seconds
+                    yield part, structures
                     progress.update(len(part))
                 # Done: let the processes end by themselves. (Terminating them could
                 # reach one still starting, before it stops ignoring SIGTERM.)
                 pool.close()
             except BaseException:
-                pool.terminate()
+                pool.terminate()  # interrupted (Ctrl+C, SIGTERM) or failed: stop them now
                 raise
             finally:
                 pool.join()
-            return out
         finally:
             progress.close()
 
