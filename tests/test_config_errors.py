@@ -42,6 +42,7 @@ def problem(message: str, field: str | None, file: Path | None = None, **more) -
         "error": message,
         "file": str(file) if file else None,
         "line": more.get("line"),
+        "record": None,
         "field": field,
         "hint": more.get("hint"),
     }
@@ -139,6 +140,7 @@ def test_chromosome_lists_are_unused_by_a_random_split():
             {
                 "error": "invalid YAML: mapping values are not allowed here",
                 "line": 3,
+                "record": None,
                 "field": None,
                 "hint": "fix the YAML syntax (indentation, colons, quotes)",
             },
@@ -148,6 +150,7 @@ def test_chromosome_lists_are_unused_by_a_random_split():
             {
                 "error": "unknown field 'windw'",
                 "line": None,
+                "record": None,
                 "field": "windw",
                 "hint": "did you mean 'window'?",
             },
@@ -158,6 +161,7 @@ def test_chromosome_lists_are_unused_by_a_random_split():
                 "error": "Input should be a valid integer, unable to parse string as an "
                 "integer (got 'abc')",
                 "line": None,
+                "record": None,
                 "field": "window",
                 "hint": None,
             },
@@ -224,11 +228,28 @@ def test_read_yaml_of_a_list(tmp_path):
     )
 
 
+def test_read_yaml_of_bytes_that_are_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"window: 100\nname: caf\xe9\n")
+    assert error_of(lambda: read_yaml(path)) == problem(
+        "not UTF-8 text: byte \\xe9 in 'name: caf\\xe9'",
+        None,
+        path,
+        line=2,
+        hint="save the file as UTF-8 (it may be Latin-1 or Windows-1252 text; "
+        "e.g. iconv -f latin1 -t utf-8 FILE > NEW)",
+    )
+
+
 def test_read_yaml_of_a_binary_file(tmp_path):
     path = tmp_path / "binary.yaml"
-    path.write_bytes(b"window: \xff\xfe\n")
+    path.write_bytes(b"window: 100\n\x00\x01\x02\n")
     assert error_of(lambda: read_yaml(path)) == problem(
-        "not a text file", None, path, hint="give a YAML file"
+        "the file looks binary, not text: byte \\x00 in this line",
+        None,
+        path,
+        line=2,
+        hint="give a plain or gzip-compressed text file",
     )
 
 

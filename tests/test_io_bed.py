@@ -196,6 +196,7 @@ def test_malformed_line_names_file_line_and_field(tmp_path, bad_line, message, h
         "error": message,
         "file": str(bed),
         "line": 3,
+        "record": None,
         "field": "classes.a",
         "hint": hint,
     }
@@ -218,6 +219,7 @@ def test_missing_label_column_is_blamed_on_class_column(tmp_path):
         "error": "no class in column 4 (the line has 3 columns)",
         "file": str(bed),
         "line": 2,
+        "record": None,
         "field": "class_column",
         "hint": "put the class name in that column or set class_column",
     }
@@ -234,6 +236,7 @@ def test_a_file_without_intervals(tmp_path, text):
         "error": "no intervals in the file",
         "file": str(bed),
         "line": None,
+        "record": None,
         "field": "classes.empty",
         "hint": "the file is empty or has only header lines",
     }

@@ -74,6 +74,7 @@ def test_a_file_without_records(tmp_path, text):
         "error": "no FASTA records in the file",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "classes.a",
         "hint": "records start with a '>' header line",
     }
@@ -84,7 +85,8 @@ def test_fastq_is_refused(tmp_path):
     assert error_of(lambda: list(read_fasta(path))) == {
         "error": "this is a FASTQ file, not FASTA",
         "file": str(path),
-        "line": None,
+        "line": 1,
+        "record": None,
         "field": "classes",
         "hint": None,
     }
@@ -93,11 +95,12 @@ def test_fastq_is_refused(tmp_path):
 def test_a_missing_file(tmp_path):
     path = tmp_path / "missing.fa"
     assert error_of(lambda: list(read_fasta(path, field="input"))) == {
-        "error": f"cannot read FASTA (file `{path}` not found)",
+        "error": "file not found",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "input",
-        "hint": None,
+        "hint": "check the path (relative paths are taken from the working folder)",
     }
 
 
@@ -182,9 +185,10 @@ def test_plain_gzip_genome_asks_for_bgzip(tmp_path):
     packed = tmp_path / "genome.fa.gz"
     packed.write_bytes(gzip.compress(GENOME.encode()))
     assert error_of(lambda: Genome(packed)) == {
-        "error": f"cannot index the genome FASTA (error when opening file `{packed}`)",
+        "error": "cannot index the genome FASTA: it is gzip-compressed, not bgzip-compressed",
         "file": str(packed),
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": "gzip-compressed FASTA must be bgzip-compressed for random access: "
         "run 'gunzip genome.fa.gz && bgzip genome.fa'",
@@ -197,20 +201,33 @@ def test_a_file_that_is_not_fasta(tmp_path):
         "error": f"cannot index the genome FASTA (error when opening file `{path}`)",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "negatives",
         "hint": "check that this is a FASTA file",
     }
 
 
-@pytest.mark.parametrize("name", ["absent.fa", "."], ids=["missing", "folder"])
-def test_a_missing_genome(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "message", "hint"),
+    [
+        (
+            "absent.fa",
+            "genome FASTA not found",
+            "check the path (relative paths are taken from the working folder)",
+        ),
+        (".", "this is a folder, not a genome FASTA", None),
+    ],
+    ids=["missing", "folder"],
+)
+def test_a_missing_genome(tmp_path, name, message, hint):
     path = tmp_path / name
     assert error_of(lambda: Genome(path)) == {
-        "error": "genome FASTA not found",
+        "error": message,
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "genome",
-        "hint": None,
+        "hint": hint,
     }
 
 
@@ -221,6 +238,7 @@ def test_no_index_in_a_read_only_folder(tmp_path, monkeypatch):
         "error": "the genome has no index (.fai) and its folder is not writable",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": "run 'samtools faidx genome.fa' where you can write, or copy it",
     }
@@ -280,6 +298,7 @@ def test_check_chromosome_names_the_line_and_suggests_a_name(six, tmp_path, chro
         "error": f"chromosome '{chrom}' is not in the genome six.fa",
         "file": str(bed),
         "line": 4,
+        "record": None,
         "field": "classes.a",
         "hint": hint,
     }

@@ -60,14 +60,22 @@ def test_open_text_gzip_with_universal_newlines(tmp_path):
         assert handle.readlines() == ["a\n", "b\n"]
 
 
-def test_open_text_replaces_bytes_that_are_not_utf8(tmp_path):
+def test_open_text_refuses_bytes_that_are_not_utf8_with_their_line(tmp_path):
     plain = tmp_path / "latin1.txt"
-    plain.write_bytes(b"caf\xe9\n")
+    plain.write_bytes(b"ok\ncaf\xe9 au lait\n")
     packed = tmp_path / "latin1.txt.gz"
-    packed.write_bytes(gzip.compress(b"caf\xe9\n"))
+    packed.write_bytes(gzip.compress(b"ok\ncaf\xe9 au lait\n"))
     for path in (plain, packed):
-        with open_text(path) as handle:
-            assert handle.read() == "caf\ufffd\n"
+        with open_text(path, "classes.a") as handle:
+            assert error_of(handle.read) == {
+                "error": "not UTF-8 text: byte \\xe9 in 'caf\\xe9 au lait'",
+                "file": str(path),
+                "line": 2,
+                "record": None,
+                "field": "classes.a",
+                "hint": "save the file as UTF-8 (it may be Latin-1 or Windows-1252 text; "
+                "e.g. iconv -f latin1 -t utf-8 FILE > NEW)",
+            }
 
 
 # --------------------------------------------------------------------------- sniff_format
@@ -128,6 +136,7 @@ def test_sniff_format_names_the_line_it_cannot_tell(tmp_path, text, line):
         "or one sequence per line",
         "file": str(path),
         "line": line,
+        "record": None,
         "field": "classes.a",
         "hint": "give a BED, FASTA or sequence-per-line file",
     }
@@ -140,6 +149,7 @@ def test_sniff_format_of_a_file_without_data_lines(tmp_path, text):
         "error": "the file has no data lines",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "input",
         "hint": None,
     }
@@ -149,12 +159,12 @@ def test_sniff_format_of_a_broken_gzip_file(tmp_path):
     path = tmp_path / "broken.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     error = error_of(lambda: sniff_format(path, field="input"))
-    assert error["error"].startswith("cannot read the file (")
+    assert error["error"].startswith("the gzip-compressed file is truncated or damaged")
     assert (error["file"], error["line"], error["field"], error["hint"]) == (
         str(path),
-        None,
+        1,
         "input",
-        None,
+        "compress the file again (gzip or bgzip), or copy or download it again",
     )
 
 
@@ -178,6 +188,7 @@ def test_require_file_without_a_path():
         "error": "no genome FASTA given",
         "file": None,
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": "set genome",
     }
@@ -188,6 +199,7 @@ def test_require_file_of_a_folder(tmp_path):
         "error": "this is a folder, not a genome FASTA",
         "file": str(tmp_path),
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": None,
     }
@@ -199,6 +211,7 @@ def test_require_file_of_a_missing_file(tmp_path):
         "error": "class file not found",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "classes.a",
         "hint": "check the path (relative paths are taken from the working folder)",
     }
@@ -217,6 +230,7 @@ def test_require_file_of_an_unreadable_file(tmp_path, monkeypatch):
         "error": "cannot read the class file (Permission denied)",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "classes.a",
         "hint": None,
     }

@@ -76,6 +76,7 @@ def test_a_track_without_data_lines_is_empty(tmp_path, text):
         "error": "the track file is empty",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "conservation.1",
         "hint": None,
     }
@@ -88,6 +89,7 @@ def test_a_bedgraph_is_not_a_track(tmp_path):
         "variableStep declaration",
         "file": str(path),
         "line": 2,
+        "record": None,
         "field": "conservation",
         "hint": "give a bigWig, or a WIG with fixedStep/variableStep sections "
         "(convert bedGraph with bedGraphToBigWig)",
@@ -98,8 +100,10 @@ def test_a_broken_gzip_track(tmp_path):
     path = tmp_path / "broken.wig.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     error = error_of(lambda: track_format(path))
-    assert error["error"].startswith("cannot read the track (")
-    assert (error["file"], error["field"]) == (str(path), "conservation")
+    assert error["error"].startswith(
+        "the gzip-compressed file is truncated or damaged: the text breaks off in this line ("
+    )
+    assert (error["file"], error["line"], error["field"]) == (str(path), 1, "conservation")
 
 
 # --------------------------------------------------------------------------- declarations
@@ -148,6 +152,7 @@ def test_declaration_errors_name_their_line(tmp_path, declaration, message, hint
         "error": message,
         "file": str(path),
         "line": 2,
+        "record": None,
         "field": "conservation.0",
         "hint": hint,
     }
@@ -172,6 +177,7 @@ def test_malformed_variable_step_lines(tmp_path, data, bad, reason):
         "error": f"malformed variableStep data line '{bad}' ({reason})",
         "file": str(path),
         "line": line,
+        "record": None,
         "field": "conservation",
         "hint": HINT_DATA,
     }
@@ -215,6 +221,7 @@ def test_overlap_from_a_span_longer_than_the_step(tmp_path):
         "error": "entries overlap on chr1 at position 2 (1-based)",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "conservation",
         "hint": "each base may have one value; check span= and repeated sections",
     }
@@ -245,6 +252,7 @@ def test_a_malformed_line_in_a_later_block_keeps_its_line_number(tmp_path, monke
         "error": "malformed fixedStep data line 'x' (could not convert string to float: 'x')",
         "file": str(path),
         "line": 5,
+        "record": None,
         "field": "conservation",
         "hint": HINT_DATA,
     }
@@ -295,6 +303,7 @@ def test_open_bigwig_of_something_else(tmp_path, name):
         "error": "cannot open the track as bigWig",
         "file": str(path),
         "line": None,
+        "record": None,
         "field": "conservation.2",
         "hint": None,
     }
@@ -330,6 +339,7 @@ def test_a_wig_without_values_is_an_error(tmp_path):
         "error": "the WIG file holds no values",
         "file": str(wig),
         "line": None,
+        "record": None,
         "field": "conservation.0",
         "hint": None,
     }

@@ -53,7 +53,9 @@ def test_a_fasta_header_without_a_class_names_its_record() -> None:
     inputs = windows("fasta", ["a bound", "b"], [1, 2])
     with pytest.raises(UserError, match="header 'b' names none") as caught:
         labels_from_fasta(inputs, Path("x.fa"), CLASSES)
-    assert (caught.value.file, caught.value.line, caught.value.field) == ("x.fa", 2, "input")
+    error = caught.value
+    assert (error.file, error.line, error.record, error.field) == ("x.fa", None, 2, "input")
+    assert str(error).startswith("x.fa, record 2; field 'input': header 'b' names none")
 
 
 def test_labels_from_a_bed_column(tmp_path: Path) -> None:

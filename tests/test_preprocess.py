@@ -86,6 +86,52 @@ def test_bed_windows_exact_with_strand_and_ends(tmp_path, genome):
     assert ds.labels.tolist() == [0] * 4 + [1] * 6
 
 
+def test_intervals_past_the_chromosome_end_are_dropped_and_counted(tmp_path, genome, caplog):
+    # chr1 has 200 bases: [200, 210) and [500, 520) lie wholly past its end; [195, 205)
+    # crosses it and is shifted inside; [200, 200) is empty at the very end (kept).
+    a = _bed(
+        tmp_path / "a.bed",
+        [
+            *_rows(3),
+            ("chr1", 200, 210, "after", 0, "+"),
+            ("chr1", 500, 520, "far", 0, "+"),
+            ("chr1", 195, 205, "across", 0, "+"),
+            ("chr1", 200, 200, "at_end", 0, "+"),
+        ],
+    )
+    b = _bed(tmp_path / "b.bed", _rows(6, "chr2", 10), header=False)
+    result = preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome))
+    ds = Dataset(result.run_dir)
+    rows_a = ds.samples().query("`class` == 'a'").set_index("name")
+    assert sorted(rows_a.index) == ["across", "at_end", "r0", "r1", "r2"]
+    assert rows_a.loc["across", ["start", "end", "shifted"]].tolist() == [180, 200, 1]
+    counts = ds.metadata.counts["a"]
+    assert (counts.records, counts.dropped_short_chromosome) == (7, 0)
+    assert counts.model_extra["dropped_past_chromosome_end"] == 2
+    assert counts.shifted_at_chromosome_end == 2
+    assert (
+        "a.bed: 2 intervals dropped: they lie past the end of their chromosome (e.g. line 6: "
+        "chr1:200-210, the chromosome has 200 bases)"
+    ) in caplog.text
+
+
+def test_every_interval_past_the_chromosome_end_is_an_error(tmp_path, genome):
+    a = _bed(tmp_path / "a.bed", [("chr1", 300, 310, "x", 0, "+"), ("chr2", 120, 130, "y", 0, "+")])
+    b = _bed(tmp_path / "b.bed", _rows(3))
+    with pytest.raises(UserError) as err:
+        preprocess(_config(tmp_path, classes={"a": a, "b": b}, genome=genome))
+    assert err.value.to_dict() == {
+        "error": "no usable intervals: 2 lie past the end of their chromosome (e.g. line 3: "
+        "chr1:300-310, the chromosome has 200 bases)",
+        "file": str(a),
+        "line": 3,
+        "record": None,
+        "field": "classes.a",
+        "hint": "check that the BED file and the genome are of the same assembly",
+    }
+    assert not any(p.name.startswith("preprocess_") for p in (tmp_path / "out").iterdir())
+
+
 def _revcomp(seq):
     return seq.translate(str.maketrans("ACGT", "TGCA"))[::-1]
 
@@ -121,7 +167,7 @@ def test_fasta_invalid_letter_names_record(tmp_path):
     with pytest.raises(UserError) as err:
         preprocess(_config(tmp_path, classes={"pos": pos, "neg": neg}))
     assert "'bad'" in err.value.message and "'1'" in err.value.message
-    assert err.value.line == 2 and err.value.file.endswith("pos.fa")
+    assert err.value.record == 2 and err.value.file.endswith("pos.fa")
     assert not any(p.name.startswith("preprocess_") for p in (tmp_path / "out").iterdir())
 
 

@@ -18,9 +18,7 @@ from gennie import evaluate, predict, preprocess, train
 from gennie.config import EvaluateConfig, PredictConfig, PreprocessConfig, TrainConfig
 from gennie.errors import UserError
 
-LETTER_HINT = (
-    "sequences may contain A, C, G, T, U and IUPAC codes such as N (the line is the record number)"
-)
+LETTER_HINT = "sequences may contain A, C, G, T, U and IUPAC codes such as N"
 
 
 def write(path: Path, text: str) -> Path:
@@ -120,6 +118,7 @@ def test_missing_class_file(tmp_path, model):
         "error": "class file not found",
         "file": str(missing),
         "line": None,
+        "record": None,
         "field": "classes.a",
         "hint": "check the path (relative paths are taken from the working folder)",
     }
@@ -147,6 +146,7 @@ def test_malformed_bed_line(tmp_path, tiny, bad_line, message, hint):
         "error": message,
         "file": str(bad),
         "line": 3,
+        "record": None,
         "field": "classes.a",
         "hint": hint,
     }
@@ -160,6 +160,7 @@ def test_unknown_chromosome(tmp_path, tiny):
         "error": "chromosome 'chr9' is not in the genome tiny.fa",
         "file": str(bad),
         "line": 4,
+        "record": None,
         "field": "classes.a",
         "hint": "the genome has 2 sequences, e.g. chr1, chr2",
     }
@@ -175,6 +176,7 @@ def test_class_file_with_only_header_lines(tmp_path, tiny):
         "error": "the file has no data lines",
         "file": str(empty),
         "line": None,
+        "record": None,
         "field": "classes.empty",
         "hint": None,
     }
@@ -187,6 +189,7 @@ def test_window_longer_than_every_chromosome(tmp_path, tiny):
         "error": "no usable intervals: every chromosome (chr1) is shorter than the window of 1000",
         "file": str(tiny["a"]),
         "line": None,
+        "record": None,
         "field": "window",
         "hint": "choose a smaller --window",
     }
@@ -199,6 +202,7 @@ def test_bed_classes_without_a_genome(tmp_path, tiny):
         "error": "BED class files need a reference genome or transcriptome",
         "file": None,
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": "give --genome FASTA (plain or bgzip-compressed)",
     }
@@ -211,6 +215,7 @@ def test_one_class_file_is_not_enough(tmp_path, tiny):
         "error": "at least 2 class file(s) are needed, got 1",
         "file": None,
         "line": None,
+        "record": None,
         "field": "classes",
         "hint": "give one --class NAME=FILE per class",
     }
@@ -224,6 +229,7 @@ def test_a_class_file_of_plain_sequences(tmp_path, model):
         "error": "class files must be BED or FASTA",
         "file": str(plain),
         "line": None,
+        "record": None,
         "field": "classes.a",
         "hint": "add '>' headers to make it FASTA",
     }
@@ -242,6 +248,7 @@ def test_a_chromosome_split_of_fasta_classes(tmp_path, model):
         "error": "a chromosome split needs BED input; FASTA records have no chromosome",
         "file": None,
         "line": None,
+        "record": None,
         "field": "split",
         "hint": "use --split random (FASTA classes: positive, negative)",
     }
@@ -255,7 +262,8 @@ def test_fasta_with_an_invalid_letter(tmp_path):
     assert stage_error(lambda: preprocess(config), out) == {
         "error": "record 'broken_rec': letter '1' at position 5 is not a nucleotide or IUPAC code",
         "file": str(bad),
-        "line": 2,
+        "line": None,
+        "record": 2,
         "field": "classes.a",
         "hint": LETTER_HINT,
     }
@@ -272,7 +280,8 @@ def test_fasta_invalid_letter_outside_the_window(tmp_path):
     assert stage_error(lambda: preprocess(config), out) == {
         "error": "record 'bad_rec': letter '1' at position 1 is not a nucleotide or IUPAC code",
         "file": str(bad),
-        "line": 7,
+        "line": None,
+        "record": 7,
         "field": "classes.a",
         "hint": LETTER_HINT,
     }
@@ -291,6 +300,7 @@ def test_train_on_a_folder_that_is_not_a_dataset(tmp_path):
         "error": "not a gennie preprocess run folder (no run.json)",
         "file": str(folder),
         "line": None,
+        "record": None,
         "field": "dataset",
         "hint": "give the run folder that 'gennie preprocess' printed",
     }
@@ -302,6 +312,7 @@ def test_train_without_a_dataset(tmp_path):
         "error": "no dataset given",
         "file": None,
         "line": None,
+        "record": None,
         "field": "dataset",
         "hint": "give --dataset with the folder that 'gennie preprocess' printed",
     }
@@ -326,6 +337,7 @@ def test_evaluate_dataset_with_another_window(model):
         "error": "the dataset's window (48) differs from the model's (40)",
         "file": str(other),
         "line": None,
+        "record": None,
         "field": "blackbox",
         "hint": "preprocess the data with the model's window",
     }
@@ -338,10 +350,11 @@ def test_evaluate_fasta_headers_without_class(tmp_path, model):
     assert stage_error(lambda: evaluate(config), out) == {
         "error": "header 'u0' names none (or several) of the model's classes (positive, negative)",
         "file": str(unlabelled),
-        "line": 1,
+        "line": None,
+        "record": 1,
         "field": "input",
-        "hint": "put the class as a separate word in each header, e.g. '>id1 bound' "
-        "(the line is the record number), or give one file per class",
+        "hint": "put the class as a separate word in each header, e.g. '>id1 bound', "
+        "or give one file per class",
     }
 
 
@@ -352,6 +365,7 @@ def test_evaluate_without_data(tmp_path, model):
         "error": "no data to evaluate",
         "file": None,
         "line": None,
+        "record": None,
         "field": "input",
         "hint": "give --blackbox DATASET, --input FILE or --class NAME=FILE",
     }
@@ -368,6 +382,7 @@ def test_predict_with_a_missing_model(tmp_path):
         "error": "model not found",
         "file": str(missing),
         "line": None,
+        "record": None,
         "field": "model",
         "hint": "give the run folder that 'gennie train' printed",
     }
@@ -382,6 +397,7 @@ def test_predict_bed_without_a_genome(tmp_path, model):
         "error": "BED input needs a reference genome",
         "file": str(bed),
         "line": None,
+        "record": None,
         "field": "genome",
         "hint": "give --genome FASTA",
     }
@@ -394,6 +410,7 @@ def test_predict_without_input(tmp_path, model):
         "error": "nothing to predict",
         "file": None,
         "line": None,
+        "record": None,
         "field": "input",
         "hint": "give --input FILE (BED, FASTA, sequences) or --sequence SEQ",
     }
@@ -406,6 +423,7 @@ def test_predict_typed_sequence_with_an_invalid_letter(tmp_path, model):
         "error": "sequence 2: letter 'X' at position 3 is not a nucleotide or IUPAC code",
         "file": None,
         "line": None,
+        "record": None,
         "field": "sequences",
         "hint": None,
     }

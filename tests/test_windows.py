@@ -26,6 +26,25 @@ def test_fit_to_chromosomes_shifts_and_drops():
     assert fitted.starts[:3].tolist() == [0, 990, 10]
     assert fitted.keep.tolist() == [True, True, True, False]
     assert fitted.shifted.tolist() == [True, True, False, False]
+    assert fitted.short_chromosome.tolist() == [False, False, False, True]
+    assert not fitted.past_end.any()
+
+
+def test_fit_to_chromosomes_drops_intervals_past_the_chromosome_end():
+    # chromosome of 100: [120, 130) and [100, 110) lie past its end; [95, 105) crosses
+    # it and [100, 100) is empty at the very end (both kept, shifted inside); the last one
+    # is on a chromosome shorter than the window (short, not past the end).
+    interval_starts = np.array([120, 100, 95, 100, 50])
+    interval_ends = np.array([130, 110, 105, 100, 60])
+    starts = place_windows(interval_starts, interval_ends, 10, "center")
+    fitted = fit_to_chromosomes(
+        starts, np.array([100, 100, 100, 100, 8]), 10, interval_starts, interval_ends
+    )
+    assert fitted.past_end.tolist() == [True, True, False, False, False]
+    assert fitted.short_chromosome.tolist() == [False, False, False, False, True]
+    assert fitted.keep.tolist() == [False, False, True, True, False]
+    assert fitted.starts[2:4].tolist() == [90, 90]
+    assert fitted.shifted.tolist() == [False, False, True, True, False]
 
 
 def test_fit_sequence_cut_and_pad():

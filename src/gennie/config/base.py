@@ -53,9 +53,10 @@ def check_branch_names(names: list[str] | Any, *, allow_empty: bool = False) -> 
 
 
 class StrictModel(BaseModel):
-    """Base for all configuration models: unknown keys are errors, assignments validated."""
+    """Base for all configuration models: unknown keys are errors, assignments
+    validated, and a number field takes finite numbers only (no NaN or infinity)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class StageConfig(StrictModel):
@@ -73,4 +74,9 @@ class StageConfig(StrictModel):
         description="Name of the run folder (default: <stage>_<date>-<time>).",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
     )
-    seed: int = Field(42, ge=0, description="One seed for splits, initialisation and shuffling.")
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**32 - 1,
+        description="One seed for splits, initialisation and shuffling.",
+    )

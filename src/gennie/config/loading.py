@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -19,13 +20,95 @@ from pydantic import BaseModel, ValidationError
 from gennie.config.base import FieldError, StageConfig
 from gennie.config.registry import STAGES
 from gennie.errors import UserError
+from gennie.io.files import read_text
 from gennie.version import VERSION
 
 # --------------------------------------------------------------------------- YAML
 
 
+MAX_ALIAS_VALUES = 10_000
+"""Values that the aliases (``*name``) of one YAML file may stand for in all; more is
+refused, so that a few hundred bytes of nested aliases ("billion laughs") cannot
+expand into billions of values."""
+
+
+class _YamlProblem(yaml.YAMLError):
+    """A YAML file that parses but is refused, with the place and a hint."""
+
+    def __init__(self, problem: str, mark: yaml.Mark, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+        self.hint = hint
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values a node stands for with every alias in it written out (memoized by node)."""
+    key = id(node)
+    if key not in sizes:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes[key] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[key]
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2-style integers: '7:1:1:1' stays a string instead of a base-60 number."""
+    """gennie's YAML loader: safe, strict and bounded.
+
+    YAML 1.2-style integers ('7:1:1:1' stays a string instead of a base-60 number); a
+    key given twice in one mapping is an error (instead of the last value winning);
+    aliases may stand for :data:`MAX_ALIAS_VALUES` values in all and may not refer to
+    the node they are in.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_values = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Count what each alias stands for before it is used (see the class docstring)."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None and node.end_mark is None:
+                raise _YamlProblem(
+                    f"the alias *{event.anchor} refers to the value it is in",
+                    event.start_mark,
+                    "an alias must refer to a value completed before it",
+                )
+            if node is not None:
+                self._alias_values += _expanded_size(node, self._sizes)
+                if self._alias_values > MAX_ALIAS_VALUES:
+                    raise _YamlProblem(
+                        f"the aliases stand for more than {MAX_ALIAS_VALUES:,} values "
+                        "(nested aliases expand to very large data)",
+                        event.start_mark,
+                        "write the values out, or use fewer aliases (*name)",
+                    )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping; a key given twice is an error naming the key and both lines."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with '<<' may be overridden
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    continue  # the base class reports unhashable keys
+                if key in seen:
+                    raise _YamlProblem(
+                        f"the key '{key}' is given twice (first on line {seen[key]})",
+                        key_node.start_mark,
+                        "give each key once; remove or rename one of them",
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -39,25 +122,54 @@ _Loader.add_implicit_resolver(
 )
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping, turning syntax errors into a :class:`UserError` with the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("file not found", file=path, hint="check the path of the YAML file")
+def parse_yaml(text: str, source: Path | None = None) -> Any:
+    """Parse YAML text with gennie's loader (see :class:`_Loader`).
+
+    Args:
+        text: The YAML text.
+        source: The file it came from, named in errors.
+
+    Returns:
+        The parsed value (``None`` for an empty document).
+
+    Raises:
+        UserError: Invalid YAML, a key given twice, or aliases that stand for too
+            much, with the line.
+    """
+    loader = _Loader(text)
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - safe loader subclass
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, _YamlProblem):
+            raise UserError(problem, file=source, line=line, hint=exc.hint) from None
         raise UserError(
             f"invalid YAML: {problem}",
-            file=path,
+            file=source,
             line=line,
             hint="fix the YAML syntax (indentation, colons, quotes)",
         ) from None
-    except UnicodeDecodeError:
-        raise UserError("not a text file", file=path, hint="give a YAML file") from None
+    except RecursionError:
+        raise UserError(
+            "the YAML is nested too deeply", file=source, hint="flatten the nested values"
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping from a file (see :func:`parse_yaml`).
+
+    Raises:
+        UserError: A missing file or one that is not UTF-8 text, invalid YAML (with the
+            line), or a document that is not a mapping.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError("file not found", file=path, hint="check the path of the YAML file")
+    data = parse_yaml(read_text(path), path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -133,6 +245,9 @@ def _error_from_validation(
         hint = f"did you mean '{close[0]}'?" if close else "remove it; see 'gennie ... --help'"
     elif err["type"] in ("missing",):
         msg = "this field is required"
+    elif err["type"] == "finite_number":
+        msg = f"{msg} (got {err.get('input')!r})"
+        hint = "NaN and infinity are not accepted; give a number such as 0.5"
     else:
         value = err.get("input")
         if not isinstance(value, (dict, list)) and value is not None and "input" in err:

@@ -8,6 +8,7 @@ these models.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
@@ -36,6 +37,8 @@ def _parse_ratio(text: str) -> tuple[float, float, float, float]:
         values = [float(p) for p in parts]
     except ValueError:
         raise ValueError(f"'{text}' must contain numbers only, e.g. 7:1:1:1") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"'{text}' must contain finite numbers only (no nan or inf), e.g. 7:1:1:1")
     if any(v < 0 for v in values):
         raise ValueError(f"'{text}' has a negative part")
     if values[0] <= 0 or values[1] <= 0 or values[2] <= 0:
@@ -151,7 +154,7 @@ class PreprocessConfig(StageConfig):
         description="Negatives per sample of the source class.",
         json_schema_extra={"when": {"negatives": True}},
     )
-    jobs: int = Field(0, ge=0, description="Processes for parallel work (0 = all cores).")
+    jobs: int = Field(0, ge=0, le=1024, description="Processes for parallel work (0 = all cores).")
     cache: bool = Field(
         True,
         description="Reuse mapped/encoded windows from an earlier run, so that changing only "
@@ -214,10 +217,11 @@ class PreprocessConfig(StageConfig):
     def _reduce_values(cls, value: dict[str, float]) -> dict[str, float]:
         for name, amount in value.items():
             if amount <= 0:
-                raise ValueError(f"reduction of '{name}' must be above 0")
+                raise FieldError(name, f"reduction of '{name}' must be above 0")
             if amount >= 1 and not float(amount).is_integer():
-                raise ValueError(
-                    f"reduction of '{name}' ({amount}) must be a whole count or a ratio below 1"
+                raise FieldError(
+                    name,
+                    f"reduction of '{name}' ({amount}) must be a whole count or a ratio below 1",
                 )
         return value
 
@@ -410,7 +414,7 @@ class TrainConfig(StageConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="auto picks CUDA, then Apple MPS, then CPU."
     )
-    threads: int = Field(0, ge=0, description="CPU threads for PyTorch (0 = its default).")
+    threads: int = Field(0, ge=0, le=1024, description="CPU threads for PyTorch (0 = its default).")
     precision: Precision = Field(
         "32",
         description="Arithmetic of training: 32 (float32) or bf16 (bfloat16 mixed precision: "
@@ -471,6 +475,7 @@ class ModelInputConfig(StageConfig):
     custom_window: int | None = Field(
         None,
         ge=4,
+        le=100_000,
         description="Window of a custom (TorchScript/ONNX) model.",
         json_schema_extra={"when": {"model": "custom"}},
     )

@@ -92,10 +92,10 @@ def labels_from_fasta(inputs: ModelInputs, path: Path, classes: list[str]) -> np
                 f"header '{header}' names none (or several) of the model's classes "
                 f"({', '.join(classes)})",
                 file=path,
-                line=int(number),
+                record=int(number),
                 field="input",
-                hint="put the class as a separate word in each header, e.g. '>id1 bound' "
-                "(the line is the record number), or give one file per class",
+                hint="put the class as a separate word in each header, e.g. '>id1 bound', "
+                "or give one file per class",
             )
         out[i] = classes.index(name)
     return out

@@ -23,7 +23,12 @@ from tqdm.auto import tqdm
 
 from gennie.config import PreprocessConfig
 from gennie.dataset.spec import FORMAT_VERSION
-from gennie.dataset.windows import fit_sequence, fit_to_chromosomes, place_windows
+from gennie.dataset.windows import (
+    FittedWindows,
+    fit_sequence,
+    fit_to_chromosomes,
+    place_windows,
+)
 from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key
 from gennie.encode import BranchEncoder, WindowBatch
 from gennie.encode.alphabet import (
@@ -86,18 +91,173 @@ class WindowSettings:
         )
 
 
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame({"line": pd.Series(dtype=np.int64), "reason": pd.Series(dtype=str)})
+
+
 @dataclass
 class ClassWindows:
-    """The usable windows of one class, as cached."""
+    """The usable windows of one class, as cached.
+
+    Attributes:
+        dropped: The input lines that got no window, with the reason (a key of
+            :data:`DROP_REASONS`); empty for FASTA.
+    """
 
     name: str
     entry: CacheEntry
     table: pd.DataFrame
     counts: dict[str, Any] = field(default_factory=dict)
     references: dict[str, Any] = field(default_factory=dict)
+    dropped: pd.DataFrame = field(default_factory=_no_rows)
 
 
 # --------------------------------------------------------------------------- mapping
+
+
+DROP_REASONS = {
+    "dropped_short_chromosome": "chromosome shorter than the window",
+    "dropped_past_chromosome_end": "interval past the end of its chromosome",
+}
+"""Why a BED interval got no window, by the name of its counter in a class's counts."""
+
+
+def _dropped_rows(bed: pd.DataFrame, fitted: FittedWindows) -> pd.DataFrame:
+    """The line and the reason (a key of :data:`DROP_REASONS`) of every dropped interval."""
+    reasons = np.where(fitted.past_end, "dropped_past_chromosome_end", "dropped_short_chromosome")
+    return pd.DataFrame(
+        {"line": bed["line"].to_numpy()[~fitted.keep], "reason": reasons[~fitted.keep]}
+    )
+
+
+def _past_end_example(bed: pd.DataFrame, fitted: FittedWindows, lengths: np.ndarray) -> str:
+    """The first interval past its chromosome's end, described for a message."""
+    i = int(np.flatnonzero(fitted.past_end)[0])
+    row = bed.iloc[i]
+    return (
+        f"line {row['line']}: {row['chrom']}:{row['start']}-{row['end']}, "
+        f"the chromosome has {int(lengths[i])} bases"
+    )
+
+
+def _fit_bed_windows(
+    bed: pd.DataFrame, lengths: np.ndarray, config: WindowSettings, rng_key: list[int]
+) -> tuple[FittedWindows, dict[str, Any]]:
+    """Place the windows of BED intervals and fit them into their chromosomes.
+
+    Returns:
+        The fitted windows and the class's counts (records, dropped for each reason,
+        shifted).
+    """
+    rng = np.random.default_rng(rng_key)
+    starts = place_windows(
+        bed["start"].to_numpy(), bed["end"].to_numpy(), config.window, config.placement, rng
+    )
+    fitted = fit_to_chromosomes(
+        starts, lengths, config.window, bed["start"].to_numpy(), bed["end"].to_numpy()
+    )
+    counts = {
+        "records": int(len(bed)),
+        "dropped_short_chromosome": int(fitted.short_chromosome.sum()),
+        "dropped_past_chromosome_end": int(fitted.past_end.sum()),
+        "shifted_at_chromosome_end": int(fitted.shifted.sum()),
+        "padded": 0,
+    }
+    return fitted, counts
+
+
+def _report_dropped(
+    path: Path,
+    bed: pd.DataFrame,
+    fitted: FittedWindows,
+    lengths: np.ndarray,
+    counts: dict[str, Any],
+    config: WindowSettings,
+    field_name: str,
+) -> None:
+    """Warn about dropped intervals; a user error when none is left.
+
+    Raises:
+        UserError: Every interval was dropped.
+    """
+    short_chroms = sorted(set(bed.loc[fitted.short_chromosome, "chrom"]))
+    if short_chroms:
+        log.warning(
+            "%s: %d intervals dropped: chromosome shorter than the window (%s)",
+            path.name,
+            counts["dropped_short_chromosome"],
+            ", ".join(short_chroms),
+        )
+    if fitted.past_end.any():
+        log.warning(
+            "%s: %d intervals dropped: they lie past the end of their chromosome (e.g. %s)",
+            path.name,
+            counts["dropped_past_chromosome_end"],
+            _past_end_example(bed, fitted, lengths),
+        )
+    if fitted.keep.any():
+        return
+    if not fitted.past_end.any():
+        raise UserError(
+            f"no usable intervals: every chromosome ({', '.join(short_chroms)}) is shorter "
+            f"than the window of {config.window}",
+            file=path,
+            field="window",
+            hint="choose a smaller --window",
+        )
+    first = int(bed["line"].to_numpy()[np.flatnonzero(fitted.past_end)[0]])
+    raise UserError(
+        f"no usable intervals: {counts['dropped_past_chromosome_end']} lie past the end of "
+        f"their chromosome (e.g. {_past_end_example(bed, fitted, lengths)})"
+        + (" and the others on chromosomes shorter than the window" if short_chroms else ""),
+        file=path,
+        line=first,
+        field=field_name,
+        hint="check that the BED file and the genome are of the same assembly",
+    )
+
+
+def _fetch_codes(
+    codes: np.ndarray,
+    genome: Genome,
+    kept: pd.DataFrame,
+    window_starts: np.ndarray,
+    flip: np.ndarray,
+    config: WindowSettings,
+    label: str,
+) -> None:
+    """Fetch every kept window from the genome (reverse-complemented where ``flip``)
+    into ``codes``, in chunks.
+
+    Raises:
+        UserError: The genome returns fewer bases than its index promised.
+    """
+    chroms = kept["chrom"].to_numpy()
+    for lo in tqdm(
+        range(0, len(kept), CHUNK),
+        desc=label,
+        unit="chunk",
+        leave=False,
+        disable=len(kept) <= CHUNK,
+    ):
+        hi = min(lo + CHUNK, len(kept))
+        seqs = []
+        for i in range(lo, hi):
+            begin = int(window_starts[i])
+            seq = genome.fetch(chroms[i], begin, begin + config.window)
+            if len(seq) != config.window:
+                raise UserError(
+                    f"the genome holds {len(seq)} bases at {chroms[i]}:{begin}-"
+                    f"{begin + config.window}, where its index promised {config.window}",
+                    file=genome.path,
+                    field=genome.field,
+                    hint="the genome or its index (.fai/.gzi) is damaged or out of date: "
+                    "delete the index files to rebuild them",
+                )
+            seqs.append(reverse_complement(seq) if flip[i] else seq)
+        block = base_codes("".join(seqs)).reshape(hi - lo, config.window)
+        block[block == INVALID] = UNKNOWN  # odd letters in a reference count as unknown
+        codes[lo:hi] = block
 
 
 def _map_bed(
@@ -107,65 +267,28 @@ def _map_bed(
     genome: Genome,
     rng_key: list[int],
     field_name: str,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Windows of a BED class: place, fit into chromosomes, fetch, encode base codes."""
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """Windows of a BED class: place, fit into chromosomes, fetch, encode base codes.
+
+    Returns:
+        The windows' provenance table, the class's counts, and the dropped intervals
+        (line and reason).
+    """
     bed = read_bed(path, field=field_name)
     lengths = np.empty(len(bed), dtype=np.int64)
     for chrom, rows in bed.groupby("chrom", sort=False).groups.items():
         first = int(bed.loc[rows[0], "line"])
         lengths[rows] = genome.check_chromosome(chrom, file=path, line=first, field=field_name)
-    rng = np.random.default_rng(rng_key)
-    starts = place_windows(
-        bed["start"].to_numpy(), bed["end"].to_numpy(), config.window, config.placement, rng
-    )
-    fitted = fit_to_chromosomes(starts, lengths, config.window)
-    dropped_chroms = sorted(set(bed.loc[~fitted.keep, "chrom"]))
+    fitted, counts = _fit_bed_windows(bed, lengths, config, rng_key)
+    _report_dropped(path, bed, fitted, lengths, counts, config, field_name)
     kept = bed[fitted.keep].reset_index(drop=True)
-    counts = {
-        "records": int(len(bed)),
-        "dropped_short_chromosome": int((~fitted.keep).sum()),
-        "shifted_at_chromosome_end": int(fitted.shifted.sum()),
-        "padded": 0,
-    }
-    if dropped_chroms:
-        log.warning(
-            "%s: %d intervals dropped: chromosome shorter than the window (%s)",
-            path.name,
-            counts["dropped_short_chromosome"],
-            ", ".join(dropped_chroms),
-        )
-    if kept.empty:
-        raise UserError(
-            f"no usable intervals: every chromosome ({', '.join(dropped_chroms)}) is shorter "
-            f"than the window of {config.window}",
-            file=path,
-            field="window",
-            hint="choose a smaller --window",
-        )
     window_starts = fitted.starts[fitted.keep]
     strands = kept["strand"].to_numpy()
     flip = (strands == "-") if config.strand else np.zeros(len(kept), dtype=bool)
     codes = np.lib.format.open_memmap(
         entry.codes_path, mode="w+", dtype=np.uint8, shape=(len(kept), config.window)
     )
-    chroms = kept["chrom"].to_numpy()
-    for lo in tqdm(
-        range(0, len(kept), CHUNK),
-        desc=f"map {path.name}",
-        unit="chunk",
-        leave=False,
-        disable=len(kept) <= CHUNK,
-    ):
-        hi = min(lo + CHUNK, len(kept))
-        seqs = []
-        for i in range(lo, hi):
-            seq = genome.fetch(
-                chroms[i], int(window_starts[i]), int(window_starts[i]) + config.window
-            )
-            seqs.append(reverse_complement(seq) if flip[i] else seq)
-        block = base_codes("".join(seqs)).reshape(hi - lo, config.window)
-        block[block == INVALID] = UNKNOWN  # odd letters in a reference count as unknown
-        codes[lo:hi] = block
+    _fetch_codes(codes, genome, kept, window_starts, flip, config, f"map {path.name}")
     codes.flush()
     del codes
     table = pd.DataFrame(
@@ -173,7 +296,7 @@ def _map_bed(
             "source_file": str(path),
             "source_line": kept["line"].to_numpy(),
             "name": kept["name"].to_numpy(),
-            "chrom": chroms,
+            "chrom": kept["chrom"].to_numpy(),
             "start": window_starts,
             "end": window_starts + config.window,
             "strand": strands,
@@ -183,7 +306,7 @@ def _map_bed(
             "padded": 0,
         }
     )
-    return table, counts
+    return table, counts, _dropped_rows(bed, fitted)
 
 
 def _map_fasta(
@@ -216,9 +339,9 @@ def _map_fasta(
             raise UserError(
                 f"record '{record.header}' has no sequence",
                 file=path,
-                line=record.number,
+                record=record.number,
                 field=field_name,
-                hint="remove empty records (the line is the record number)",
+                hint="remove empty records",
             )
         bad = first_invalid(record.sequence)  # the whole record, not only the window
         if bad is not None:
@@ -226,10 +349,9 @@ def _map_fasta(
                 f"record '{record.header}': letter '{record.sequence[bad]}' at position "
                 f"{bad + 1} is not a nucleotide or IUPAC code",
                 file=path,
-                line=record.number,
+                record=record.number,
                 field=field_name,
-                hint="sequences may contain A, C, G, T, U and IUPAC codes such as N "
-                "(the line is the record number)",
+                hint="sequences may contain A, C, G, T, U and IUPAC codes such as N",
             )
         seq, added = fit_sequence(record.sequence, config.window, config.placement, rng)
         headers.append(record.header)
@@ -406,17 +528,26 @@ def map_class(
     if entry.complete:
         cache.hits += 1
         log.info("class %s: windows from cache %s", name, entry.path.name)
-        table, counts = entry.table(), entry.info()["counts"]
+        info = entry.info()
+        table, counts = entry.table(), info["counts"]
+        dropped = pd.DataFrame(info["dropped"]) if info.get("dropped") else _no_rows()
     else:
         cache.misses += 1
         entry.reset()
+        dropped = _no_rows()
         if fmt == "bed":
-            table, counts = _map_bed(path, entry, settings, genome.get(), rng_key, field)
+            table, counts, dropped = _map_bed(path, entry, settings, genome.get(), rng_key, field)
         else:
             table, counts = _map_fasta(path, entry, settings, rng_key, field)
-        entry.finish(table, {"class_file": str(path), "key": key_data, "counts": counts})
+        info = {"class_file": str(path), "key": key_data, "counts": counts}
+        entry.finish(table, info | {"dropped": dropped.to_dict("list")})
     return ClassWindows(
-        name=name, entry=entry, table=table, counts=dict(counts), references=references
+        name=name,
+        entry=entry,
+        table=table,
+        counts=dict(counts),
+        references=references,
+        dropped=dropped,
     )
 
 

@@ -60,11 +60,65 @@ class Dataset:
 
     def __init__(self, path: Path, field: str = "dataset") -> None:
         self.path = require_complete(Path(path), "preprocess", field)
+        self.field = field
         self.metadata: DatasetMetadata = read_metadata(self.path / METADATA_FILE, field)
-        self.labels = np.load(self.path / "labels.npy")
-        self.splits = np.load(self.path / "splits.npy")
+        self.labels = self._vector("labels.npy", len(self.metadata.classes), "class")
+        self.splits = self._vector("splits.npy", len(SPLITS), "split")
         self._arrays: dict[str, np.ndarray] = {}
         self._encoders: dict[str, BranchEncoder] = {}
+        self._shapes_checked: set[str] = set()
+        for branch in self.metadata.branches:
+            self._open_branch(branch)
+
+    def _damaged(self, file: Path, problem: str) -> UserError:
+        """The error for a dataset file that is missing or does not fit the metadata."""
+        return UserError(
+            f"the dataset is damaged: {problem}",
+            file=file,
+            field=self.field,
+            hint="run preprocess again to write the dataset anew",
+        )
+
+    def _load(self, file: Path, mmap: bool) -> np.ndarray:
+        """A stored array; a missing or unreadable file is a user error naming it."""
+        if not file.is_file():
+            raise self._damaged(file, "the file is missing")
+        try:
+            return np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise self._damaged(
+                file, f"the file is truncated or not a NumPy array ({exc})"
+            ) from None
+
+    def _vector(self, name: str, limit: int, what: str) -> np.ndarray:
+        """``labels.npy`` or ``splits.npy``: one integer code per sample, below ``limit``."""
+        file = self.path / name
+        codes = self._load(file, mmap=False)
+        samples = self.metadata.samples
+        if codes.shape != (samples,) or codes.dtype.kind not in "iu":
+            raise self._damaged(
+                file,
+                f"it holds {codes.dtype} values of shape {codes.shape}, where {METADATA_FILE} "
+                f"promises {samples} integer {what} codes",
+            )
+        if codes.size and (codes.min() < 0 or codes.max() >= limit):
+            raise self._damaged(file, f"a {what} code is outside 0..{limit - 1}")
+        return codes
+
+    def _open_branch(self, branch: str) -> np.ndarray:
+        """A branch's stored array, memory-mapped, checked against the metadata: one row
+        per sample, the recorded dtype."""
+        file = self.path / "branches" / f"{branch}.npy"
+        array = self._load(file, mmap=True)
+        samples, dtype = self.metadata.samples, np.dtype(self.metadata.branches[branch].dtype)
+        if array.ndim < 2 or array.shape[0] != samples or array.dtype != dtype:
+            raise self._damaged(
+                file,
+                f"it holds {array.dtype} values of shape {array.shape}, where {METADATA_FILE} "
+                f"promises {samples} rows of {dtype}",
+            )
+        self._arrays[branch] = array
+        return array
 
     @property
     def spec(self) -> PreprocessingSpec:
@@ -105,16 +159,38 @@ class Dataset:
                     field="branches",
                     hint="choose branches the dataset was preprocessed with",
                 )
-            self._arrays[branch] = np.load(self.path / "branches" / f"{branch}.npy", mmap_mode="r")
-        return self._arrays[branch]
+            self._open_branch(branch)
+        array = self._arrays[branch]
+        if branch not in self._shapes_checked:
+            expected = (len(self), *self.encoder(branch).stored_shape(self.window))
+            if array.shape != expected:
+                raise self._damaged(
+                    self.path / "branches" / f"{branch}.npy",
+                    f"it holds shape {array.shape}, where the '{branch}' branch stores {expected}",
+                )
+            self._shapes_checked.add(branch)
+        return array
 
     def indices(self, split: str) -> np.ndarray:
         """Sample indices of a split (sorted), shape=(m,), int64."""
         return np.flatnonzero(self.splits == SPLITS.index(split))
 
     def samples(self) -> pd.DataFrame:
-        """The provenance table (one row per sample)."""
-        return pd.read_csv(self.path / SAMPLES_FILE, sep="\t", keep_default_na=False)
+        """The provenance table (one row per sample).
+
+        Raises:
+            UserError: The table is missing, unreadable or has another number of rows.
+        """
+        file = self.path / SAMPLES_FILE
+        if not file.is_file():
+            raise self._damaged(file, "the file is missing")
+        try:
+            table = pd.read_csv(file, sep="\t", keep_default_na=False)
+        except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise self._damaged(file, f"the table cannot be read ({exc})") from None
+        if len(table) != len(self):
+            raise self._damaged(file, f"it has {len(table)} rows for {len(self)} samples")
+        return table
 
     def inputs(self, indices: np.ndarray, branches: list[str]) -> list[np.ndarray]:
         """Network inputs of some samples: one float32 array (m, channels, window) per branch.

@@ -52,29 +52,55 @@ class FittedWindows:
 
     Attributes:
         starts: shape=(n,), window starts (meaningful where ``keep`` is True).
-        keep: shape=(n,), False where the chromosome is shorter than the window.
-        shifted: shape=(n,), True where the window was moved inside the chromosome.
+        keep: shape=(n,), False where the window is dropped (either reason below).
+        shifted: shape=(n,), True where a kept window was moved inside the chromosome.
+        short_chromosome: shape=(n,), True where the chromosome is shorter than the
+            window.
+        past_end: shape=(n,), True where the interval lies wholly past the end of its
+            chromosome (on a chromosome long enough for the window).
     """
 
     starts: np.ndarray
     keep: np.ndarray
     shifted: np.ndarray
+    short_chromosome: np.ndarray
+    past_end: np.ndarray
 
 
-def fit_to_chromosomes(starts: np.ndarray, chrom_lengths: np.ndarray, window: int) -> FittedWindows:
-    """Shift windows that cross a chromosome end inside it; drop those that cannot fit.
+def fit_to_chromosomes(
+    starts: np.ndarray,
+    chrom_lengths: np.ndarray,
+    window: int,
+    interval_starts: np.ndarray | None = None,
+    interval_ends: np.ndarray | None = None,
+) -> FittedWindows:
+    """Shift windows that cross a chromosome end inside it; drop those that cannot fit
+    and those whose interval lies wholly past the chromosome's end (its coordinates
+    belong to another assembly or are wrong: a window at the chromosome end would hold
+    none of its bases).
 
     Args:
         starts: shape=(n,), window starts from :func:`place_windows`.
         chrom_lengths: shape=(n,), length of each window's chromosome.
         window: Window length.
+        interval_starts, interval_ends: shape=(n,), the intervals the windows were
+            placed on (0-based, half-open); without them no interval counts as past
+            the end. An empty interval exactly at the end is not past it.
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(chrom_lengths, dtype=np.int64)
-    keep = lengths >= window
+    short = lengths < window
+    past_end = np.zeros(starts.shape, dtype=bool)
+    if interval_starts is not None and interval_ends is not None:
+        first = np.asarray(interval_starts, dtype=np.int64)
+        last = np.asarray(interval_ends, dtype=np.int64)
+        past_end = ~short & (first >= lengths) & (last > lengths)
+    keep = ~short & ~past_end
     fitted = np.clip(starts, 0, np.maximum(lengths - window, 0))
     shifted = keep & (fitted != starts)
-    return FittedWindows(starts=fitted, keep=keep, shifted=shifted)
+    return FittedWindows(
+        starts=fitted, keep=keep, shifted=shifted, short_chromosome=short, past_end=past_end
+    )
 
 
 def fit_sequence(

@@ -5,46 +5,74 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import pysam
 
 from gennie.errors import UserError
-from gennie.io.files import is_gzipped, open_text
+from gennie.io.files import decoding_error, find_problem, is_gzipped, open_text, require_file
+
+_HEAD = 1 << 16
+"""Characters of a genome checked as text before pysam indexes it."""
 
 
 @dataclass(frozen=True)
 class FastaRecord:
-    """One FASTA record: its 1-based number in the file, header and sequence."""
+    """One FASTA record: its 1-based number in the file, header and sequence, and the
+    1-based line of its header (not compared: two records are equal by content)."""
 
     number: int
     header: str
     sequence: str
+    line: int = dataclass_field(default=0, compare=False)
+
+
+def _header(text: str) -> str:
+    """A header line without ``>``: its name and description separated by one space."""
+    return " ".join(text.split(maxsplit=1))
 
 
 def read_fasta(path: Path, *, field: str = "classes") -> Iterator[FastaRecord]:
     """Iterate the records of a FASTA file (plain or gzipped, multi-line, any length).
 
+    Sequence lines are joined without their surrounding spaces; empty lines are
+    skipped. Read through :func:`~gennie.io.files.open_text`, so that a file that is
+    not text is reported with its line.
+
     Raises:
-        UserError: The file is not FASTA or has no records.
+        UserError: The file is not text, is FASTQ, has text before its first header,
+            or has no records.
     """
     path = Path(path)
-    if path.is_dir():  # pysam would crash the interpreter on a folder
-        raise UserError(
-            "this is a folder, not a FASTA file", file=path, field=field, hint="give a FASTA file"
-        )
-    count = 0
-    try:
-        with pysam.FastxFile(str(path)) as handle:
-            for entry in handle:
-                count += 1
-                header = entry.name if not entry.comment else f"{entry.name} {entry.comment}"
-                sequence = entry.sequence or ""
-                if entry.quality is not None:
-                    raise UserError("this is a FASTQ file, not FASTA", file=path, field=field)
-                yield FastaRecord(count, header, sequence)
-    except OSError as exc:
-        raise UserError(f"cannot read FASTA ({exc})", file=path, field=field) from None
+    count, header, header_line, parts = 0, None, 0, []
+    stray = None  # the first line of text before any header
+    with open_text(path, field) as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if line.startswith(">"):
+                if header is not None:
+                    yield FastaRecord(count, header, "".join(parts), header_line)
+                elif stray is not None:
+                    raise UserError(
+                        "text before the first '>' header line belongs to no record",
+                        file=path,
+                        line=stray,
+                        field=field,
+                        hint="remove it, or put a '>' header line above it",
+                    )
+                count, header, header_line, parts = count + 1, _header(line[1:]), number, []
+            elif header is not None:
+                if line:
+                    parts.append(line)
+            elif line.startswith("@"):
+                raise UserError(
+                    "this is a FASTQ file, not FASTA", file=path, line=number, field=field
+                )
+            elif line and stray is None:
+                stray = number
+    if header is not None:
+        yield FastaRecord(count, header, "".join(parts), header_line)
     if count == 0:
         raise UserError(
             "no FASTA records in the file",
@@ -54,25 +82,33 @@ def read_fasta(path: Path, *, field: str = "classes") -> Iterator[FastaRecord]:
         )
 
 
-def count_fasta(path: Path) -> int:
+def count_fasta(path: Path, field: str | None = None) -> int:
     """The number of records of a FASTA file: from its ``.fai`` index when it has one,
     else by counting its ``>`` header lines (plain or gzipped)."""
     path = Path(path)
     fai = Path(str(path) + ".fai")
     if fai.is_file():
-        return sum(1 for line in fai.read_text().splitlines() if line.strip())
-    with open_text(path) as handle:
+        return sum(1 for line in fai.read_text(errors="replace").splitlines() if line.strip())
+    with open_text(path, field) as handle:
         return sum(1 for line in handle if line.startswith(">"))
 
 
-def sequence_lines(path: Path) -> Iterator[str]:
+def sequence_lines(path: Path, field: str | None = None) -> Iterator[str]:
     """The sequences of a file with one sequence per line (plain or gzipped): every
     line that is neither empty nor a ``#`` comment, without surrounding spaces."""
-    with open_text(path) as handle:
+    with open_text(path, field) as handle:
         for raw in handle:
             line = raw.strip()
             if line and not line.startswith("#"):
                 yield line
+
+
+def is_bgzf(path: Path) -> bool:
+    """True when the file starts with a BGZF block (bgzip), which random access needs."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    extra = len(head) == 18 and bool(head[3] & 4)  # the FEXTRA flag, then a BC subfield
+    return head[:2] == b"\x1f\x8b" and extra and head[12:14] == b"BC"
 
 
 class Genome:
@@ -87,10 +123,8 @@ class Genome:
     """
 
     def __init__(self, path: Path, field: str = "genome") -> None:
-        self.path = Path(path)
+        self.path = require_file(path, field, "genome FASTA")
         self.field = field
-        if not self.path.is_file():
-            raise UserError("genome FASTA not found", file=self.path, field=field)
         folder = self.path.resolve().parent
         fai = Path(str(self.path) + ".fai")
         if not fai.exists() and not os.access(folder, os.W_OK):
@@ -100,25 +134,60 @@ class Genome:
                 field=field,
                 hint=f"run 'samtools faidx {self.path.name}' where you can write, or copy it",
             )
-        try:
-            self._fasta = pysam.FastaFile(str(self.path))
-        except (OSError, ValueError) as exc:
-            hint = "check that this is a FASTA file"
-            if is_gzipped(self.path):
-                hint = (
-                    "gzip-compressed FASTA must be bgzip-compressed for random access: "
-                    f"run 'gunzip {self.path.name} && bgzip {self.path.stem}'"
-                )
+        if self.path.stat().st_size == 0:
+            raise UserError("the genome FASTA is empty", file=self.path, field=field)
+        if is_gzipped(self.path) and not is_bgzf(self.path):
             raise UserError(
-                f"cannot index the genome FASTA ({exc})", file=self.path, field=field, hint=hint
-            ) from None
+                "cannot index the genome FASTA: it is gzip-compressed, not bgzip-compressed",
+                file=self.path,
+                field=field,
+                hint="gzip-compressed FASTA must be bgzip-compressed for random access: "
+                f"run 'gunzip {self.path.name} && bgzip {self.path.stem}'",
+            )
+        with open_text(self.path, field) as head:
+            head.read(_HEAD)  # binary content or another encoding shows here, with its line
+        self._fasta = self._open()
         self.chrom_lengths: dict[str, int] = dict(
             zip(self._fasta.references, self._fasta.lengths, strict=True)
         )
 
+    def _open(self) -> pysam.FastaFile:
+        """The pysam handle (indexing the file first if needed), htslib kept quiet."""
+        verbosity = pysam.set_verbosity(0)
+        try:
+            return pysam.FastaFile(str(self.path))
+        except UnicodeDecodeError as exc:
+            raise decoding_error(self.path, exc, self.field) from None
+        except (OSError, ValueError) as exc:
+            problem = find_problem(self.path, self.field)
+            if problem is not None:
+                raise problem from None
+            raise UserError(
+                f"cannot index the genome FASTA ({exc})",
+                file=self.path,
+                field=self.field,
+                hint="check that this is a FASTA file",
+            ) from None
+        finally:
+            pysam.set_verbosity(verbosity)
+
     def fetch(self, chrom: str, start: int, end: int) -> str:
-        """The sequence of ``chrom:start-end`` (0-based, half-open), in upper case."""
-        return self._fasta.fetch(chrom, start, end).upper()
+        """The sequence of ``chrom:start-end`` (0-based, half-open), in upper case.
+
+        Raises:
+            UserError: The genome cannot be read there (damaged, or an index that
+                does not belong to it).
+        """
+        try:
+            return self._fasta.fetch(chrom, start, end).upper()
+        except (UnicodeDecodeError, OSError, ValueError) as exc:
+            raise UserError(
+                f"cannot read {chrom}:{start}-{end} from the genome ({exc})",
+                file=self.path,
+                field=self.field,
+                hint="the genome or its index (.fai/.gzi) is damaged or out of date: "
+                "delete the index files to rebuild them",
+            ) from None
 
     def close(self) -> None:
         """Release the file handle."""

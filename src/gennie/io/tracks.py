@@ -20,7 +20,7 @@ import numpy as np
 import pyBigWig
 
 from gennie.errors import UserError
-from gennie.io.files import md5sum, open_text
+from gennie.io.files import md5sum, open_text, require_file
 
 log = logging.getLogger("gennie.tracks")
 
@@ -36,28 +36,26 @@ def track_format(path: Path, field: str = "conservation") -> Literal["bigwig", "
     Raises:
         UserError: Neither a bigWig nor a WIG file.
     """
+    require_file(path, field, "signal track")
     with open(path, "rb") as handle:
         if handle.read(4) in _BIGWIG_MAGIC:
             return "bigwig"
-    try:
-        with open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
-                text = line.strip()
-                if not text or text.startswith(("track", "browser", "#")):
-                    continue
-                if _DECLARATION.match(text):
-                    return "wig"
-                raise UserError(
-                    "not a bigWig or WIG file: the first data line is not a fixedStep or "
-                    "variableStep declaration",
-                    file=path,
-                    line=number,
-                    field=field,
-                    hint="give a bigWig, or a WIG with fixedStep/variableStep sections "
-                    "(convert bedGraph with bedGraphToBigWig)",
-                )
-    except (OSError, EOFError) as exc:
-        raise UserError(f"cannot read the track ({exc})", file=path, field=field) from None
+    with open_text(path, field) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip()
+            if not text or text.startswith(("track", "browser", "#")):
+                continue
+            if _DECLARATION.match(text):
+                return "wig"
+            raise UserError(
+                "not a bigWig or WIG file: the first data line is not a fixedStep or "
+                "variableStep declaration",
+                file=path,
+                line=number,
+                field=field,
+                hint="give a bigWig, or a WIG with fixedStep/variableStep sections "
+                "(convert bedGraph with bedGraphToBigWig)",
+            )
     raise UserError("the track file is empty", file=path, field=field)
 
 
@@ -145,13 +143,22 @@ def read_wig(path: Path, field: str = "conservation") -> dict[str, np.ndarray]:
                 field=field,
                 hint="fixedStep data lines hold one number, variableStep lines 'position value'",
             ) from None
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            raise UserError(
+                f"value '{buffer[infinite[0]].strip()}' is not a finite number",
+                file=path,
+                line=buffer_line + int(infinite[0]),
+                field=field,
+                hint="write missing values as NaN or leave the positions out",
+            )
         keep = ~np.isnan(values)
         parts.setdefault(chrom, []).append(
             (starts[keep], starts[keep] + span, values[keep].astype(np.float32))
         )
         buffer = []
 
-    with open_text(path) as handle:
+    with open_text(path, field) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text or text.startswith(("track", "browser", "#")):

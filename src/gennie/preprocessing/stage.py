@@ -113,20 +113,7 @@ def _inspect(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]
             formats[name] = _class_format(name, path)
         except UserError as problem:
             problems.append(problem)
-    if "bed" in formats.values() or config.negatives == "background":
-        if config.genome is None:
-            problems.append(
-                UserError(
-                    "BED class files need a reference genome or transcriptome",
-                    field="genome",
-                    hint="give --genome FASTA (plain or bgzip-compressed)",
-                )
-            )
-        else:
-            try:
-                require_file(config.genome, "genome", "genome FASTA")
-            except UserError as problem:
-                problems.append(problem)
+    problems += _genome_problems(config, formats)
     fasta = [n for n, f in formats.items() if f == "fasta"]
     if config.split == "chromosome" and fasta:
         problems.append(
@@ -137,6 +124,41 @@ def _inspect(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]
             )
         )
     return formats, problems + _branch_problems(config, formats)
+
+
+def _genome_problems(config: PreprocessConfig, formats: dict[str, str]) -> list[UserError]:
+    """What is missing for BED classes and background negatives: the genome, and for
+    background negatives genomic (BED) classes to match and keep clear of."""
+    problems: list[UserError] = []
+    background = config.negatives == "background"
+    fasta = [n for n, f in formats.items() if f == "fasta"]
+    if background and fasta:
+        problems.append(
+            UserError(
+                "background negatives need genomic (BED) classes and a genome; "
+                f"these classes are FASTA: {', '.join(fasta)}",
+                field="negatives",
+                hint="give BED classes with --genome, or use --negatives shuffle",
+            )
+        )
+    if "bed" in formats.values() or background:
+        if config.genome is None:
+            message = (
+                "BED class files need a reference genome or transcriptome"
+                if "bed" in formats.values()
+                else "background negatives need a reference genome and BED classes"
+            )
+            problems.append(
+                UserError(
+                    message, field="genome", hint="give --genome FASTA (plain or bgzip-compressed)"
+                )
+            )
+        else:
+            try:
+                require_file(config.genome, "genome", "genome FASTA")
+            except UserError as problem:
+                problems.append(problem)
+    return problems
 
 
 def _class_format(name: str, path: Path) -> str:
