@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gennie.config import PreprocessConfig
+from gennie.dataset.npyfiles import allocate_npy
 from gennie.dataset.spec import FORMAT_VERSION
 from gennie.dataset.windows import (
     FittedWindows,
@@ -29,7 +30,7 @@ from gennie.dataset.windows import (
     fit_to_chromosomes,
     place_windows,
 )
-from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key
+from gennie.dataset.windows_cache import CacheEntry, WindowCache, cache_key, temporary_name
 from gennie.encode import BranchEncoder, WindowBatch
 from gennie.encode.alphabet import (
     INVALID,
@@ -285,9 +286,7 @@ def _map_bed(
     window_starts = fitted.starts[fitted.keep]
     strands = kept["strand"].to_numpy()
     flip = (strands == "-") if config.strand else np.zeros(len(kept), dtype=bool)
-    codes = np.lib.format.open_memmap(
-        entry.codes_path, mode="w+", dtype=np.uint8, shape=(len(kept), config.window)
-    )
+    codes = allocate_npy(entry.codes_path, np.uint8, (len(kept), config.window))
     _fetch_codes(codes, genome, kept, window_starts, flip, config, f"map {path.name}")
     codes.flush()
     del codes
@@ -315,9 +314,7 @@ def _map_fasta(
     """Windows of a FASTA class: cut or N-pad each record, encode base codes."""
     n = sum(1 for _ in read_fasta(path, field=field_name))
     rng = np.random.default_rng(rng_key)
-    codes = np.lib.format.open_memmap(
-        entry.codes_path, mode="w+", dtype=np.uint8, shape=(n, config.window)
-    )
+    codes = allocate_npy(entry.codes_path, np.uint8, (n, config.window))
     headers: list[str] = []
     padded = np.zeros(n, dtype=np.int64)
     batch: list[str] = []
@@ -424,17 +421,34 @@ def encode_branches(
         path = entry.branch_path(name, cache_key(encoder.cache_identity()))
         paths[name] = path
         counts_path = path.with_suffix(".json")
-        if path.is_file():
-            if counts is not None and counts_path.is_file():
-                counts[name] = json.loads(counts_path.read_text())
-            continue
-        encoder.reset_counts()
-        codes = entry.codes()
-        n = codes.shape[0]
-        tmp = path.with_suffix(".partial.npy")
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=encoder.stored_dtype, shape=(n, *encoder.stored_shape(window))
-        )
+        if not path.is_file():
+            with entry.locked():  # one writer per entry: another run waits, then reads it
+                if not path.is_file():
+                    _encode_branch(entry, table, name, encoder, window, path)
+                    if counts is not None and encoder.counts:
+                        counts[name] = dict(encoder.counts)
+                    continue
+        if counts is not None and counts_path.is_file():
+            counts[name] = json.loads(counts_path.read_text())
+    return paths
+
+
+def _encode_branch(
+    entry: CacheEntry,
+    table: pd.DataFrame,
+    name: str,
+    encoder: BranchEncoder,
+    window: int,
+    path: Path,
+) -> None:
+    """Write branch ``name``'s stored array for a cached class to ``path`` (under a
+    temporary name first, so that readers never see a partial array)."""
+    encoder.reset_counts()
+    codes = entry.codes()
+    n = codes.shape[0]
+    tmp = temporary_name(path)
+    try:
+        out = allocate_npy(tmp, encoder.stored_dtype, (n, *encoder.stored_shape(window)))
         for lo in tqdm(range(0, n, CHUNK), desc=f"encode {name}", leave=False):
             hi = min(lo + CHUNK, n)
             rows = table.iloc[lo:hi]
@@ -450,11 +464,10 @@ def encode_branches(
             )
         out.flush()
         del out
-        counts_path.write_text(json.dumps(encoder.counts))
+        path.with_suffix(".json").write_text(json.dumps(encoder.counts))
         tmp.replace(path)
-        if counts is not None and encoder.counts:
-            counts[name] = dict(encoder.counts)
-    return paths
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class GenomeHandle:
@@ -525,22 +538,24 @@ def map_class(
         key_data["strand"] = settings.strand
     entry = cache.entry(cache_key(key_data))
     rng_key = [settings.seed, zlib.crc32(file_md5.encode())]
-    if entry.complete:
-        cache.hits += 1
-        log.info("class %s: windows from cache %s", name, entry.path.name)
-        info = entry.info()
-        table, counts = entry.table(), info["counts"]
-        dropped = pd.DataFrame(info["dropped"]) if info.get("dropped") else _no_rows()
-    else:
-        cache.misses += 1
-        entry.reset()
-        dropped = _no_rows()
-        if fmt == "bed":
-            table, counts, dropped = _map_bed(path, entry, settings, genome.get(), rng_key, field)
+    with entry.writing() as build:  # one writer per entry; others wait, then read it
+        if not build:
+            cache.hits += 1
+            log.info("class %s: windows from cache %s", name, entry.path.name)
+            info = entry.info()
+            table, counts = entry.table(), info["counts"]
+            dropped = pd.DataFrame(info["dropped"]) if info.get("dropped") else _no_rows()
         else:
-            table, counts = _map_fasta(path, entry, settings, rng_key, field)
-        info = {"class_file": str(path), "key": key_data, "counts": counts}
-        entry.finish(table, info | {"dropped": dropped.to_dict("list")})
+            cache.misses += 1
+            dropped = _no_rows()
+            if fmt == "bed":
+                table, counts, dropped = _map_bed(
+                    path, entry, settings, genome.get(), rng_key, field
+                )
+            else:
+                table, counts = _map_fasta(path, entry, settings, rng_key, field)
+            info = {"class_file": str(path), "key": key_data, "counts": counts}
+            entry.finish(table, info | {"dropped": dropped.to_dict("list")})
     return ClassWindows(
         name=name,
         entry=entry,
@@ -560,12 +575,6 @@ def make_negatives(
 ) -> ClassWindows:
     """The added negative class: dinucleotide shuffles of, or GC-matched background for,
     the source class (cached like a class file)."""
-    from gennie.dataset.negatives import (
-        gc_content,
-        gc_matched_background,
-        shuffled_negatives,
-    )
-
     key_data = {
         "version": FORMAT_VERSION,
         "negatives": config.negatives,
@@ -576,11 +585,31 @@ def make_negatives(
     if config.negatives == "background":
         key_data["genome"] = cache.checksum(config.genome)
     entry = cache.entry(cache_key(key_data))
-    if entry.complete:
-        cache.hits += 1
-        return ClassWindows(config.negatives_name, entry, entry.table(), entry.info()["counts"])
-    cache.misses += 1
-    entry.reset()
+    with entry.writing() as build:  # one writer per entry; others wait, then read it
+        if not build:
+            cache.hits += 1
+            return ClassWindows(config.negatives_name, entry, entry.table(), entry.info()["counts"])
+        cache.misses += 1
+        table, counts = _negative_windows(config, source, others, genome, entry)
+        entry.finish(table, {"counts": counts, "key": key_data})
+    return ClassWindows(config.negatives_name, entry, table, counts)
+
+
+def _negative_windows(
+    config: PreprocessConfig,
+    source: ClassWindows,
+    others: list[ClassWindows],
+    genome: GenomeHandle,
+    entry: CacheEntry,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Build the negative class's windows into ``entry``: their base codes; returns
+    their table and counts."""
+    from gennie.dataset.negatives import (
+        gc_content,
+        gc_matched_background,
+        shuffled_negatives,
+    )
+
     rng = np.random.default_rng([config.seed, 7])
     codes = source.entry.codes()
     sequences = [decode(codes[i]) for i in range(codes.shape[0])]
@@ -636,5 +665,4 @@ def make_negatives(
         "generated_from": source.name,
         "method": config.negatives,
     }
-    entry.finish(table[TABLE_COLUMNS], {"counts": counts, "key": key_data})
-    return ClassWindows(config.negatives_name, entry, table[TABLE_COLUMNS], counts)
+    return table[TABLE_COLUMNS], counts

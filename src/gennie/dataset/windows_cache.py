@@ -200,11 +200,6 @@ class CacheEntry:
                 self.path = self.final
                 _remove(staging)  # gone already when finished
 
-    def reset(self) -> None:
-        """Empty the entry's folder (a writer holds :meth:`locked`)."""
-        _remove(self.path)
-        self.path.mkdir(parents=True)
-
     def finish(self, table: pd.DataFrame, info: dict[str, Any]) -> None:
         """Write the table and info, mark the entry complete, and (inside
         :meth:`writing`) move it into place."""
