@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from gennie.config import ModelInputConfig, PredictConfig
+from gennie.config import ArchitectureConfig, ModelInputConfig, PredictConfig
 from gennie.dataset.spec import PreprocessingSpec
 from gennie.dataset.store import Dataset
 from gennie.encode import BranchEncoder, WindowBatch
@@ -53,7 +53,7 @@ def test_custom_spec_channels_come_from_the_encoders(tmp_path):
     spec = custom_spec(_config(custom_branches=["seq", "fold", "cons"], conservation=tracks))
     assert spec.branches == ["seq", "fold", "cons"]
     assert spec.input_shapes() == {"seq": (4, 20), "fold": (3, 20), "cons": (2, 20)}
-    assert spec.classes == ["a", "b"] and spec.architecture == {}
+    assert spec.classes == ["a", "b"] and spec.architecture == ArchitectureConfig()
     params = {b: s.params for b, s in spec.preprocessing.branches.items()}
     assert params["seq"] == {"unknown_bases": "zero"}
     assert params["fold"]["temperature"] == 37.0 and params["fold"]["encoding"] == "mfe"

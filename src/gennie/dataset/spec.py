@@ -17,14 +17,49 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gennie.config import PreprocessConfig
+from gennie.dataset.names import check_names
 from gennie.encode import BranchEncoder, make_encoder
 from gennie.encode.base import DESCRIPTION_KEYS
 from gennie.errors import UserError
 
 FORMAT_VERSION = 1
 """Version of the dataset folder layout (``metadata.json`` ``format_version``)."""
+
+
+def config_limit(model: type[BaseModel], field: str) -> int:
+    """The upper bound (``le``) a configuration model declares for a number field, so
+    that a saved record is bounded exactly as the configuration that made it.
+
+    Args:
+        model: A configuration model, e.g. :class:`~gennie.config.PreprocessConfig`.
+        field: One of its fields with an ``le`` bound.
+
+    Raises:
+        LookupError: The field declares no upper bound.
+    """
+    for item in model.model_fields[field].metadata:
+        if isinstance(item, annotated_types.Le):
+            return int(item.le)
+    raise LookupError(f"{model.__name__}.{field} declares no upper bound")
+
+
+MAX_WINDOW = config_limit(PreprocessConfig, "window")
+"""Longest window a saved spec may describe (preprocess's bound)."""
+
+MAX_CHANNELS = 1024
+"""Most input channels one branch may have (one per signal track for ``cons``)."""
+
+MAX_BRANCHES = 16
+"""Most branches a saved spec may describe."""
+
+MAX_CLASSES = 1000
+"""Most classes a dataset or model may have."""
+
+_PATH_LENGTH = 4096
 
 
 class _Record(BaseModel):
@@ -36,14 +71,14 @@ class _Record(BaseModel):
 class FileReference(_Record):
     """An input file and its MD5 checksum (None where it was never read)."""
 
-    file: str
-    md5: str | None = None
+    file: str = Field(min_length=1, max_length=_PATH_LENGTH)
+    md5: str | None = Field(None, max_length=128)
 
 
 class ClassFileReference(FileReference):
     """A class file, its checksum and its format (``bed`` or ``fasta``)."""
 
-    format: str
+    format: str = Field(max_length=40)
 
 
 class References(BaseModel):
@@ -60,8 +95,24 @@ class References(BaseModel):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, list[FileReference]]
 
-    classes: dict[str, ClassFileReference] = {}
+    classes: dict[str, ClassFileReference] = Field({}, max_length=MAX_CLASSES)
     genome: FileReference | None = None
+
+    def recorded(self) -> dict[str, list[FileReference]]:
+        """The files read by branch encoders, by key (e.g. ``conservation``).
+
+        Raises:
+            ValueError: More keys or files than any encoder records, or a key that is
+                not a plain name.
+        """
+        extra = self.model_extra or {}
+        if len(extra) > MAX_BRANCHES:
+            raise ValueError(f"at most {MAX_BRANCHES} kinds of reference files, not {len(extra)}")
+        check_names(list(extra), "reference")
+        for key, files in extra.items():
+            if len(files) > MAX_CHANNELS:
+                raise ValueError(f"at most {MAX_CHANNELS} {key} files, not {len(files)}")
+        return dict(extra)
 
 
 class BranchSpec(BaseModel):
@@ -70,8 +121,8 @@ class BranchSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    channels: int
-    dtype: str
+    channels: int = Field(ge=1, le=MAX_CHANNELS)
+    dtype: str = Field(pattern=r"^[a-z][a-z0-9]{0,15}$")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -106,14 +157,26 @@ class SpecFields(_Record):
         references: The files read, with checksums.
     """
 
-    window: int
+    window: int = Field(ge=1, le=MAX_WINDOW)
     alphabet: Literal["dna", "rna"] = "dna"
     strand: bool = True
     placement: Literal["center", "random"] = "center"
     unknown_bases: Literal["zero", "uniform"] = "zero"
-    seed: int = 0
-    branches: dict[str, BranchSpec] = {}
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    branches: dict[str, BranchSpec] = Field({}, max_length=MAX_BRANCHES)
     references: References = Field(default_factory=References)
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: dict[str, BranchSpec]) -> dict[str, BranchSpec]:
+        check_names(list(value), "branch")
+        return value
+
+    @field_validator("references")
+    @classmethod
+    def _references(cls, value: References) -> References:
+        value.recorded()
+        return value
 
     @property
     def genome_file(self) -> Path | None:
@@ -138,7 +201,7 @@ class PreprocessingSpec(SpecFields):
             model).
     """
 
-    dataset: str | None = None
+    dataset: str | None = Field(None, max_length=_PATH_LENGTH)
 
     def for_branches(self, branches: list[str]) -> PreprocessingSpec:
         """The spec with only ``branches``, in that order (the inputs a model reads).
@@ -215,9 +278,9 @@ class DatasetMetadata(SpecFields):
     """
 
     format_version: int
-    gennie_version: str
-    classes: list[str]
-    samples: int
+    gennie_version: str = Field(max_length=64)
+    classes: list[str] = Field(max_length=MAX_CLASSES)
+    samples: int = Field(ge=0)
     splits: dict[str, int]
     counts: dict[str, ClassCounts] = {}
     cache: CacheStats | None = None
@@ -241,12 +304,27 @@ class DatasetMetadata(SpecFields):
 
 
 def validation_message(error: ValidationError) -> str:
-    """A one-line summary of a pydantic validation error: ``field.path: message; ...``."""
+    """A one-line summary of a pydantic validation error: ``field.path: message; ...``
+    (a problem of the whole record has no field path; its message names the fields)."""
+    problems = error.errors()
     parts = []
-    for problem in error.errors():
-        where = ".".join(str(p) for p in problem["loc"]) or "(top)"
-        parts.append(f"{where}: {problem['msg'].removeprefix('Value error, ')}")
+    for problem in problems[:_SHOWN_PROBLEMS]:
+        where = _shorten(".".join(str(p) for p in problem["loc"]))
+        message = _shorten(problem["msg"].removeprefix("Value error, "), 300)
+        parts.append(f"{where}: {message}" if where else message)
+    if len(problems) > _SHOWN_PROBLEMS:
+        parts.append(f"{len(problems) - _SHOWN_PROBLEMS} more problem(s)")
     return "; ".join(parts)
+
+
+_SHOWN_PROBLEMS = 5
+"""Problems of one validation error named in a message (a damaged file may have
+thousands)."""
+
+
+def _shorten(text: str, length: int = 100) -> str:
+    """``text`` cut to ``length`` characters (a key of a damaged file may be huge)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def read_metadata(path: Path, field: str = "dataset") -> DatasetMetadata:

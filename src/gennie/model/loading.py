@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from gennie.config import ModelInputConfig
 from gennie.config.stages import is_custom_model
-from gennie.dataset.spec import BranchSpec, PreprocessingSpec
+from gennie.dataset.spec import BranchSpec, PreprocessingSpec, validation_message
 from gennie.dataset.store import Dataset
 from gennie.encode import encoder_type
 from gennie.errors import UserError
-from gennie.model.bundle import BranchInput, BundleSpec, find_bundle, load_bundle
-from gennie.runs import read_status, require_complete
+from gennie.model.bundle import BUNDLE_DIR, BranchInput, BundleSpec, find_bundle, load_bundle
+from gennie.runs import RUN_FILE, read_status, require_complete
 
 
 @dataclass
@@ -67,18 +68,31 @@ def custom_spec(config: ModelInputConfig) -> BundleSpec:
         b: encoder_type(b, "custom_branches").for_custom_model(config)
         for b in config.custom_branches
     }
-    return BundleSpec(
-        classes=list(config.custom_classes),
-        branches=list(encoders),
-        inputs={b: BranchInput(channels=e.channels, length=window) for b, e in encoders.items()},
-        architecture={},
-        preprocessing=PreprocessingSpec(
-            window=window,
-            alphabet=config.custom_alphabet,
-            seed=config.seed,
-            branches={b: BranchSpec.of(e) for b, e in encoders.items()},
-        ),
-    )
+    try:
+        return BundleSpec(
+            classes=list(config.custom_classes),
+            branches=list(encoders),
+            inputs={
+                b: BranchInput(channels=e.channels, length=window) for b, e in encoders.items()
+            },
+            preprocessing=PreprocessingSpec(
+                window=window,
+                alphabet=config.custom_alphabet,
+                seed=config.seed,
+                branches={b: BranchSpec.of(e) for b, e in encoders.items()},
+            ),
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = str(problem["loc"][0]) if problem["loc"] else "classes"
+        raise UserError(
+            f"the custom model's settings do not describe a usable model "
+            f"({validation_message(exc)})",
+            field={"classes": "custom_classes", "branches": "custom_branches"}.get(
+                where, "custom_window"
+            ),
+            hint="class names are letters, digits and . _ + -, not starting with a dot",
+        ) from None
 
 
 def _probe(forward: Callable[..., torch.Tensor], spec: BundleSpec, path: Path) -> bool:
@@ -163,8 +177,42 @@ def load_model(config: ModelInputConfig) -> LoadedModel:
                 field="custom_branches",
             )
         return LoadedModel(forward, spec, _probe(forward, spec, path), "onnx")
+    require_finished_model(path)
     network, spec = load_bundle(path)
     return LoadedModel(network, spec, False, "bundle", network)
+
+
+def require_finished_model(path: Path, field: str = "model") -> None:
+    """Refuse a model whose train run did not finish.
+
+    A train run folder (``run.json`` there) must say ``complete``; so must the run
+    folder holding a ``model/`` bundle folder that is given itself. A bare bundle
+    folder (no train run around it) is accepted.
+
+    Args:
+        path: A train run folder or a bundle folder.
+        field: The configuration field naming it.
+
+    Raises:
+        UserError: The run failed, was cancelled, still runs, is of another stage, or
+            its ``run.json`` cannot be read.
+    """
+    path = Path(path)
+    run_dir = path
+    if not (path / RUN_FILE).exists() and path.name == BUNDLE_DIR:
+        parent = read_status(path.parent)
+        if (path.parent / RUN_FILE).exists() and parent.get("stage") in (None, "train"):
+            run_dir = path.parent
+    if not (run_dir / RUN_FILE).exists():
+        return
+    if not read_status(run_dir):
+        raise UserError(
+            f"the train run's {RUN_FILE} cannot be read, so whether training finished is unknown",
+            file=run_dir / RUN_FILE,
+            field=field,
+            hint="run 'gennie train' again",
+        )
+    require_complete(run_dir, "train", field)
 
 
 def check_dataset_fits(dataset: Dataset, spec: BundleSpec, field: str = "blackbox") -> None:
@@ -211,8 +259,7 @@ def bundle_problems(path: Path, field: str = "model") -> list[UserError]:
         not finish, a folder without a bundle), or nothing.
     """
     try:
-        if read_status(Path(path)):
-            require_complete(Path(path), "train", field)
+        require_finished_model(Path(path), field)
         find_bundle(Path(path), field)
     except UserError as exc:
         return [exc]
