@@ -38,6 +38,7 @@ Baselines:
 from __future__ import annotations
 
 import contextlib
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,44 +158,86 @@ def baseline_file_problems(path: Path) -> list[UserError]:
     return [UserError("baseline file not found", file=path, field="baseline_file")]
 
 
+_BASELINE_HINT = "save it with numpy.savez(path, seq=array_4xL, ...): one number array per branch"
+
+
+def _baseline_error(path: Path, message: str) -> UserError:
+    """A problem of the baseline file."""
+    return UserError(message, file=path, field="baseline_file", hint=_BASELINE_HINT)
+
+
+def _array_header(archive: np.lib.npyio.NpzFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of an array in an NPZ archive, read from its header only."""
+    with archive.zip.open(f"{name}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read(handle)
+    return tuple(shape), np.dtype(dtype)
+
+
 def read_baseline_file(path: Path, shapes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
     """A user-given baseline: one array per branch, shape=(channels, length).
 
+    The NPZ archive is read as numbers only: an array of Python objects (which loading
+    would unpickle, running code from the file) is refused, and so is any array whose
+    header shows the wrong shape or a non-numeric type, before its data is read.
+
     Raises:
-        UserError: Missing file, missing branch or wrong shape.
+        UserError: Missing file, not an NPZ archive, missing branch, pickled objects,
+            wrong shape or type.
     """
     path = Path(path)
     problems = baseline_file_problems(path)
     if problems:
         raise problems[0]
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise _baseline_error(path, "the baseline is one array, not an NPZ archive")
+            return {
+                branch: _baseline_array(path, data, branch, shape)
+                for branch, shape in shapes.items()
+            }
+    except UserError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise _baseline_error(path, f"cannot read the baseline ({exc})") from None
+
+
+def _baseline_array(
+    path: Path, data: np.lib.npyio.NpzFile, branch: str, shape: tuple[int, int]
+) -> np.ndarray:
+    """One branch's baseline array, checked by its header before it is read."""
+    if branch not in data.files:
         raise UserError(
-            f"cannot read the baseline ({exc})",
+            f"the baseline has no array for branch '{branch}' (it has: "
+            f"{', '.join(data.files[:20]) or 'none'})",
             file=path,
             field="baseline_file",
-            hint="save it with numpy.savez(path, seq=array_4xL, ...)",
-        ) from None
-    out = {}
-    for branch, shape in shapes.items():
-        if branch not in data:
-            raise UserError(
-                f"the baseline has no array for branch '{branch}' (it has: "
-                f"{', '.join(data.files) or 'none'})",
-                file=path,
-                field="baseline_file",
-                hint="give one array per branch, named after the branch",
-            )
-        array = np.asarray(data[branch], dtype=np.float32)
-        if array.shape != shape:
-            raise UserError(
-                f"the baseline of branch '{branch}' has shape {array.shape}, expected {shape}",
-                file=path,
-                field="baseline_file",
-            )
-        out[branch] = array
-    return out
+            hint="give one array per branch, named after the branch",
+        )
+    found, dtype = _array_header(data, branch)
+    if dtype.hasobject:
+        raise _baseline_error(
+            path,
+            f"the baseline of branch '{branch}' holds Python objects (pickled data), "
+            "which gennie does not load",
+        )
+    if dtype.kind not in "biuf":
+        raise _baseline_error(
+            path, f"the baseline of branch '{branch}' holds {dtype} values, not numbers"
+        )
+    if found != shape:
+        raise UserError(
+            f"the baseline of branch '{branch}' has shape {found}, expected {shape}",
+            file=path,
+            field="baseline_file",
+        )
+    return np.asarray(data[branch], dtype=np.float32)
 
 
 def make_baselines(

@@ -39,6 +39,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gennie.attribution.attributions import SCORE_NAME, sequence_branch
+from gennie.dataset.names import safe_file_name
 from gennie.encode import BranchEncoder
 
 _RED = np.array([202, 0, 32])
@@ -127,8 +128,10 @@ class ReportSample:
 
     @property
     def stem(self) -> str:
-        """File name stem of the sample's logo: ``<class>_<rank>_row<row>``."""
-        return f"{self.section}_{self.rank:02d}_row{self.row}"
+        """File name stem of the sample's logo: ``<class>_<rank>_row<row>``, the class
+        name made a safe file name (it comes from the model, see
+        :func:`~gennie.dataset.names.safe_file_name`)."""
+        return f"{safe_file_name(self.section)}_{self.rank:02d}_row{self.row}"
 
 
 def colour(value: float, scale: float) -> str:

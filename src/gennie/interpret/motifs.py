@@ -57,7 +57,7 @@ from gennie.encode.alphabet import LETTERS
 from gennie.errors import UserError
 from gennie.model.bundle import BundleSpec, load_bundle
 from gennie.model.inference import pick_device
-from gennie.model.loading import bundle_problems, check_dataset_fits
+from gennie.model.loading import bundle_problems, check_dataset_fits, require_finished_model
 from gennie.model.network import first_member
 from gennie.runs import LOGOS_DIR, MEME_FILE, MOTIFS_FILE, StageResult, run_folder
 
@@ -522,9 +522,11 @@ def _open_inputs(config: MotifsConfig) -> tuple[torch.nn.Module, BundleSpec, str
     each other.
 
     Raises:
-        UserError: A model without a sequence branch, or one that does not start with
-            a convolution; a dataset that does not fit the model.
+        UserError: A model from an unfinished train run, a damaged bundle, a model
+            without a sequence branch, or one that does not start with a convolution;
+            a dataset that does not fit the model.
     """
+    require_finished_model(Path(config.model))
     network, spec = load_bundle(Path(config.model))
     branch = sequence_branch(spec_encoders(spec))
     if branch is None:
