@@ -1,4 +1,8 @@
-"""The Runs page: the jobs, every run folder of the workspace, and one run's results."""
+"""The Runs page: the jobs, every run folder of the workspace, and one run's results.
+
+A run's status is the current one as :func:`gennie.runs.find_runs` reads it: a run left
+``running`` by a process that is gone shows as ``interrupted``.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +68,11 @@ def render_runs_page() -> None:
     chosen = st.multiselect("Stages", stages, default=stages, key="runs.stages")
     shown = [r for r in runs if r.stage in chosen]
     table = runs_table(shown)
+    if any(r.status == "interrupted" for r in shown):
+        st.caption(
+            "interrupted: the run's process ended before the run finished (killed, or "
+            "the machine stopped). Start it again with the same name to replace it."
+        )
     st.dataframe(
         table,
         hide_index=True,
