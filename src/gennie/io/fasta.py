@@ -115,19 +115,23 @@ class Genome:
     """Indexed random access to a reference FASTA (plain or bgzip-compressed).
 
     The index (``.fai``, and ``.gzi`` for bgzip) is created next to the file on first
-    use, as samtools does.
+    use, as samtools does, or in ``index_dir`` when one is given: a genome gennie was
+    not given by the user in this run (one a model bundle recorded) gets its index in
+    gennie's own folder and nothing is written beside it.
 
     Args:
         path: The reference FASTA.
         field: Configuration field that named it, for error messages.
+        index_dir: Folder for the index files instead of the genome's folder.
     """
 
-    def __init__(self, path: Path, field: str = "genome") -> None:
+    def __init__(self, path: Path, field: str = "genome", index_dir: Path | None = None) -> None:
         self.path = require_file(path, field, "genome FASTA")
         self.field = field
+        self.index_dir = Path(index_dir) if index_dir is not None else None
         folder = self.path.resolve().parent
         fai = Path(str(self.path) + ".fai")
-        if not fai.exists() and not os.access(folder, os.W_OK):
+        if self.index_dir is None and not fai.exists() and not os.access(folder, os.W_OK):
             raise UserError(
                 "the genome has no index (.fai) and its folder is not writable",
                 file=self.path,
@@ -155,10 +159,10 @@ class Genome:
         """The pysam handle (indexing the file first if needed), htslib kept quiet."""
         verbosity = pysam.set_verbosity(0)
         try:
-            return pysam.FastaFile(str(self.path))
+            return pysam.FastaFile(str(self.path), **self._index_files())
         except UnicodeDecodeError as exc:
             raise decoding_error(self.path, exc, self.field) from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, pysam.utils.SamtoolsError) as exc:
             problem = find_problem(self.path, self.field)
             if problem is not None:
                 raise problem from None
@@ -170,6 +174,27 @@ class Genome:
             ) from None
         finally:
             pysam.set_verbosity(verbosity)
+
+    def _index_files(self) -> dict[str, str]:
+        """pysam's index arguments: none (next to the genome), or the files in
+        ``index_dir``, built there first (under temporary names, then renamed, so that
+        a reader never sees half an index)."""
+        if self.index_dir is None:
+            return {}
+        compressed = is_gzipped(self.path)
+        files = {"filepath_index": self.index_dir / f"{self.path.name}.fai"}
+        if compressed:
+            files["filepath_index_compressed"] = self.index_dir / f"{self.path.name}.gzi"
+        if not all(path.is_file() for path in files.values()):
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            temporary = {k: v.with_name(f"{v.name}.{os.getpid()}.tmp") for k, v in files.items()}
+            options = ["--fai-idx", str(temporary["filepath_index"])]
+            if compressed:
+                options += ["--gzi-idx", str(temporary["filepath_index_compressed"])]
+            pysam.faidx(str(self.path), *options)
+            for key, path in temporary.items():
+                path.replace(files[key])
+        return {key: str(path) for key, path in files.items()}
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """The sequence of ``chrom:start-end`` (0-based, half-open), in upper case.
@@ -200,10 +225,10 @@ class Genome:
         self.close()
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "field": self.field}
+        return {"path": self.path, "field": self.field, "index_dir": self.index_dir}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["field"])
+        self.__init__(state["path"], state["field"], state.get("index_dir"))
 
     def check_chromosome(self, chrom: str, *, file: Path, line: int, field: str) -> int:
         """Length of ``chrom``; a clear error if the genome does not have it."""
