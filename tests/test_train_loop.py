@@ -242,6 +242,10 @@ def test_cli_saves_the_averaged_weights(tmp_path, one_thread) -> None:
     assert done.returncode == 0, done.stderr
     averaged_run = tmp_path / "averaged"
     assert yaml.safe_load((averaged_run / "parameters.yaml").read_text())["ema_decay"] == 0.9
+    # Without a terminal, each epoch is one line on stderr, and in gennie.log either way.
+    epoch_lines = [line for line in done.stderr.splitlines() if "epoch 1/1: train loss" in line]
+    assert len(epoch_lines) == 1 and "| validation loss " in epoch_lines[0], done.stderr
+    assert "epoch 1/1: train loss" in (averaged_run / "gennie.log").read_text()
     plain_net, _ = load_bundle(plain.run_dir)
     averaged_net, _ = load_bundle(averaged_run)
     for a, b in zip(plain_net.parameters(), averaged_net.parameters(), strict=True):
@@ -348,3 +352,23 @@ def test_a_share_of_one_is_refused(tmp_path, option) -> None:
     assert done.returncode == 2
     assert option.replace("-", "_") in done.stderr and "less than 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_epoch_line_counts_from_one_and_names_every_value() -> None:
+    from gennie.training.callbacks import epoch_line
+
+    row = {
+        "train_loss": 0.41234,
+        "train_accuracy": 0.8,
+        "train_auroc": "",
+        "val_loss": 0.5,
+        "val_accuracy": 0.75,
+        "val_auroc": 0.81234,
+        "lr": 0.001,
+        "seconds": 12.34,
+    }
+    assert epoch_line(row, 3, 20) == (
+        "epoch 3/20: train loss 0.4123 accuracy 0.8000 | validation loss 0.5000 "
+        "accuracy 0.7500 AUROC 0.8123 | lr 0.001 | 12.3 s"
+    )
+    assert epoch_line({**row, "lr": ""}, 1, None).startswith("epoch 1: train loss 0.4123")

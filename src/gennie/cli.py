@@ -260,7 +260,9 @@ def _setup_logging() -> None:
     ):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        handler.setLevel(logging.WARNING)
+        # Without a terminal (nohup, a cluster job, the GUI's worker) there is no progress
+        # bar: the progress lines (one per epoch, per step of work) go to stderr instead.
+        handler.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
         log.addHandler(handler)
     log.setLevel(logging.INFO)
 

@@ -1,4 +1,5 @@
-"""Callbacks: the per-epoch metrics table and best-validation weights.
+"""Callbacks: the per-epoch metrics table and log line, the progress bar, and the
+best-validation weights.
 
 The best weights are kept in memory and written once, as safetensors, by the train
 stage: no pickled checkpoint ever lands on disk, and the test evaluation and the saved
@@ -10,12 +11,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import logging
 import math
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import RichProgressBar
+
+log = logging.getLogger("gennie.train")
 
 EPOCH_COLUMNS = [
     "epoch",
@@ -38,8 +43,31 @@ def _value(metrics: dict, key: str) -> float | str:
     return "" if math.isnan(value) else round(value, 6)
 
 
+def epoch_line(row: dict[str, float | str], epoch: int, epochs: int | None) -> str:
+    """One line saying how an epoch went, e.g. ``epoch 3/20: train loss 0.4123 ...``.
+
+    Args:
+        row: The epoch's values by :data:`EPOCH_COLUMNS` name ("" where unknown).
+        epoch: The epoch, counted from 1.
+        epochs: The maximum number of epochs, if known.
+    """
+
+    def part(prefix: str) -> str:
+        names = (("loss", "loss"), ("accuracy", "accuracy"), ("auroc", "AUROC"))
+        values = [(label, row.get(f"{prefix}_{key}", "")) for key, label in names]
+        return " ".join(f"{label} {v:.4f}" for label, v in values if v != "")
+
+    total = f"/{epochs}" if epochs else ""
+    text = f"epoch {epoch}{total}: train {part('train')} | validation {part('val')}"
+    if row.get("lr", "") != "":
+        text += f" | lr {row['lr']:.3g}"
+    return text + f" | {row['seconds']:.1f} s"
+
+
 class EpochTable(pl.Callback):
-    """Appends one row per epoch to a TSV as training runs (the GUI charts it live).
+    """Appends one row per epoch to a TSV as training runs (the GUI charts it live) and
+    logs one line per epoch (in ``gennie.log``, and on the terminal when the output is
+    not one, e.g. under nohup or a cluster scheduler).
 
     Args:
         path: The TSV to write (``metrics.tsv`` in the run folder).
@@ -61,6 +89,21 @@ class EpochTable(pl.Callback):
         row += [round(float(lr), 8) if lr != "" else "", round(time.time() - self._started, 2)]
         with open(self.path, "a", newline="") as handle:
             csv.writer(handle, delimiter="\t").writerow(row)
+        if not trainer.sanity_checking:
+            values = dict(zip(EPOCH_COLUMNS, row, strict=True))
+            log.info(epoch_line(values, trainer.current_epoch + 1, trainer.max_epochs))
+
+
+class EpochProgressBar(RichProgressBar):
+    """Lightning's progress bar, with epochs counted from 1 (``Epoch 1/3`` for the first
+    of three; Lightning itself shows ``Epoch 0/2``)."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        # Lightning's hook for the bar's label (not public API; a label only).
+        epochs = self.trainer.max_epochs
+        text = f"Epoch {current_epoch + 1}" + (f"/{epochs}" if epochs and epochs > 0 else "")
+        width = len(self.validation_description)
+        return f"{text:{width}}" if width > len(text) else text
 
 
 def monitor_mode(monitor: str) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import EarlyStopping, ProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
@@ -63,7 +63,7 @@ from gennie.runs import (
 from gennie.scoring.metrics import headline_metrics
 from gennie.scoring.plots import plot_training_curves
 from gennie.scoring.score import score
-from gennie.training.callbacks import BestWeights, EpochTable, monitor_mode
+from gennie.training.callbacks import BestWeights, EpochProgressBar, EpochTable, monitor_mode
 from gennie.training.data import BatchedSamples, batch_loader
 from gennie.training.module import Classifier
 
@@ -284,7 +284,7 @@ def build_trainer(
     callbacks: list[Any] = [EpochTable(run_dir / EPOCHS_FILE), best, *extra_callbacks]
     if not any(isinstance(c, ProgressBar) for c in callbacks):
         # Redrawn about 20 times per epoch rather than after every batch.
-        callbacks.append(RichProgressBar(refresh_rate=max(1, steps // 20)))
+        callbacks.append(EpochProgressBar(refresh_rate=max(1, steps // 20)))
     if config.early_stopping:
         callbacks.append(
             EarlyStopping(
