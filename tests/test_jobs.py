@@ -1,9 +1,12 @@
 """The job queue: SQLite store, worker, the command and its JSON answer, cancel,
-persistence."""
+persistence; the queue's states match what happened on disk (cancel races, a worker
+that died, two jobs with one name)."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -49,7 +52,7 @@ run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True)
 (run / 'run.json').write_text(json.dumps({'stage': 'train', 'status': 'running'}))
 time.sleep(60)
 """
-STUBBORN = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" + SLOW
+STUBBORN = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SLOW
 
 
 def _wait(predicate, timeout: float = 20.0) -> None:
@@ -149,7 +152,7 @@ def test_cancel_queued_job_never_starts(tmp_path):
     assert not job.run_dir.exists()
 
 
-@pytest.mark.parametrize("script", [SLOW, STUBBORN], ids=["sigint", "sigkill"])
+@pytest.mark.parametrize("script", [SLOW, STUBBORN], ids=["sigterm", "sigkill"])
 def test_cancel_running_job_stops_the_process_group(tmp_path, script):
     store = ScriptedStore(tmp_path)
     store.script = script
@@ -249,3 +252,136 @@ def test_read_result_and_error_text(tmp_path):
     assert error_text(answer) == "a.bed, line 3; field 'classes.a': bad\n  hint: fix"
     assert error_text({"error": "bad", "field": None}) == "bad"
     assert error_text({"run_dir": "x"}) is None
+
+
+# --------------------------------------------------------------------------- races
+
+
+def test_a_cancel_during_the_start_stops_the_started_process(tmp_path, monkeypatch):
+    store = ScriptedStore(tmp_path)
+    store.script = SLOW
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    real_start = ScriptedStore._start
+    cancelling: list[threading.Thread] = []
+
+    def start_then_cancel(self, job):
+        process = real_start(self, job)
+        # The user presses Cancel while the worker is still recording the start.
+        canceller = threading.Thread(target=store.cancel, args=(job.id,), kwargs={"grace": 2})
+        canceller.start()
+        cancelling.append(canceller)
+        time.sleep(0.3)  # the cancel waits for the start's transaction meanwhile
+        assert canceller.is_alive()
+        return process
+
+    monkeypatch.setattr(ScriptedStore, "_start", start_then_cancel)
+    started, process = store._launch()
+    cancelling[0].join(20)
+    assert process.wait(timeout=20) == -signal.SIGTERM  # stopped, not run to its end
+    job = store.get(started.id)
+    assert (job.status, job.pid) == ("cancelled", process.pid)
+
+
+def test_a_cancelled_command_is_recorded_cancelled(tmp_path):
+    store = ScriptedStore(tmp_path)
+    store.script = "import sys; sys.exit(143)"  # what gennie exits with after SIGTERM
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    store.work(poll=0.05, idle_exit=0.1)
+    assert (store.get(job.id).status, store.get(job.id).returncode) == ("cancelled", 143)
+
+
+# A stage that finishes by itself: a complete run folder and its JSON answer.
+FINISHING = """
+import json, sys, time, pathlib
+run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True)
+(run / 'run.json').write_text(json.dumps({'stage': 'preprocess', 'status': 'running'}))
+time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 0)
+(run / 'run.json').write_text(json.dumps({'stage': 'preprocess', 'status': 'complete'}))
+print(json.dumps({'run_dir': str(run), 'stage': 'preprocess', 'samples': 40}))
+"""
+
+
+def test_a_job_that_finished_while_its_worker_was_dead_is_complete(tmp_path):
+    store = ScriptedStore(tmp_path)
+    store.script = FINISHING
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    # The worker started it, then died; the command finished on its own.
+    process = store._start(job)
+    with store._db() as db:
+        db.execute("UPDATE jobs SET status='running', pid=? WHERE id=?", (process.pid, job.id))
+    process.wait(timeout=60)
+    store.recover()
+    job = store.get(job.id)
+    assert (job.status, job.error, job.returncode) == ("complete", None, None)
+    assert job.result["samples"] == 40
+
+
+def test_a_new_worker_watches_jobs_its_dead_predecessor_started(tmp_path):
+    class Slow(ScriptedStore):
+        def command(self, job):
+            return [sys.executable, "-c", FINISHING, str(job.run_dir), "1.5"]
+
+    store = Slow(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    process = store._start(job)
+    with store._db() as db:
+        db.execute("UPDATE jobs SET status='running', pid=? WHERE id=?", (process.pid, job.id))
+    queued = store.submit(_preprocess_config(tmp_path, name="next"), start_worker=False)
+    store.work(poll=0.05, idle_exit=0.1)  # the new worker
+    process.wait(timeout=60)
+    first, second = store.get(job.id), store.get(queued.id)
+    assert first.status == "complete" and read_status(first.run_dir)["status"] == "complete"
+    assert second.status == "complete"
+    assert second.started >= first.finished  # one at a time, counting the orphan
+
+
+def test_a_job_whose_process_died_with_the_run_is_failed_and_its_run_too(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.submit(_preprocess_config(tmp_path), start_worker=False)
+    job.run_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (job.run_dir / "run.json").write_text(
+        json.dumps({"stage": "preprocess", "status": "running", "pid": dead.pid})
+    )
+    with store._db() as db:
+        db.execute("UPDATE jobs SET status='running', pid=? WHERE id=?", (dead.pid, job.id))
+    store.recover()
+    assert store.get(job.id).status == "failed"
+    assert store.get(job.id).error == "the process ended unexpectedly"
+    assert read_status(job.run_dir)["status"] == "failed"
+
+
+def test_two_jobs_with_one_name_get_two_folders(tmp_path):
+    store = JobStore(tmp_path)
+    config = _preprocess_config(tmp_path, name="same")
+    first = store.submit(config, start_worker=False)
+    second = store.submit(config, start_worker=False)
+    assert (first.name, second.name) == ("same", "same-2")
+    assert load_run_config(second.parameters).name == "same-2"
+    store.work(poll=0.05, idle_exit=0.1)
+    for job in (store.get(first.id), store.get(second.id)):
+        assert job.status == "complete"
+        assert read_status(job.run_dir)["status"] == "complete"
+    # once those ended, the name may be queued again (the run itself refuses it)
+    third = store.submit(config, start_worker=False)
+    assert third.name == "same"
+    store.work(poll=0.05, idle_exit=0.1)
+    third = store.get(third.id)
+    assert third.status == "failed" and "a finished run with this name" in third.error
+
+
+def test_submitting_at_once_never_gives_one_name_twice(tmp_path):
+    config = _preprocess_config(tmp_path)
+    names: list[str] = []
+    threads = [
+        threading.Thread(
+            target=lambda: names.append(JobStore(tmp_path).submit(config, start_worker=False).name)
+        )
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(names) == 6 and len(set(names)) == 6
