@@ -1,4 +1,6 @@
-"""Run folders: creation, the name rule, resume mode, and reading them back."""
+"""Run folders: creation, the name rule, resume mode, how runs end (complete,
+cancelled, failed, a user error, a full disk), and reading them back (interrupted
+runs)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ from gennie.runs import (
     check_run_folder,
     find_runs,
     free_run_name,
+    mark_interrupted,
     read_run,
     read_status,
+    require_complete,
     run_folder,
 )
 
@@ -226,3 +230,72 @@ def test_find_runs_newest_first_without_entering_runs_or_caches(tmp_path):
 
 def test_preprocess_config_default_run_names(tmp_path):
     assert free_run_name(PreprocessConfig(out=tmp_path)).startswith("preprocess_")
+
+
+# --------------------------------------------------------------------------- endings
+
+
+def test_an_interrupt_marks_the_run_cancelled_with_a_log_line(tmp_path):
+    from gennie.processes import Terminated
+
+    for name, interrupt, how in (
+        ("a", KeyboardInterrupt(), "Ctrl+C"),
+        ("b", Terminated(), "SIGTERM"),
+    ):
+        with pytest.raises(KeyboardInterrupt), run_folder(TrainConfig(out=tmp_path, name=name)):
+            raise interrupt
+        info = read_status(tmp_path / name)
+        assert info["status"] == "cancelled" and "finished" in info
+        assert f"run cancelled ({how})" in (tmp_path / name / LOG_FILE).read_text()
+    assert not (tmp_path / "train_parameters.tsv").exists()
+
+
+def test_a_full_disk_is_a_user_error_and_the_folder_is_removed(tmp_path):
+    import errno
+
+    with pytest.raises(UserError) as error, run_folder(TrainConfig(out=tmp_path, name="x")):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x" / "big.npy"))
+    assert (error.value.message, error.value.field) == (
+        "cannot write: No space left on device",
+        "out",
+    )
+    assert error.value.file == str(tmp_path / "x" / "big.npy")
+    assert "free some space" in error.value.hint
+    assert not (tmp_path / "x").exists()
+    # other OSErrors are bugs: the run fails with its traceback in the log
+    with pytest.raises(OSError), run_folder(TrainConfig(out=tmp_path, name="y")):
+        raise OSError(errno.EIO, "Input/output error")
+    assert read_status(tmp_path / "y")["status"] == "failed"
+
+
+def test_a_new_folder_appears_whole_and_holds_no_leftovers(tmp_path):
+    with run_folder(TrainConfig(out=tmp_path, name="x")) as run:
+        assert read_status(run.dir)["pid_start"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]  # no temporary folder
+    names = sorted(p.name for p in (tmp_path / "x").iterdir())
+    assert names == [".run.lock", LOG_FILE, PARAMETERS_FILE, RUN_FILE]
+
+
+def test_a_killed_run_is_interrupted_for_its_readers(tmp_path):
+    folder = _status(
+        tmp_path / "x", stage="train", status="running", pid=_dead_pid(), host=socket.gethostname()
+    )
+    (folder / ".run.lock").write_text("")
+    assert read_run(folder).status == "interrupted"
+    with pytest.raises(UserError) as error:
+        require_complete(folder, "train", "model")
+    assert error.value.message == (
+        "this train run was interrupted: its process ended before the run finished"
+    )
+    assert error.value.hint == "run 'gennie train' again (the same --name replaces this folder)"
+    assert mark_interrupted(folder) is True
+    assert read_status(folder)["status"] == "interrupted"
+    assert check_run_folder(TrainConfig(out=tmp_path, name="x")) == []
+
+
+def test_names_promised_to_queued_runs_are_numbered(tmp_path):
+    config = TrainConfig(out=tmp_path, name="x")
+    assert free_run_name(config) == "x"
+    assert free_run_name(config, taken={tmp_path / "x"}) == "x-2"
+    (tmp_path / "x-2").mkdir()
+    assert free_run_name(config, taken={tmp_path / "x"}) == "x-3"

@@ -113,3 +113,61 @@ def test_temperature_changes_structure_and_cache_identity():
     cold, hot = make_encoder("fold", temperature=37), make_encoder("fold", temperature=95)
     assert cold.cache_identity() != hot.cache_identity()
     assert fold_sequences([HAIRPIN], temperature=95) == ["............"]
+
+
+def test_fold_cache_runs_in_wal_mode_for_concurrent_runs(tmp_path):
+    cache = structure.FoldCache(tmp_path / "fold.sqlite", {"temperature": 37.0})
+    try:
+        assert cache._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cache._db.execute("PRAGMA busy_timeout").fetchone()[0] == 300_000
+        other = structure.FoldCache(tmp_path / "fold.sqlite", {"temperature": 37.0})
+        cache.put_many([(cache.key("ACGU"), "....")])
+        assert other.get_many([cache.key("ACGU")]) == {cache.key("ACGU"): "...."}
+        other.close()
+    finally:
+        cache.close()
+
+
+def test_an_interrupted_folding_keeps_what_it_folded(tmp_path, monkeypatch):
+    sequences = _random_sequences(100, 20, 5)
+    calls = []
+    real_fold = structure.fold_sequences
+
+    def fold_then_stop(part, temperature=37.0):
+        calls.append(len(part))
+        if len(calls) == 5:  # SIGTERM arrives while the 5th chunk of 16 folds
+            raise KeyboardInterrupt
+        return real_fold(part, temperature)
+
+    monkeypatch.setattr(structure, "COMMIT_EVERY", 32)
+    monkeypatch.setattr(structure, "fold_sequences", fold_then_stop)
+    first = make_encoder("fold", jobs=1)
+    first.attach_cache(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        first.encode(WindowBatch(sequences=sequences))
+    assert first.folded == 64  # four chunks of 16 folded: two commits of 32
+    monkeypatch.setattr(structure, "fold_sequences", real_fold)
+    again = make_encoder("fold", jobs=1)
+    again.attach_cache(tmp_path)
+    codes = again.encode(WindowBatch(sequences=sequences))
+    assert (again.cache_hits, again.folded) == (64, 36)  # only what was missing
+    fresh = make_encoder("fold", jobs=1).encode(WindowBatch(sequences=sequences))
+    assert np.array_equal(codes, fresh)
+
+
+def test_folding_commits_chunks_as_it_goes(tmp_path, monkeypatch):
+    sequences = _random_sequences(80, 20, 6)
+    seen: list[int] = []
+    real_put = structure.FoldCache.put_many
+
+    def put_and_count(self, items):
+        items = list(items)
+        seen.append(len(items))
+        real_put(self, items)
+
+    monkeypatch.setattr(structure, "COMMIT_EVERY", 32)
+    monkeypatch.setattr(structure.FoldCache, "put_many", put_and_count)
+    encoder = make_encoder("fold", jobs=1)
+    encoder.attach_cache(tmp_path)
+    encoder.encode(WindowBatch(sequences=sequences))
+    assert seen == [32, 32, 16]
