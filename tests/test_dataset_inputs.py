@@ -11,11 +11,19 @@ from gennie.dataset.inputs import InputMapper, identity_columns, model_preproces
 from gennie.dataset.spec import PreprocessingSpec
 from gennie.encode.conservation import ConservationEncoder
 from gennie.errors import UserError
+from gennie.io.files import md5sum
 from gennie.model.bundle import BundleSpec
 
 CHR1 = "AACCGGTTACGTACGTAAAA"
 SEQ = {"channels": 4, "dtype": "uint8", "unknown_bases": "zero"}
 BED = "chr1\t4\t8\ta\t0\t+\nchr1\t4\t8\tb\t0\t-\nchr1\t0\t2\tc\t0\t+\nchrM\t0\t3\td\t0\t+\n"
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """gennie's cache folder (checksums, indexes of recorded genomes) for the test."""
+    monkeypatch.setenv("GENNIE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def track(tmp_path: Path) -> Path:
 
 
 def _spec(genome: Path | None = None, **branches: dict) -> PreprocessingSpec:
-    references = {"genome": {"file": str(genome), "md5": None}} if genome else {}
+    references = {"genome": {"file": str(genome), "md5": md5sum(genome)}} if genome else {}
     return PreprocessingSpec(window=6, branches=branches or {"seq": SEQ}, references=references)
 
 

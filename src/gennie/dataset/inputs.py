@@ -3,11 +3,24 @@
 Evaluate and predict read BED, FASTA or plain sequences and turn them into network
 inputs with the model's preprocessing spec (window, placement and its seed, strand,
 alphabet, branch encodings), reusing the preprocess mapping code.
+
+Reference files recorded in a model (its training genome, the signal tracks of a
+``cons`` branch) are paths on the machine that trained it, written by whoever made
+the bundle. They are read only when the file is still the one trained with: a
+regular file whose MD5 checksum is the recorded one; otherwise the user is asked for
+``--genome`` / ``--conservation``. Checksums are remembered by path, size and
+modification time in gennie's cache folder (:func:`gennie_cache_dir`), so a genome is
+read through once, and a recorded genome is indexed there, never beside it. A file
+the user gives with a checksum other than the training one is used, with a warning
+that names both.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,12 +35,64 @@ from gennie.dataset.mapping import (
     encode_branches,
     map_class,
 )
-from gennie.dataset.spec import PreprocessingSpec
+from gennie.dataset.spec import FileReference, PreprocessingSpec
 from gennie.dataset.windows_cache import WindowCache
 from gennie.encode import BranchEncoder
 from gennie.encode.alphabet import first_invalid
 from gennie.errors import UserError
-from gennie.io.files import require_file, sniff_format
+from gennie.io.fasta import Genome
+from gennie.io.files import md5sum, require_file, sniff_format
+
+log = logging.getLogger("gennie.inputs")
+
+CACHE_DIR_VARIABLE = "GENNIE_CACHE_DIR"
+"""Environment variable naming gennie's cache folder (see :func:`gennie_cache_dir`)."""
+
+
+def gennie_cache_dir() -> Path:
+    """gennie's own cache folder for what evaluate and predict keep between runs
+    (file checksums, indexes of recorded genomes).
+
+    Returns:
+        ``$GENNIE_CACHE_DIR``, else ``$XDG_CACHE_HOME/gennie``, else
+        ``~/.cache/gennie`` (not created here).
+    """
+    if os.environ.get(CACHE_DIR_VARIABLE):
+        return Path(os.environ[CACHE_DIR_VARIABLE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gennie"
+
+
+def _option(field: str) -> str:
+    """The command-line option of a configuration field (``--conservation``)."""
+    return "--" + field.replace("_", "-")
+
+
+class _WorkCache(WindowCache):
+    """The mapper's window cache in its work folder, with checksums remembered in
+    gennie's cache folder."""
+
+    def __init__(self, root: Path, checksum: Callable[[Path], str]) -> None:
+        super().__init__(root)
+        self._remembered = checksum
+
+    def checksum(self, path: Path) -> str:
+        """MD5 of a file, remembered by path, size and modification time."""
+        return self._remembered(path)
+
+
+class _IndexedGenome(GenomeHandle):
+    """A genome opened on first use, with its index in ``index_dir`` when given."""
+
+    def __init__(self, path: Path, index_dir: Path | None) -> None:
+        super().__init__(path)
+        self.index_dir = index_dir
+
+    def get(self) -> Genome:
+        """The genome, opened (and indexed where it should be) on first use."""
+        if self._genome is None and self.path is not None:
+            self._genome = Genome(self.path, index_dir=self.index_dir)
+        return super().get()
 
 
 class ModelSpec(Protocol):
@@ -82,10 +147,13 @@ class InputMapper:
 
     Args:
         spec: The model's preprocessing spec (or the model's spec holding it).
-        genome: Reference FASTA for BED input (default: the one used in training).
+        genome: Reference FASTA for BED input (default: the one used in training, if
+            it is still the file trained with).
         conservation: Reference files of branches that read them (signal tracks, one
             per channel in the training order); default: the ones used in training,
-            if they still exist.
+            if they are still the files trained with.
+        cache_dir: Where checksums and indexes of recorded genomes are kept (default:
+            :func:`gennie_cache_dir`; the work folder when that cannot be created).
     """
 
     def __init__(
@@ -93,25 +161,150 @@ class InputMapper:
         spec: PreprocessingSpec | ModelSpec,
         genome: Path | None = None,
         conservation: list[Path] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.spec = model_preprocessing(spec)
         self.references = [Path(t) for t in conservation or []]
+        self.genome_given = genome is not None
         self.genome = Path(genome) if genome else self.spec.genome_file
         self.settings = WindowSettings.of(self.spec)
         self.encoders = self.spec.encoders()
         self._work = tempfile.TemporaryDirectory(prefix="gennie-inputs-")
-        self._cache = WindowCache(Path(self._work.name))
-        self._genome = GenomeHandle(self.genome)
+        self.cache_dir = Path(cache_dir) if cache_dir else gennie_cache_dir()
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            self.cache_dir = Path(self._work.name)
+        self._checksums = WindowCache(self.cache_dir)
+        self._cache = _WorkCache(Path(self._work.name), self.checksum)
+        self._genome: GenomeHandle = GenomeHandle(None)
+        self._genome_checked = False
         for encoder in self.encoders.values():
             encoder.attach_cache(self._cache.root, self._cache.checksum)
         self._references_resolved = False
 
+    def checksum(self, path: Path) -> str:
+        """MD5 of a file, remembered in the cache folder by path, size and
+        modification time (computed anew if the folder cannot be written)."""
+        try:
+            return self._checksums.checksum(Path(path))
+        except OSError:
+            return md5sum(Path(path))
+
+    def _recorded_file(self, reference: FileReference, field: str, what: str) -> str:
+        """Check that a file recorded at training is still the one trained with.
+
+        Args:
+            reference: The recorded file and its checksum.
+            field: The configuration field that gives a replacement.
+            what: What the file is, for the message.
+
+        Returns:
+            Its checksum.
+
+        Raises:
+            UserError: No checksum was recorded, the file is not there (or not a
+                regular file), or its checksum differs.
+        """
+        path = Path(reference.file)
+        hint = f"give {_option(field)} with the file to use"
+        if not path.is_file():  # a device or a pipe would never end being read
+            raise UserError(f"{what} {path} is not there", field=field, hint=hint)
+        if not reference.md5:
+            raise UserError(
+                f"{what} {path} has no recorded checksum, so it cannot be checked",
+                field=field,
+                hint=hint,
+            )
+        current = self.checksum(path)
+        if current != reference.md5:
+            raise UserError(
+                f"{what} {path} has changed since training (MD5 {current}, recorded "
+                f"{reference.md5})",
+                field=field,
+                hint=hint,
+            )
+        return current
+
+    def _warn_if_other(self, path: Path, reference: FileReference | None, what: str) -> None:
+        """Warn when a file the user gave is not the one the model was trained with."""
+        if reference is None or not reference.md5:
+            return
+        current = self.checksum(path)
+        if current != reference.md5:
+            log.warning(
+                "%s %s (MD5 %s) is not the one the model was trained with, %s (MD5 %s)",
+                what,
+                path,
+                current,
+                reference.file,
+                reference.md5,
+            )
+
+    def _open_genome(self, file: Path) -> None:
+        """Settle the genome of BED input: the one given (warning if it is not the
+        training genome), or the recorded one if it is still the file trained with
+        (indexed in the cache folder)."""
+        if self._genome_checked:
+            return
+        recorded = self.spec.references.genome
+        if self.genome_given:
+            require_file(self.genome, "genome", "genome FASTA")
+            self._warn_if_other(self.genome, recorded, "the genome")
+            self._genome = _IndexedGenome(self.genome, None)
+        elif recorded is None or not recorded.file:
+            raise UserError(
+                "BED input needs a reference genome",
+                file=file,
+                field="genome",
+                hint=f"give {_option('genome')} FASTA",
+            )
+        else:
+            md5 = self._recorded_file(recorded, "genome", "the model's training genome")
+            self.genome = Path(recorded.file)
+            self._genome = _IndexedGenome(self.genome, self.cache_dir / "genomes" / md5)
+        self._genome_checked = True
+
     def _resolve_references(self) -> None:
-        """Let every encoder settle the files it reads (given, or the training ones)."""
-        if not self._references_resolved:
-            for encoder in self.encoders.values():
-                encoder.resolve_references(self.references or None)
-            self._references_resolved = True
+        """Let every encoder settle the files it reads: the given ones (warning where
+        they are not the training files), or the training ones if they are still the
+        files trained with."""
+        if self._references_resolved:
+            return
+        for encoder in self.encoders.values():
+            if not self.references:
+                for key, file, reference in self._trained_files(encoder, lambda path: ""):
+                    self._recorded_file(
+                        reference or FileReference(file=file),
+                        key,
+                        f"the model's training {key} file",
+                    )
+            encoder.resolve_references(self.references or None)
+            if self.references:
+                for key, file, reference in self._trained_files(encoder, self.checksum):
+                    self._warn_if_other(Path(file), reference, f"the {key} file")
+        self._references_resolved = True
+
+    def _trained_files(
+        self, encoder: BranchEncoder, checksum: Callable[[Path], str]
+    ) -> list[tuple[str, str, FileReference | None]]:
+        """Each file the encoder reads now, with the record of the file in its place at
+        training (None if there is none, or it names another file).
+
+        Returns:
+            ``(key, file, recorded reference)`` per file, e.g. ``("conservation",
+            "track.bw", FileReference(...))``.
+        """
+        recorded = self.spec.references.recorded()
+        pairs = []
+        for key, files in encoder.references(checksum).items():
+            trained = recorded.get(key, [])
+            for number, entry in enumerate(files):
+                reference = trained[number] if number < len(trained) else None
+                if not self.references and reference and reference.file != entry["file"]:
+                    reference = None  # the spec records another file than the encoder reads
+                pairs.append((key, entry["file"], reference))
+        return pairs
 
     def close(self) -> None:
         """Remove the work folder."""
@@ -134,15 +327,6 @@ class InputMapper:
                 if line.strip() and not line.startswith("#")
             ]
             return self.from_sequences(sequences, field=field, file=path)
-        if fmt == "bed" and self.genome is None:
-            raise UserError(
-                "BED input needs a reference genome",
-                file=path,
-                field="genome",
-                hint="give --genome FASTA",
-            )
-        if fmt == "bed":
-            require_file(self.genome, "genome", "genome FASTA")
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates and fmt != "bed":
                 raise UserError(
@@ -152,12 +336,14 @@ class InputMapper:
                     field=field,
                     hint="give BED input with --genome, and the files the branch reads",
                 )
+        if fmt == "bed":
+            self._open_genome(Path(path))
         self._resolve_references()
         mapped = map_class(
             "input", Path(path), fmt, self.settings, self._cache, self._genome, field
         )
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
-        arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
+        arrays = {b: np.load(p, mmap_mode="r", allow_pickle=False) for b, p in paths.items()}
         dropped = pd.DataFrame()
         if fmt == "bed":
             from gennie.io.bed import read_bed
@@ -198,7 +384,7 @@ class InputMapper:
             "sequences", fasta, "fasta", self.settings, self._cache, self._genome, field
         )
         paths = encode_branches(mapped.entry, mapped.table, self.encoders, self.spec.window)
-        arrays = {b: np.load(p, mmap_mode="r") for b, p in paths.items()}
+        arrays = {b: np.load(p, mmap_mode="r", allow_pickle=False) for b, p in paths.items()}
         table = mapped.table.assign(
             source_file=str(file) if file else "", name=sequences, format="sequence"
         )
