@@ -194,6 +194,31 @@ def test_sigterm_while_folding_stops_the_folding_processes(tmp_path):
     wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=STOP_WITHIN)
 
 
+def test_sigterm_stops_a_search_and_its_worker_processes(dataset, tmp_path):
+    import yaml
+
+    space = {"lr": 0.01, "preset": "1layer", "epochs": 100000, "early_stopping": False}
+    search = tmp_path / "search.yaml"
+    search.write_text(yaml.safe_dump({"sampler": "random", "space": space}))
+    args = ["tune", "--config", search, "--dataset", dataset, "--out", tmp_path / "runs",
+            "--study", "s", "--pruner", "none", "--n-trials", 4, "--jobs", 2]  # fmt: skip
+    process = start(*args, cwd=tmp_path)
+    trials = tmp_path / "runs" / "s" / "trials"
+
+    def both_train() -> bool:
+        runs = list(trials.glob("trial_*")) if trials.is_dir() else []
+        return len(runs) >= 2 and all(epochs_done(r) >= 1 for r in runs)
+
+    wait_for(both_train, timeout=180, process=process)
+    workers = descendants(process.pid)
+    returncode, err, seconds = stopped(process, signal.SIGTERM)  # the command only
+    assert (returncode, seconds < STOP_WITHIN) == (SIGTERM_EXIT, True), err[-3000:]
+    assert read_status(tmp_path / "runs" / "s")["status"] == "cancelled"
+    for trial in trials.glob("trial_*"):
+        assert read_run(trial).status == "cancelled", trial.name
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=STOP_WITHIN)
+
+
 # --------------------------------------------------------------------------- SIGKILL
 
 
