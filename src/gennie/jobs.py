@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from gennie.config import STAGES, StageConfig, dump_config
+from gennie.config.search import secret_environment
 from gennie.errors import UserError
 from gennie.processes import (
     SIGINT_EXIT,
@@ -326,6 +327,9 @@ class JobStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        # Secrets (a tune storage password) are masked in the job's parameters.yaml;
+        # the job gets them through the environment the worker passes on to it.
+        os.environ.update(secret_environment(config))
         if start_worker:
             self.ensure_worker()
         return self.get(job_id)

@@ -1,12 +1,27 @@
 """The search-space language of the tune stage: fixed values, choices and ranges, and
-the tune stage's configuration."""
+the tune stage's configuration.
+
+The password of a database URL given as ``storage`` is a secret: every saved form of a
+tune configuration (``parameters.yaml``, the runs table, a GUI job's folder) holds the
+URL with the password masked as ``***`` (:func:`mask_storage_url`), and a run from such
+a file takes the password from the environment (:data:`STORAGE_PASSWORD_VARIABLE`, or
+for PostgreSQL libpq's ``PGPASSWORD`` or ``~/.pgpass``).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from gennie.config.base import FieldError, StageConfig, StrictModel, check_branch_names
 from gennie.config.layers import ConvLayer, DenseLayer, PoolLayer
@@ -430,8 +445,12 @@ class TuneConfig(StageConfig):
     )
     storage: str | None = Field(
         None,
+        repr=False,  # the URL may hold a password
         description="Optuna database URL shared by workers, e.g. postgresql://user@host/db "
-        "(default: SQLite study.db in the run folder).",
+        "(default: SQLite study.db in the run folder). A password in the URL is never "
+        "saved: parameters.yaml and the runs table show it as ***, and a run from them "
+        "takes it from the environment variable GENNIE_STORAGE_PASSWORD (for "
+        "PostgreSQL also from PGPASSWORD or ~/.pgpass, so it need not be in the URL).",
     )
     study: str | None = Field(
         None,
@@ -488,6 +507,16 @@ class TuneConfig(StageConfig):
             ) from None
         return value
 
+    @field_serializer("storage")
+    def _storage_masked(self, value: str | None) -> str | None:
+        """Every dump (saved files, job folders, tables) shows the password as ***."""
+        return mask_storage_url(value) if value else value
+
+    def storage_password(self) -> str | None:
+        """The password in the ``storage`` URL as given (None without one, or when it
+        is the mask of a saved file)."""
+        return storage_password(self.storage) if self.storage else None
+
     @model_validator(mode="after")
     def _grid_needs_steps(self) -> TuneConfig:
         if self.sampler == "grid":
@@ -510,3 +539,77 @@ def _dimensions(space: SearchSpace) -> list[tuple[str, Any]]:
             for name in ArchitectureSpace.model_fields
         ]
     return found
+
+
+# --------------------------------------------------------------------------- secrets
+
+PASSWORD_MASK = "***"
+"""What a saved storage URL shows in place of its password."""
+
+STORAGE_PASSWORD_VARIABLE = "GENNIE_STORAGE_PASSWORD"
+"""Environment variable with the password of a storage URL whose password is masked."""
+
+_PASSWORD_KEYS = ("password", "passwd", "pwd")
+"""Query parameters of a database URL that hold a password."""
+
+
+def mask_storage_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` query parameter)
+    replaced by ``***``.
+
+    Args:
+        url: A database URL, e.g. ``postgresql://user:secret@host/db``.
+
+    Returns:
+        E.g. ``postgresql://user:***@host/db``; a URL that cannot be parsed is masked
+        whole.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return PASSWORD_MASK
+    if parsed.password is not None:
+        parsed = parsed.set(password=PASSWORD_MASK)
+    secret = {key: PASSWORD_MASK for key in parsed.query if key.lower() in _PASSWORD_KEYS}
+    if secret:
+        parsed = parsed.update_query_dict(secret)
+    quoted = "%2A" * len(PASSWORD_MASK)
+    return parsed.render_as_string(hide_password=False).replace(quoted, PASSWORD_MASK)
+
+
+def storage_password(url: str) -> str | None:
+    """The password a database URL carries, or None (none, or only the mask)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    candidates = [parsed.password] + [
+        value for key, value in parsed.query.items() if key.lower() in _PASSWORD_KEYS
+    ]
+    for value in candidates:
+        if isinstance(value, str) and value and value != PASSWORD_MASK:
+            return value
+    return None
+
+
+def secret_environment(config: StageConfig) -> dict[str, str]:
+    """The environment a process running ``config`` needs for the secrets its saved
+    form does not hold: ``GENNIE_STORAGE_PASSWORD`` for a tune configuration whose
+    storage URL has a password; nothing otherwise (or when the variable is already
+    set to it).
+
+    Args:
+        config: A stage configuration.
+    """
+    if not isinstance(config, TuneConfig):
+        return {}
+    password = config.storage_password()
+    if password is None or os.environ.get(STORAGE_PASSWORD_VARIABLE) == password:
+        return {}
+    return {STORAGE_PASSWORD_VARIABLE: password}

@@ -24,6 +24,7 @@ import pytorch_lightning as pl
 from optuna.trial import TrialState
 
 from gennie.config import TuneConfig
+from gennie.config.search import PASSWORD_MASK, STORAGE_PASSWORD_VARIABLE, mask_storage_url
 from gennie.errors import UserError
 from gennie.runs import mark_interrupted
 
@@ -42,10 +43,63 @@ def monitor_of(objective: str) -> str:
 
 
 def storage_url(config: TuneConfig, run_dir: Path) -> str:
-    """The study database: ``config.storage`` or SQLite in the run folder."""
+    """The study database: ``config.storage`` (a masked password filled in, see
+    :func:`with_password`) or SQLite in the run folder.
+
+    Raises:
+        UserError: The URL's password is masked and the environment does not give it.
+    """
     if config.storage:
-        return with_driver(config.storage)
+        return with_driver(with_password(config.storage))
     return f"sqlite:///{(Path(run_dir) / STUDY_FILE).resolve()}"
+
+
+def with_password(url: str) -> str:
+    """A storage URL whose password is masked (``***``, as saved in
+    ``parameters.yaml``) with the password from the environment.
+
+    ``GENNIE_STORAGE_PASSWORD`` fills it in. Without it, a PostgreSQL URL loses the
+    masked password, so that libpq reads ``PGPASSWORD`` or ``~/.pgpass`` (whichever
+    is there).
+
+    Args:
+        url: The configured storage URL.
+
+    Returns:
+        ``url`` itself when no password is masked, else the URL to connect with.
+
+    Raises:
+        UserError: The password is masked and neither variable nor a password file
+            gives it.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    masked_query = [k for k, v in parsed.query.items() if v == PASSWORD_MASK]
+    if parsed.password != PASSWORD_MASK and not masked_query:
+        return url
+    secret = os.environ.get(STORAGE_PASSWORD_VARIABLE)
+    if secret:
+        filled = parsed.update_query_dict({k: secret for k in masked_query})
+        if parsed.password == PASSWORD_MASK:
+            filled = filled.set(password=secret)
+        return filled.render_as_string(hide_password=False)
+    pgpass = Path(os.environ.get("PGPASSFILE") or Path.home() / ".pgpass")
+    if parsed.get_backend_name() == "postgresql" and (
+        os.environ.get("PGPASSWORD") or pgpass.is_file()
+    ):
+        return (
+            parsed.set(password=None)
+            .difference_update_query(masked_query)
+            .render_as_string(hide_password=False)
+        )
+    raise UserError(
+        f"the storage URL's password is masked ({masked_url(url)}), as saved files show "
+        "it, and the environment does not give it",
+        field="storage",
+        hint=f"set the environment variable {STORAGE_PASSWORD_VARIABLE} to the database "
+        "password (for PostgreSQL, PGPASSWORD or ~/.pgpass also work)",
+    )
 
 
 def with_driver(url: str) -> str:
@@ -69,9 +123,7 @@ def with_driver(url: str) -> str:
 
 def masked_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for logs and summaries)."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return mask_storage_url(url)
 
 
 def open_storage(config: TuneConfig, url: str) -> optuna.storages.RDBStorage:
