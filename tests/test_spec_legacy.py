@@ -27,6 +27,13 @@ from gennie.model.inference import predict_probabilities
 LEGACY_DATA = Path(__file__).parent / "data" / "legacy"
 
 
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """gennie's cache folder (checksums, indexes of recorded genomes) for the test."""
+    monkeypatch.setenv("GENNIE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 @pytest.fixture(scope="module")
 def legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the legacy folder (reading the genome writes its index next to it)."""
@@ -161,9 +168,12 @@ def test_legacy_bundle_predicts_new_input_as_before(legacy, tmp_path):
 
 def test_legacy_bundle_finds_its_training_genome_and_track(legacy, tmp_path, monkeypatch):
     """Without --genome and --conservation, the files recorded at training are read
-    (relative to the working folder, as they were recorded)."""
+    (relative to the working folder, as they were recorded), their checksums being the
+    recorded ones; the genome is indexed in gennie's cache folder, not beside it."""
     monkeypatch.chdir(legacy)
+    (legacy / "genome.fa.fai").unlink(missing_ok=True)  # written by the tests above
     got = _predict(legacy, tmp_path, input=legacy / "query.bed")
+    assert not (legacy / "genome.fa.fai").exists()
     expected = pd.read_csv(legacy / "predictions.tsv", sep="\t")
     difference = got[["p_bound", "p_unbound"]].to_numpy() - expected[["p_bound", "p_unbound"]]
     assert np.abs(difference.to_numpy()).max() < 2e-6

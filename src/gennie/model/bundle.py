@@ -65,6 +65,14 @@ MAX_BUNDLE_BYTES = 1 << 20
 _DAMAGED_HINT = "bundle.yaml is written by 'gennie train': train the model again, or restore it"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Safe YAML that writes a repeated value out again instead of as an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never use an alias."""
+        return True
+
+
 class BranchInput(BaseModel):
     """The shape of one network input: (channels, length) per sample."""
 
@@ -190,8 +198,9 @@ class BundleSpec(BaseModel):
         return {b: (self.inputs[b].channels, self.inputs[b].length) for b in self.branches}
 
     def to_yaml(self) -> str:
-        """The spec as YAML, in field order (for people as much as for gennie)."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        """The spec as YAML, in field order (for people as much as for gennie), every
+        value written out (no aliases, which reading refuses)."""
+        return yaml.dump(self.model_dump(mode="json"), Dumper=_PlainDumper, sort_keys=False)
 
 
 def save_bundle(folder: Path, network: torch.nn.Module, spec: BundleSpec) -> Path:

@@ -72,7 +72,7 @@ def with_password(url: str) -> str:
         UserError: The password is masked and neither variable nor a password file
             gives it.
     """
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
     parsed = make_url(url)
     masked_query = [k for k, v in parsed.query.items() if v == PASSWORD_MASK]
@@ -88,11 +88,16 @@ def with_password(url: str) -> str:
     if parsed.get_backend_name() == "postgresql" and (
         os.environ.get("PGPASSWORD") or pgpass.is_file()
     ):
-        return (
-            parsed.set(password=None)
-            .difference_update_query(masked_query)
-            .render_as_string(hide_password=False)
+        # URL.set(password=None) would keep the password: build the URL without it.
+        bare = URL.create(
+            parsed.drivername,
+            username=parsed.username,
+            host=parsed.host,
+            port=parsed.port,
+            database=parsed.database,
+            query=parsed.query,
         )
+        return bare.difference_update_query(masked_query).render_as_string(hide_password=False)
     raise UserError(
         f"the storage URL's password is masked ({masked_url(url)}), as saved files show "
         "it, and the environment does not give it",
