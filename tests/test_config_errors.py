@@ -376,3 +376,124 @@ def test_name_value_hint_shows_an_example_of_its_own_flag(name, hint):
     option, flag = preprocess_flag(name)
     error = error_of(lambda: flag_value(option, flag, ["train="]))
     assert error["hint"] == hint
+
+
+# --------------------------------------------------------------------------- hostile YAML
+
+
+def billion_laughs(levels: int) -> str:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_goes_too_far(tmp_path):
+    # The aliases on lines 2-4 stand for 90 + 819 + 7380 = 8289 values (each value of a
+    # list counts, and the list itself); the first alias on line 5 adds 7381 more.
+    path = write(tmp_path / "bomb.yaml", billion_laughs(9))
+    assert error_of(lambda: read_yaml(path)) == problem(
+        "the aliases stand for more than 10,000 values (nested aliases expand to very large data)",
+        None,
+        path,
+        line=5,
+        hint="write the values out, or use fewer aliases (*name)",
+    )
+
+
+def test_anchors_aliases_and_merge_keys_within_bounds_still_work(tmp_path):
+    path = write(
+        tmp_path / "shared.yaml",
+        "base: &b {x: 1, y: [1, 2]}\nother:\n  <<: *b\n  x: 3\nsame: *b\n" + billion_laughs(3),
+    )
+    data = read_yaml(path)
+    assert data["other"] == {"x": 3, "y": [1, 2]} and data["same"] == {"x": 1, "y": [1, 2]}
+    assert len(data["l2"]) == 9 and data["l2"][0] == data["l1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("seed: 1\nwindow: 40\nseed: 2\n", "the key 'seed' is given twice (first on line 1)", 3),
+        ("reduce:\n  a: 1\n  a: 2\n", "the key 'a' is given twice (first on line 2)", 3),
+        ("{seed: 1, seed: 1}\n", "the key 'seed' is given twice (first on line 1)", 1),
+    ],
+    ids=["top-level", "nested", "flow-style"],
+)
+def test_a_key_given_twice_is_an_error(tmp_path, text, message, line):
+    path = write(tmp_path / "twice.yaml", text)
+    assert error_of(lambda: read_yaml(path)) == problem(
+        message, None, path, line=line, hint="give each key once; remove or rename one of them"
+    )
+
+
+def test_a_recursive_alias_is_refused(tmp_path):
+    path = write(tmp_path / "loop.yaml", "window: 40\nbranches: &b [seq, *b]\n")
+    assert error_of(lambda: read_yaml(path)) == problem(
+        "the alias *b refers to the value it is in",
+        None,
+        path,
+        line=2,
+        hint="an alias must refer to a value completed before it",
+    )
+
+
+def test_a_python_tag_is_refused_with_a_hint_about_tags(tmp_path):
+    path = write(tmp_path / "tag.yaml", "seed: !!python/name:os.system\n")
+    error = error_of(lambda: read_yaml(path))
+    assert error["error"].startswith("invalid YAML: could not determine a constructor")
+    assert (error["line"], error["hint"]) == (
+        1,
+        "configuration files hold plain values: remove the '!' tag",
+    )
+
+
+# --------------------------------------------------------------------------- non-finite numbers
+
+FINITE = "NaN and infinity are not accepted; give a number such as 0.5"
+
+
+@pytest.mark.parametrize(
+    ("stage", "overrides", "field", "shown"),
+    [
+        ("train", {"lr": float("nan")}, "lr", "nan"),
+        ("train", {"mask": float("inf")}, "mask", "inf"),
+        ("preprocess", {"negatives_ratio": float("-inf")}, "negatives_ratio", "-inf"),
+        ("preprocess", {"reduce": {"a": float("nan")}}, "reduce.a", "nan"),
+        ("motifs", {"threshold": float("nan")}, "threshold", "nan"),
+        ("tune", {"timeout": float("inf")}, "timeout", "inf"),
+    ],
+    ids=["lr", "mask", "negatives-ratio", "reduce", "threshold", "timeout"],
+)
+def test_nan_and_infinity_are_refused_in_every_number_field(stage, overrides, field, shown):
+    assert error_of(lambda: build_config(stage, overrides=overrides)) == problem(
+        f"Input should be a finite number (got {shown})", field, hint=FINITE
+    )
+
+
+def test_nan_and_infinity_in_yaml_blame_the_file(tmp_path):
+    path = write(tmp_path / "train.yaml", "epochs: 2\nlr: .inf\n")
+    assert error_of(lambda: build_config("train", path)) == problem(
+        "Input should be a finite number (got inf)", "lr", path, hint=FINITE
+    )
+
+
+@pytest.mark.parametrize("ratio", ["nan:1:1", "7:inf:1", "7:1:1:-inf"])
+def test_a_ratio_of_non_finite_numbers(ratio):
+    assert error_of(lambda: build_config("preprocess", overrides={"ratio": ratio})) == problem(
+        f"'{ratio}' must contain finite numbers only (no nan or inf), e.g. 7:1:1:1 (got '{ratio}')",
+        "ratio",
+    )
+
+
+def test_a_negative_reduction_names_its_class():
+    overrides = {"classes": {"a": "a.bed", "b": "b.bed"}, "reduce": {"b": -1}}
+    assert error_of(lambda: build_config("preprocess", overrides=overrides)) == problem(
+        "reduction of 'b' must be above 0", "reduce.b"
+    )
+
+
+def test_a_seed_fits_in_32_bits():
+    assert error_of(lambda: build_config("train", overrides={"seed": 2**32})) == problem(
+        "Input should be less than or equal to 4294967295 (got 4294967296)", "seed"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,33 @@ def test_a_byte_order_mark_is_not_part_of_the_first_chromosome(tmp_path):
     bed = tmp_path / "bom.bed"
     bed.write_bytes(b"\xef\xbb\xbfchr1\t1\t5\nchr2\t2\t6\n")
     assert read_bed(bed)["chrom"].tolist() == ["chr1", "chr2"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            "10\t100000000000000000000000",
+            "coordinate 100000000000000000000000 is larger than any "
+            "chromosome (at most 9007199254740992 accepted)",
+        ),
+        ("10\t1e23", "start and end must be whole numbers, found '10' and '1e23'"),
+        ("1_000\t2000", "start and end must be whole numbers, found '1_000' and '2000'"),
+        ("\u0661\u0660\t30", "start and end must be whole numbers, found '\u0661\u0660' and '30'"),
+    ],
+    ids=["huge", "exponent", "underscore", "arabic-indic-digits"],
+)
+def test_coordinates_are_plain_digits_of_a_sane_size(tmp_path, columns, message):
+    bed = write(tmp_path / "odd.bed", f"chr1\t1\t2\nchr1\t{columns}\n")
+    error = error_of(lambda: read_bed(bed))
+    assert (error["error"], error["line"], error["field"]) == (message, 2, "classes")
+
+
+def test_a_truncated_gzip_bed_names_its_line(tmp_path):
+    path = tmp_path / "cut.bed.gz"
+    cut = gzip.compress(b"chr1\t1\t2\n" * 3000, mtime=0)[:60]
+    path.write_bytes(cut)
+    whole_lines = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")
+    error = error_of(lambda: read_bed(path, field="input"))
+    assert error["error"].startswith("the gzip-compressed file is truncated or damaged")
+    assert (error["line"], error["field"]) == (whole_lines + 1, "input")

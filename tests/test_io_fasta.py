@@ -302,3 +302,71 @@ def test_check_chromosome_names_the_line_and_suggests_a_name(six, tmp_path, chro
         "field": "classes.a",
         "hint": hint,
     }
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+def test_records_know_the_line_of_their_header(tmp_path):
+    records = list(read_fasta(write(tmp_path / "multi.fa", MULTI)))
+    assert [r.line for r in records] == [1, 5, 7, 8]
+
+
+def test_text_before_the_first_header_belongs_to_no_record(tmp_path):
+    path = write(tmp_path / "stray.fa", "\nACGT\n>r1\nACGT\n")
+    assert error_of(lambda: list(read_fasta(path, field="input"))) == {
+        "error": "text before the first '>' header line belongs to no record",
+        "file": str(path),
+        "line": 2,
+        "record": None,
+        "field": "input",
+        "hint": "remove it, or put a '>' header line above it",
+    }
+
+
+def test_a_nul_byte_in_a_sequence_is_not_cut_off_silently(tmp_path):
+    path = tmp_path / "nul.fa"
+    path.write_bytes(b">r1\nACGT\n>r2\nAC\x00GT\n")
+    error = error_of(lambda: list(read_fasta(path)))
+    assert (error["error"], error["line"]) == (
+        "the file looks binary, not text: byte \\x00 in this line",
+        4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "line"),
+    [
+        (b">chr\xe91\nACGT\n", "not UTF-8 text: byte \\xe9 in '>chr\\xe91'", 1),
+        (b">chr1\nAC\x00GT\n", "the file looks binary, not text: byte \\x00 in this line", 2),
+    ],
+    ids=["latin1-header", "nul-in-sequence"],
+)
+def test_a_genome_that_is_not_text(tmp_path, data, message, line):
+    path = tmp_path / "genome.fa"
+    path.write_bytes(data)
+    error = error_of(lambda: Genome(path))
+    assert (error["error"], error["line"], error["field"]) == (message, line, "genome")
+    assert not (tmp_path / "genome.fa.fai").exists()
+
+
+def test_an_empty_genome(tmp_path):
+    path = write(tmp_path / "empty.fa", "")
+    assert error_of(lambda: Genome(path))["error"] == "the genome FASTA is empty"
+
+
+def test_a_genome_index_that_promises_more_than_the_file_holds(tmp_path):
+    path = write(tmp_path / "genome.fa", GENOME)
+    write(tmp_path / "genome.fa.fai", "chr1\t4000\t6\t10\t11\n")
+    with Genome(path) as genome:
+        error = error_of(lambda: genome.fetch("chr1", 3000, 3010))
+    assert error == {
+        "error": "cannot read chr1:3000-3010 from the genome (failure when retrieving sequence "
+        "on 'chr1')",
+        "file": str(path),
+        "line": None,
+        "record": None,
+        "field": "genome",
+        "hint": "the genome or its index (.fai/.gzi) is damaged or out of date: delete the "
+        "index files to rebuild them",
+    }

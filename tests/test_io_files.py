@@ -3,7 +3,10 @@ files, checksums and fingerprints."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import os
+import zlib
 from pathlib import Path
 
 import pysam
@@ -12,6 +15,7 @@ import pytest
 import gennie.io.files as files
 from gennie.errors import UserError
 from gennie.io.files import (
+    find_problem,
     fingerprint,
     is_gzipped,
     md5sum,
@@ -255,3 +259,119 @@ def test_fingerprint_is_path_size_and_modification_time(tmp_path):
     assert fingerprint(path) == f"{path.resolve()}:9:{stat.st_mtime_ns}"
     path.write_bytes(b"chr1\t1\t20\n")
     assert fingerprint(path).rsplit(":", 2)[1] == "10"
+
+
+# --------------------------------------------------------------------------- not text
+
+
+def test_require_file_refuses_pipes_and_devices(tmp_path):
+    pipe = tmp_path / "pipe.bed"
+    os.mkfifo(pipe)
+    assert error_of(lambda: require_file(pipe, "classes.a", "class file")) == {
+        "error": "this is a named pipe (FIFO), not a class file",
+        "file": str(pipe),
+        "line": None,
+        "record": None,
+        "field": "classes.a",
+        "hint": "give a regular file (save the data into a file first)",
+    }
+    device = error_of(lambda: require_file(Path("/dev/zero"), "input", "input file"))
+    assert (device["error"], device["field"]) == ("this is a device, not an input file", "input")
+
+
+def test_open_text_refuses_a_pipe_before_reading_it(tmp_path):
+    pipe = tmp_path / "pipe.fa"
+    os.mkfifo(pipe)  # opening it for reading would block
+    assert error_of(lambda: open_text(pipe, "input"))["error"] == (
+        "this is a named pipe (FIFO), not a file"
+    )
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_open_text_names_the_line_of_a_control_byte(tmp_path, compress):
+    data = b"chr1\t1\t2\nchr1\t3\t4\nchr\x001\t5\t6\n"
+    path = tmp_path / "nul.bed"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with open_text(path, "classes.a") as handle:
+        assert error_of(lambda: list(handle)) == {
+            "error": "the file looks binary, not text: byte \\x00 in this line",
+            "file": str(path),
+            "line": 3,
+            "record": None,
+            "field": "classes.a",
+            "hint": "give a plain or gzip-compressed text file",
+        }
+
+
+def test_open_text_names_the_line_a_truncated_gzip_file_breaks_off_in(tmp_path):
+    text = "".join(f"line {i}\n" for i in range(5000)).encode()
+    packed = gzip.compress(text, mtime=0)
+    cut = packed[: len(packed) // 2]
+    whole_lines = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(cut)
+    with open_text(path, "input") as handle:
+        error = error_of(handle.read)
+    assert error["error"].startswith(
+        "the gzip-compressed file is truncated or damaged: the text breaks off in this line ("
+    )
+    assert (error["line"], error["field"]) == (whole_lines + 1, "input")
+
+
+def test_a_bad_byte_far_into_a_long_line_is_found(tmp_path):
+    # Lines are checked a mebibyte at a time: the message quotes the piece it is in.
+    path = tmp_path / "long.fa"
+    path.write_bytes(b">r1\n" + b"A" * (3 << 20) + b"\xe9\n>r2\nAC\n")
+    with open_text(path) as handle:
+        error = error_of(lambda: list(handle))
+    assert (error["line"], error["error"]) == (2, "not UTF-8 text: byte \\xe9 in '\\xe9'")
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "hint"),
+    [
+        (
+            bz2.compress(b"chr1\t1\t2\n"),
+            "the file is bzip2-compressed; gennie reads plain or gzip-compressed text",
+            "bunzip2 it, or gzip it instead",
+        ),
+        ("chr1\t1\t2\n".encode("utf-16"), "the file is UTF-16 text, not UTF-8", "save it as UTF-8"),
+        (
+            b"\x26\xfc\x8f\x88" + b"\x00" * 60,
+            "this is a bigWig file, not text",
+            "a bigWig is a signal track",
+        ),
+    ],
+    ids=["bzip2", "utf-16", "bigwig"],
+)
+def test_open_text_names_files_of_other_kinds(tmp_path, data, message, hint):
+    path = tmp_path / "classes.bed"
+    path.write_bytes(data)
+    with open_text(path, "classes.a") as handle:
+        assert error_of(handle.read) == {
+            "error": message,
+            "file": str(path),
+            "line": None,
+            "record": None,
+            "field": "classes.a",
+            "hint": hint,
+        }
+
+
+def test_find_problem_of_a_good_file_is_none(tmp_path):
+    path = write(tmp_path / "good.txt", "caf\u00e9\n\u00fcber\n")
+    assert find_problem(path) is None
+    with open_text(path) as handle:
+        assert handle.read(3) == "caf"
+
+
+def test_sniff_format_of_fastq(tmp_path):
+    path = write(tmp_path / "reads.fa", "@r1\nACGT\n+\nIIII\n")
+    assert error_of(lambda: sniff_format(path, field="input")) == {
+        "error": "this looks like FASTQ (a '@' header line), not FASTA",
+        "file": str(path),
+        "line": 1,
+        "record": None,
+        "field": "input",
+        "hint": "convert the reads to FASTA (e.g. seqtk seq -a FILE)",
+    }

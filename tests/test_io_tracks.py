@@ -12,6 +12,7 @@ chromosome aliases.
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -372,3 +373,25 @@ def test_a_wig_of_nan_values_only_is_an_error(tmp_path):
 def test_chrom_alias(chrom, names, alias):
     assert chrom_alias(chrom, names) == alias
     assert chrom_alias(chrom, dict.fromkeys(names, 100)) == alias
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e999"])
+def test_an_infinite_value_names_its_line(tmp_path, value):
+    path = tmp_path / "inf.wig"
+    path.write_text(f"fixedStep chrom=chr1 start=1 step=1\n0.5\n{value}\n")
+    assert error_of(lambda: read_wig(path)) == {
+        "error": f"value '{value}' is not a finite number",
+        "file": str(path),
+        "line": 3,
+        "record": None,
+        "field": "conservation",
+        "hint": "write missing values as NaN or leave the positions out",
+    }
+
+
+def test_a_named_pipe_is_no_track(tmp_path):
+    pipe = tmp_path / "track.bw"
+    os.mkfifo(pipe)  # reading its magic bytes would block
+    assert error_of(lambda: track_format(pipe, "conservation.0"))["error"] == (
+        "this is a named pipe (FIFO), not a signal track"
+    )

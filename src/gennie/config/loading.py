@@ -145,6 +145,13 @@ def parse_yaml(text: str, source: Path | None = None) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         if isinstance(exc, _YamlProblem):
             raise UserError(problem, file=source, line=line, hint=exc.hint) from None
+        if "could not determine a constructor" in problem:
+            raise UserError(
+                f"invalid YAML: {problem}",
+                file=source,
+                line=line,
+                hint="configuration files hold plain values: remove the '!' tag",
+            ) from None
         raise UserError(
             f"invalid YAML: {problem}",
             file=source,

@@ -74,6 +74,11 @@ def _not_regular(mode: int) -> str:
     return "not a regular file"
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article."""
+    return f"an {what}" if what[:1].lower() in "aeiou" else f"a {what}"
+
+
 def require_file(path: Path | None, field: str | None, what: str = "file") -> Path:
     """Return ``path`` if it is an existing, readable, regular file, else raise a clear
     error. Folders, named pipes, devices (such as ``/dev/zero``) and sockets are
@@ -105,10 +110,10 @@ def require_file(path: Path | None, field: str | None, what: str = "file") -> Pa
             f"cannot read the {what} ({exc.strerror})", file=path, field=field
         ) from None
     if stat.S_ISDIR(mode):
-        raise UserError(f"this is a folder, not a {what}", file=path, field=field)
+        raise UserError(f"this is a folder, not {_a(what)}", file=path, field=field)
     if not stat.S_ISREG(mode):
         raise UserError(
-            f"this is {_not_regular(mode)}, not a {what}",
+            f"this is {_not_regular(mode)}, not {_a(what)}",
             file=path,
             field=field,
             hint="give a regular file (save the data into a file first)",
@@ -362,6 +367,14 @@ def sniff_format(path: Path, field: str = "input") -> Format:
                 continue
             if line.startswith(">"):
                 return "fasta"
+            if line.startswith("@"):
+                raise UserError(
+                    "this looks like FASTQ (a '@' header line), not FASTA",
+                    file=path,
+                    line=number,
+                    field=field,
+                    hint="convert the reads to FASTA (e.g. seqtk seq -a FILE)",
+                )
             fields = line.split("\t") if "\t" in line else line.split()
             if (
                 len(fields) >= 3
