@@ -186,8 +186,9 @@ def test_sigterm_while_folding_stops_the_folding_processes(tmp_path):
             "--branches", "seq,fold", "--jobs", 2, "--out", tmp_path / "runs",
             "--name", "p"]  # fmt: skip
     process = start(*args, cwd=tmp_path)
-    wait_for(lambda: len(descendants(process.pid)) >= 2, process=process)  # the pool runs
-    helpers = descendants(process.pid)
+    wait_for(lambda: fold_rows(tmp_path / "runs" / "cache") >= 2000, process=process)
+    helpers = descendants(process.pid)  # the pool's processes (and its server)
+    assert len(helpers) >= 2
     returncode, err, seconds = stopped(process, signal.SIGTERM)
     assert (returncode, seconds < STOP_WITHIN) == (SIGTERM_EXIT, True), err[-3000:]
     assert read_status(tmp_path / "runs" / "p")["status"] == "cancelled"
@@ -212,10 +213,13 @@ def test_sigterm_stops_a_search_and_its_worker_processes(dataset, tmp_path):
     wait_for(both_train, timeout=180, process=process)
     workers = descendants(process.pid)
     returncode, err, seconds = stopped(process, signal.SIGTERM)  # the command only
-    assert (returncode, seconds < STOP_WITHIN) == (SIGTERM_EXIT, True), err[-3000:]
-    assert read_status(tmp_path / "runs" / "s")["status"] == "cancelled"
+    # Two processes each end a trial (about 3 s; more on a busy machine).
+    assert (returncode, seconds < 2 * STOP_WITHIN) == (SIGTERM_EXIT, True), err[-3000:]
+    assert read_status(tmp_path / "runs" / "s")["status"] == "cancelled", err[-3000:]
     for trial in trials.glob("trial_*"):
-        assert read_run(trial).status == "cancelled", trial.name
+        own = read_status(trial)["pid"] == process.pid  # this process's trial, or a worker's
+        # A worker slower than its grace period is killed: its trial reads interrupted.
+        assert read_run(trial).status in (("cancelled",) if own else ("cancelled", "interrupted"))
     wait_for(lambda: not any(alive(pid) for pid in workers), timeout=STOP_WITHIN)
 
 
@@ -317,9 +321,11 @@ def test_reserving_a_memory_mapped_output_on_a_full_disk_is_a_user_error(tmp_pat
 
     monkeypatch.setattr(npyfiles.os, "posix_fallocate", full)
     with pytest.raises(UserError, match="No space left on device") as error:
-        preprocess(_config(tmp_path, cache=False))
-    assert error.value.file.endswith("seq.npy")
+        preprocess(_config(tmp_path))
+    assert error.value.file.endswith("codes.npy")  # the first one: the cached windows
     assert not (tmp_path / "runs" / "p").exists()
+    left = [p.name for p in (tmp_path / "runs" / "cache" / "windows").iterdir()]
+    assert left and all(name.endswith(".lock") for name in left)  # no partial entry
 
 
 def test_allocate_npy_reserves_the_whole_file(tmp_path):

@@ -397,7 +397,7 @@ class _Workers:
             if process.is_alive():
                 process.terminate()
         for process in self.processes:
-            process.join(timeout=5)
+            process.join(timeout=10)  # time to end its trial cancelled
             if process.is_alive():  # still starting, SIGTERM not yet restored
                 process.kill()
                 process.join()
