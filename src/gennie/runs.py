@@ -548,7 +548,7 @@ def _open_run_dir(
             staged.rename(run_dir)
             return run_dir, False, lock
         except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                 raise
     lock.release()
     shutil.rmtree(staged, ignore_errors=True)
