@@ -644,6 +644,11 @@ def _ending(run: Run, status: dict[str, Any], previous: dict[str, Any] | None) -
     )
     try:
         yield
+        seconds = round(time.time() - started, 1)
+        run.summary.setdefault("seconds", seconds)
+        status.update(status="complete", finished=_now(), seconds=seconds, summary=run.summary)
+        write_status_file(run.dir, status)
+        append_parameters_row(run)
     except (UserError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno not in WRITE_ERRORS:
             _finished(run.dir, status, "failed", exc, traceback.format_exc())
@@ -664,11 +669,6 @@ def _ending(run: Run, status: dict[str, Any], previous: dict[str, Any] | None) -
     except BaseException as exc:
         _finished(run.dir, status, "failed", exc, traceback.format_exc())
         raise
-    seconds = round(time.time() - started, 1)
-    run.summary.setdefault("seconds", seconds)
-    status.update(status="complete", finished=_now(), seconds=seconds, summary=run.summary)
-    write_status_file(run.dir, status)
-    append_parameters_row(run)
     log.info("finished in %.1f s", seconds)
 
 
