@@ -251,7 +251,7 @@ BUNDLE_CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "centre networks without a window": (
         edit_yaml(centre_networks=2),
         "bundle.yaml",
-        "centre_window: must be",
+        "centre_window: a centre window of 0 must be",
     ),
     "channels differ from the encoder": (
         edit_yaml(**{"inputs.seq.channels": 5}),

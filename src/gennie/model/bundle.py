@@ -183,8 +183,8 @@ class BundleSpec(BaseModel):
                 )
         if self.centre_networks and not 0 < self.centre_window < window:
             raise ValueError(
-                f"centre_window: must be between 1 and the window ({window}) for centre "
-                f"networks, not {self.centre_window}"
+                f"centre_window: a centre window of {self.centre_window} must be shorter "
+                f"than the window ({window}), and at least 1, for centre networks"
             )
         return self
 
