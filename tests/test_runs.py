@@ -299,3 +299,26 @@ def test_names_promised_to_queued_runs_are_numbered(tmp_path):
     assert free_run_name(config, taken={tmp_path / "x"}) == "x-2"
     (tmp_path / "x-2").mkdir()
     assert free_run_name(config, taken={tmp_path / "x"}) == "x-3"
+
+
+def test_storage_errors_say_what_to_do(tmp_path):
+    import errno
+
+    from gennie.runs import storage_error
+
+    def said(number: int, filename: str | None = None) -> tuple[str, str | None, str]:
+        error = storage_error(OSError(number, os.strerror(number), filename), tmp_path)
+        return error.message, error.file, error.hint.split(",")[0]
+
+    assert said(errno.ENOSPC, "/d/x.npy") == (
+        "cannot write: No space left on device",
+        "/d/x.npy",
+        "free some space on that disk",
+    )
+    assert said(errno.EDQUOT)[:2] == ("cannot write: Disk quota exceeded", str(tmp_path))
+    assert said(errno.EROFS)[2] == "give an --out folder on a writable disk"
+    assert said(errno.EACCES, "/in.fa") == (
+        "cannot read or write: Permission denied",
+        "/in.fa",
+        "check the permissions of this file or folder: inputs must be readable",
+    )

@@ -453,11 +453,19 @@ def storage_error(exc: OSError, where: Path) -> UserError:
             hint="free some space on that disk, or give --out (and a cache folder) on "
             "another disk, then run again",
         )
+    if exc.errno == errno.EROFS:
+        return UserError(
+            f"cannot write: {reason}",
+            file=path,
+            field="out",
+            hint="give an --out folder on a writable disk, then run again",
+        )
     return UserError(
-        f"cannot write: {reason}",
+        f"cannot read or write: {reason}",
         file=path,
         field="out",
-        hint="choose an --out folder you may write to (or change its permissions), then run again",
+        hint="check the permissions of this file or folder: inputs must be readable, "
+        "the --out folder (and a cache folder) writable",
     )
 
 
