@@ -44,6 +44,7 @@ from gennie.config import PreprocessConfig, TrainConfig
 from gennie.dataset.mapping import DROP_REASONS
 from gennie.errors import UserError, printable
 from gennie.gui.fields import validate_page
+from gennie.io.tracks import write_bigwig
 
 GENNIE = Path(sys.executable).parent / "gennie"
 RUNNER = CliRunner()
@@ -510,6 +511,18 @@ def track_truncated_gzip_wig(env, tmp):
 
 
 @case
+def track_truncated_bigwig(env, tmp):
+    entries = np.zeros(400, dtype=[("start", "i8"), ("end", "i8"), ("value", "f4")])
+    entries["start"], entries["end"], entries["value"] = np.arange(400), np.arange(1, 401), 0.5
+    bad = tmp / "cut.bw"
+    write_bigwig(bad, {"chr1": entries, "chr2": entries[:200]})
+    cut_file(bad)
+    return Case(
+        with_track(env, bad), Expected(bad, "conservation", "cannot open the track as bigWig")
+    )
+
+
+@case
 def track_infinite_value(env, tmp):
     bad = write(tmp / "inf.wig", "fixedStep chrom=chr1 start=1 step=1\n0.5\ninf\n0.2\n")
     return Case(
@@ -693,6 +706,12 @@ def yaml_python_object_tag(env, tmp):
         with_config(env, config),
         Expected(config, None, "could not determine a constructor", line=1),
     )
+
+
+@case
+def yaml_path_with_a_nul_character(env, tmp):
+    config = write(tmp / "nul.yaml", 'genome: "gen\\0ome.fa"\n')
+    return Case(with_config(env, config), Expected(config, "genome", "not a usable path"))
 
 
 @case

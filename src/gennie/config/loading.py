@@ -193,6 +193,23 @@ def _path_fields(model: type[BaseModel]) -> set[str]:
     return {name for name, f in model.model_fields.items() if mentions_path(f.annotation)}
 
 
+def _absolute_path(key: str, value: Any, base: Path, file: Path | None) -> Any:
+    """The value of path field ``key`` with absolute paths (see :func:`_absolute`).
+
+    Raises:
+        UserError: A path that cannot be a path (a NUL character, a symbolic-link loop).
+    """
+    try:
+        return _absolute(value, base)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise UserError(
+            f"not a usable path ({exc})",
+            file=file,
+            field=key,
+            hint="check the path for stray characters",
+        ) from None
+
+
 def _absolute(value: Any, base: Path) -> Any:
     if value is None:
         return None
@@ -304,13 +321,16 @@ def build_config(
                 hint=f"use 'gennie {file_stage} --config ...' or 'gennie run FILE'",
             )
         folder = config_file.resolve().parent
-        data = {k: (_absolute(v, folder) if k in paths else v) for k, v in raw.items()}
+        data = {
+            k: (_absolute_path(k, v, folder, config_file) if k in paths else v)
+            for k, v in raw.items()
+        }
     from_file = set(data)
     base = Path(base_dir) if base_dir else Path.cwd()
     for key, value in (overrides or {}).items():
         if key == "preset" and "architecture" in data:
             data.pop("architecture")  # choosing a preset replaces the file's architecture
-        data[key] = _absolute(value, base) if key in paths else value
+        data[key] = _absolute_path(key, value, base, None) if key in paths else value
         from_file.discard(key)
     if "out" not in data:
         data["out"] = _absolute(model.model_fields["out"].default, base)

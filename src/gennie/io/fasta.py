@@ -17,7 +17,7 @@ _HEAD = 1 << 16
 """Characters of a genome checked as text before pysam indexes it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FastaRecord:
     """One FASTA record: its 1-based number in the file, header and sequence, and the
     1-based line of its header (not compared: two records are equal by content)."""

@@ -71,7 +71,7 @@ def _not_regular(mode: int) -> str:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a regular file"
+    return "a special file"
 
 
 def _a(what: str) -> str:
