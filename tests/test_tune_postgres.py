@@ -255,3 +255,56 @@ def test_workers_share_a_study_and_survive_a_killed_worker(postgres_url, dataset
     metrics = validation_metrics(rerun.run_dir, Dataset(dataset))
     assert metrics["auroc"] == trial_info(trials[last["best_trial"]])["val_auroc"]
     assert metrics["loss"] == trial_info(trials[last["best_trial"]])["val_loss"]
+
+
+def test_storage_password_is_in_no_saved_file(postgres_url, dataset, tmp_path):
+    """A password in --storage reaches the database but no file: parameters.yaml, the
+    runs table and the summary show it masked; re-running parameters.yaml takes it from
+    GENNIE_STORAGE_PASSWORD and without it stops with a user error naming the variable.
+    (The server trusts local connections, so any password is accepted.)"""
+    secret = "pw-s3cr3t-4-db"
+    url = postgres_url.replace("postgres@", f"postgres:{secret}@")
+    search = _search_file(tmp_path / "search.yaml", epochs=1)
+    first = subprocess.run(
+        [
+            str(GENNIE), "tune", "--config", str(search), "--dataset", str(dataset),
+            "--storage", url, "--study", "secret", "--n-trials", "1",
+            "--out", str(tmp_path / "out"), "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )  # fmt: skip
+    stdout, stderr = first.stdout, first.stderr
+    assert first.returncode == 0, stderr
+    assert secret not in stdout and secret not in stderr
+    summary = json.loads(stdout)
+    assert summary["storage"].startswith("postgresql+psycopg2://postgres:***@")
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert any(p.name == "parameters.yaml" for p in files)
+    assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+    parameters = Path(summary["run_dir"]) / "parameters.yaml"
+    base = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD",)}
+    base |= {"OMP_NUM_THREADS": "1", "PGPASSFILE": str(tmp_path / "absent")}
+    again = {"out": str(tmp_path / "again")}
+    (tmp_path / "again.yaml").write_text(
+        yaml.safe_dump(yaml.safe_load(parameters.read_text()) | again)
+    )
+    command = [str(GENNIE), "run", str(tmp_path / "again.yaml"), "--json"]
+    refused = subprocess.run(command, capture_output=True, text=True, env=base, timeout=300)
+    assert refused.returncode == 2, refused.stderr
+    answer = json.loads(refused.stdout)
+    assert answer["field"] == "storage" and "GENNIE_STORAGE_PASSWORD" in answer["hint"]
+    rerun = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=base | {"GENNIE_STORAGE_PASSWORD": secret},
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["study"] == "secret"
+    files = [p for p in (tmp_path / "again").rglob("*") if p.is_file()]
+    assert files and not [p for p in files if secret.encode() in p.read_bytes()]
