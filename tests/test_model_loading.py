@@ -173,3 +173,19 @@ def test_check_dataset_fits():
     fewer = spec.model_copy(update={"classes": ["bound"]})
     with pytest.raises(UserError, match="classes the model does not know: unbound"):
         check_dataset_fits(dataset, fewer, field="input")
+
+
+def test_custom_model_class_names_must_be_safe_names():
+    with pytest.raises(UserError) as caught:
+        custom_spec(ModelInputConfig(custom_window=20, custom_classes=["up/../x", "b"]))
+    assert caught.value.field == "custom_classes"
+    assert "class name: the name 'up/../x' may only contain" in caught.value.message
+
+
+def test_bundle_yaml_has_no_aliases_even_for_repeated_values():
+    conv = {"type": "conv", "filters": 4, "kernel_size": 3}
+    architecture = {"branches": {"seq": [conv, conv]}, "common": []}
+    spec = BundleSpec.model_validate(_bundle(architecture=architecture))
+    text = spec.to_yaml()
+    assert "&id" not in text and "*id" not in text
+    assert BundleSpec.model_validate(yaml.safe_load(text)) == spec
