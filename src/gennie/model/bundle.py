@@ -252,7 +252,11 @@ def _bundle_file(folder: Path, name: str, field: str) -> Path:
     """``folder / name``, which must be a regular file in the bundle folder itself (a
     link may not lead out of it)."""
     path = folder / name
-    if path.resolve().parent != folder.resolve():
+    try:
+        outside = path.resolve().parent != folder.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        raise UserError(f"{name} is a link loop", file=path, field=field) from None
+    if outside:
         raise UserError(
             f"{name} is a link to a file outside the model folder",
             file=path,
