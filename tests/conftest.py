@@ -5,13 +5,21 @@ process (inherited by the CLI subprocesses) avoids oversubscribing the cores, wh
 slows tiny models down many times over.
 """
 
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# gennie's own cache (checksums and indexes of recorded references) stays out of the
+# home folder while testing; the test processes and the CLIs they start share it.
+if "GENNIE_CACHE_DIR" not in os.environ:
+    os.environ["GENNIE_CACHE_DIR"] = tempfile.mkdtemp(prefix="gennie-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["GENNIE_CACHE_DIR"], ignore_errors=True)
 
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 

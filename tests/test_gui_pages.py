@@ -446,6 +446,15 @@ def test_form_survives_a_reload_and_resets_to_defaults(workspace):
     assert _page("preprocess").text_input(key="preprocess.ratio").value == "7:1:1:1"
 
 
+def test_a_storage_password_is_not_saved_with_the_draft(workspace):
+    page = _page("tune")
+    page.text_input(key="tune.storage").input("postgresql://ana:s3cret@db.lab:5432/gennie").run()
+    drafts = list((workspace / ".gennie" / "drafts").glob("tune.json"))
+    assert drafts, "the draft was not saved"
+    text = drafts[0].read_text()
+    assert "s3cret" not in text and "postgresql://ana:***@db.lab:5432/gennie" in text
+
+
 def _own_defaults_off(at: AppTest, prefix: str) -> list[str]:
     """Widgets under ``prefix`` whose own default (what the browser shows and sends back
     when it draws a widget it holds no value for) is not their value."""

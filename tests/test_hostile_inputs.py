@@ -843,7 +843,8 @@ def metadata_not_utf8(folder: Path) -> Path:
 
 @case
 def train_metadata_not_utf8(env, tmp):
-    return dataset_case(env, tmp, metadata_not_utf8, "not UTF-8 text")
+    copy, broken = damaged_dataset(env, tmp, metadata_not_utf8)
+    return Case(train_on(copy), Expected(broken, "dataset", "not UTF-8 text", line=3))
 
 
 @case
@@ -1077,13 +1078,7 @@ def tune_space_alias_bomb(env, tmp):
     )
 
 
-CLI_KNOWN_BUGS = {
-    "train-metadata-not-utf8": "gennie.dataset.spec.read_metadata reads metadata.json with "
-    "Path.read_text and catches no UnicodeDecodeError (read it with gennie.io.files.read_text)",
-    "predict-sequence-list-not-utf8-after-its-first-block": "gennie.dataset.inputs reads a "
-    "sequence list with Path.read_text; the first block passes the format check, the rest is "
-    "not checked (read it with gennie.io.fasta.sequence_lines)",
-}
+CLI_KNOWN_BUGS: dict[str, str] = {}
 
 
 def known_bugs(names: list[str], bugs: dict[str, str]) -> list[Any]:
@@ -1259,10 +1254,7 @@ def gui_tune_on_a_damaged_dataset(env, tmp):
     return PageCase("tune", {"dataset": str(copy)}, "dataset", "the dataset is damaged")
 
 
-GUI_KNOWN_BUGS = {
-    "gui-class-file-truncated-gzip": "the path check counts the records of a FASTA or BED "
-    "file without catching the reader's UserError (gennie.gui.fields._check_file)",
-}
+GUI_KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", known_bugs(list(GUI_CASES), GUI_KNOWN_BUGS))
@@ -1308,12 +1300,6 @@ def test_predict_lists_an_interval_past_the_chromosome_end_as_dropped(env, tmp_p
     assert table.loc[1, "p_pos"] == "" and table.loc[0, "p_pos"] != ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the mapping records why each interval was dropped (ClassWindows.dropped, "
-    "DROP_REASONS), but gennie.dataset.inputs re-reads the BED without it and "
-    "gennie.prediction.stage writes one fixed note",
-)
 def test_predict_notes_why_an_interval_got_no_window(env, tmp_path):
     bed = write(tmp_path / "sites.bed", "chr1\t100\t120\tin\t0\t+\nchr1\t900\t920\tpast\t0\t+\n")
     args = predict(env, "--genome", env.genome, "--input", bed)

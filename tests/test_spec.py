@@ -181,7 +181,7 @@ def test_metadata_spec():
 
 def test_read_metadata_errors(tmp_path):
     path = tmp_path / "metadata.json"
-    with pytest.raises(UserError, match="cannot read the dataset metadata") as caught:
+    with pytest.raises(UserError, match="file not found") as caught:
         read_metadata(path, field="blackbox")
     assert caught.value.field == "blackbox"
     path.write_text("{")

@@ -199,6 +199,7 @@ def error_text(result: dict[str, Any]) -> str | None:
         str(result["error"]),
         file=result.get("file"),
         line=result.get("line"),
+        record=result.get("record"),
         field=result.get("field"),
         hint=result.get("hint"),
     )

@@ -40,7 +40,8 @@ from gennie.dataset.windows_cache import WindowCache
 from gennie.encode import BranchEncoder
 from gennie.encode.alphabet import first_invalid
 from gennie.errors import UserError
-from gennie.io.fasta import Genome
+from gennie.io.bed import read_bed
+from gennie.io.fasta import Genome, sequence_lines
 from gennie.io.files import md5sum, require_file, sniff_format
 
 log = logging.getLogger("gennie.inputs")
@@ -321,11 +322,7 @@ class InputMapper:
         require_file(path, field, "input file")
         fmt = sniff_format(path, field)
         if fmt == "sequences":
-            sequences = [
-                line.strip()
-                for line in Path(path).read_text().splitlines()
-                if line.strip() and not line.startswith("#")
-            ]
+            sequences = list(sequence_lines(Path(path), field))
             return self.from_sequences(sequences, field=field, file=path)
         for branch, encoder in self.encoders.items():
             if encoder.needs_coordinates and fmt != "bed":
@@ -346,10 +343,13 @@ class InputMapper:
         arrays = {b: np.load(p, mmap_mode="r", allow_pickle=False) for b, p in paths.items()}
         dropped = pd.DataFrame()
         if fmt == "bed":
-            from gennie.io.bed import read_bed
-
+            # The intervals that got no window, with the reason the mapping recorded.
             bed = read_bed(path, field=field)
+            reasons = dict(zip(mapped.dropped["line"], mapped.dropped["reason"], strict=True))
             dropped = bed[~bed["line"].isin(mapped.table["source_line"])]
+            dropped = dropped.assign(
+                reason=dropped["line"].map(reasons).fillna("dropped_short_chromosome")
+            )
         table = mapped.table.assign(format=fmt)
         return ModelInputs(table, arrays, self.encoders, dropped)
 
@@ -366,7 +366,7 @@ class InputMapper:
                     f"sequence {number}: letter '{seq[bad]}' at position {bad + 1} is not a "
                     "nucleotide or IUPAC code",
                     file=file,
-                    line=number if file else None,
+                    record=number if file else None,
                     field=field,
                 )
         for branch, encoder in self.encoders.items():

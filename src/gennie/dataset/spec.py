@@ -25,6 +25,7 @@ from gennie.dataset.names import check_names
 from gennie.encode import BranchEncoder, make_encoder
 from gennie.encode.base import DESCRIPTION_KEYS
 from gennie.errors import UserError
+from gennie.io.files import read_text
 
 FORMAT_VERSION = 1
 """Version of the dataset folder layout (``metadata.json`` ``format_version``)."""
@@ -338,7 +339,7 @@ def read_metadata(path: Path, field: str = "dataset") -> DatasetMetadata:
         UserError: The file is missing or damaged, or of another format version.
     """
     try:
-        raw = json.loads(Path(path).read_text())
+        raw = json.loads(read_text(Path(path), field))
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(
             f"cannot read the dataset metadata ({exc})", file=path, field=field

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from gennie.config import STAGES, StageConfig, build_config, field_errors
+from gennie.config.loading import parse_yaml
 from gennie.config.options import Option, options, shown_when
 from gennie.config.stages import is_custom_model
 from gennie.errors import UserError
@@ -140,6 +140,14 @@ def _check_file(path: Path, name: str) -> PathCheck:
         except UserError:
             return PathCheck(True, f"file, {_size_text(size)}")
         return PathCheck(True, f"signal track ({kind}), {_size_text(size)}", format="track")
+    try:
+        return _describe(path, kind, size, readable)
+    except UserError as exc:  # a damaged file (truncated gzip, binary content...)
+        return PathCheck(False, problem_text(exc))
+
+
+def _describe(path: Path, kind: str, size: int, readable: bool) -> PathCheck:
+    """What a readable BED, FASTA or sequence-list file holds (records, chromosomes)."""
     if kind == "bed":
         chroms = count_bed(path) if readable else {}
         records = sum(chroms.values()) if readable else None
@@ -193,11 +201,10 @@ def parse_yaml_field(text: str) -> Any:
     if not text or not text.strip():
         return None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" on line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        return parse_yaml(text)
+    except UserError as exc:
+        where = f" on line {exc.line}" if exc.line else ""
+        raise ValueError(f"{exc.message}{where}") from None
 
 
 def problem_text(problem: UserError) -> str:
@@ -205,7 +212,9 @@ def problem_text(problem: UserError) -> str:
     it is about, and the hint on a second line."""
     text = problem.message
     if problem.file:
-        text += f" ({problem.file}" + (f", line {problem.line}" if problem.line else "") + ")"
+        where = [problem.file] + [f"line {problem.line}"] * bool(problem.line)
+        where += [f"record {problem.record}"] * bool(problem.record)
+        text += f" ({', '.join(where)})"
     if problem.hint:
         text += f"  \nhint: {problem.hint}"
     return text

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_name_from_file
 from gennie.config.options import Option, options
 from gennie.config.presets import preset_architecture
+from gennie.config.search import mask_storage_url
 from gennie.dataset.store import Dataset
 from gennie.encode.registry import branch_names
 from gennie.errors import UserError
@@ -512,10 +513,14 @@ def save_draft(stage: str) -> None:
     if draft == st.session_state.get(f"_draft_saved.{stage}"):
         return
     path = _draft_path(stage)
+    # A database password typed into a storage URL is never written to disk.
+    saved = {
+        k: mask_storage_url(v) if k.endswith(".storage") and v else v for k, v in draft.items()
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(draft, default=str))
+        tmp.write_text(json.dumps(saved, default=str))
         tmp.replace(path)
     except OSError:
         return  # a read-only workspace: the form still works, it just is not saved

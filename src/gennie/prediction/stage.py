@@ -4,7 +4,8 @@ Output ``predictions.tsv`` keeps the input order and each input's identity (BED
 coordinates and name, FASTA header, or the sequence itself), one ``p_<class>`` column
 per class and the highest-scoring class. No hard call is forced on the user: the
 probabilities are there to threshold as they see fit. BED intervals that produced no
-window (chromosome shorter than the window) keep their row, with a note.
+window (chromosome shorter than the window, interval past its end) keep their row,
+with a note saying why.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gennie.attribution.explain import (
 )
 from gennie.config import PredictConfig
 from gennie.dataset.inputs import InputMapper, ModelInputs, identity_columns
+from gennie.dataset.mapping import DROP_REASONS
 from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import (
@@ -80,12 +82,15 @@ def _with_dropped(table: pd.DataFrame, inputs: ModelInputs) -> pd.DataFrame:
             "end": inputs.dropped["end"],
             "name": inputs.dropped["name"],
             "strand": inputs.dropped["strand"],
-            "note": "no window: chromosome shorter than the window",
+            "note": "no window: " + inputs.dropped["reason"].map(DROP_REASONS),
         }
     )
     log.warning(
-        "%d intervals got no prediction (chromosome shorter than the window)",
+        "%d intervals got no prediction (%s)",
         len(dropped),
+        "; ".join(
+            f"{n} {DROP_REASONS[r]}" for r, n in inputs.dropped["reason"].value_counts().items()
+        ),
     )
     table = pd.concat([table, dropped]).sort_values("line", kind="stable")
     return table.reset_index(drop=True)
