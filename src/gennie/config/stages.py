@@ -75,7 +75,92 @@ def class_name_from_file(path: str | Path) -> str:
     return name or "class"
 
 
-class PreprocessConfig(StageConfig):
+class LabelOptions(StrictModel):
+    """How labels are read from labelled single files (preprocess and evaluate ``input``):
+    FASTA with the label in each header, TSV/CSV tables with a label column, or BED with
+    the label in a column (see :mod:`gennie.dataset.labelled`)."""
+
+    label_pattern: str | None = Field(
+        None,
+        description="Regular expression whose first group is the label in a FASTA header, "
+        "e.g. '_([^_]+)$' (default: recognise 'class:LABEL', 'label=LABEL' or a last word).",
+    )
+    label_column: str | None = Field(
+        None,
+        description="Label column of a TSV/CSV table: header name or 1-based number "
+        "(default: label, class, target or y).",
+    )
+    class_column: int = Field(
+        4, ge=4, description="1-based column of a labelled BED file holding the label."
+    )
+    sequence_column: str | None = Field(
+        None, description="Sequence column of a table (default: sequence or seq)."
+    )
+    chrom_column: str | None = Field(
+        None, description="Chromosome column of a table (default: chrom, chr or chromosome)."
+    )
+    start_column: str | None = Field(None, description="Start column of a table (default: start).")
+    end_column: str | None = Field(
+        None, description="End column of a table (default: end or stop)."
+    )
+    strand_column: str | None = Field(
+        None, description="Strand column of a table (default: strand, if there is one)."
+    )
+    label_map: list[str] = Field(
+        default_factory=list,
+        description="Class name of a label, LABEL=NAME, e.g. 1=bound (default: the label "
+        "itself, made into a safe name).",
+        json_schema_extra={"widget": "lines"},
+    )
+
+    @field_validator("label_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"label_pattern '{value}' is not a regular expression ({exc})"
+            ) from None
+        if compiled.groups < 1:
+            raise ValueError(f"label_pattern '{value}' needs a group (...) around the label")
+        return value
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = [f"{k}={v}" for k, v in value.items()]
+        if isinstance(value, str):
+            value = [value]
+        return value
+
+    @field_validator("label_map")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        seen = set()
+        for entry in value:
+            label, sep, name = (p.strip() for p in entry.partition("="))
+            if not sep or not label or not name:
+                raise ValueError(f"'{entry}' is not LABEL=NAME, e.g. 1=bound")
+            if label in seen:
+                raise ValueError(f"label '{label}' is mapped twice")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
+                raise ValueError(
+                    f"class name '{name}' may only contain letters, digits and . _ + -"
+                )
+            seen.add(label)
+        return [e.strip() for e in value]
+
+    @property
+    def label_names(self) -> dict[str, str]:
+        """``label_map`` as label → class name."""
+        return dict((p.strip() for p in e.split("=", 1)) for e in self.label_map)  # type: ignore[misc]
+
+
+class PreprocessConfig(LabelOptions, StageConfig):
     """Class files (BED or FASTA) → an encoded, split dataset folder."""
 
     stage: ClassVar[str] = "preprocess"
@@ -83,6 +168,12 @@ class PreprocessConfig(StageConfig):
         default_factory=dict,
         description="One file per class, by class name: BED (with --genome) or FASTA, "
         "optionally gzipped. The order here is the class order of the model.",
+    )
+    input: list[Path] = Field(
+        default_factory=list,
+        description="Or: labelled files holding every class (FASTA with the label in each "
+        "header, TSV/CSV table with a label column, or BED with a label column); several "
+        "are read one after the other. Classes are in label order (label_map's first).",
     )
     genome: Path | None = Field(
         None, description="Reference genome/transcriptome FASTA (plain or bgzip) for BED input."
@@ -241,6 +332,8 @@ class PreprocessConfig(StageConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> PreprocessConfig:
+        if self.classes and self.input:
+            raise FieldError("input", "give classes (one file per class) or input, not both")
         if self.split == "chromosome":
             missing = [s for s in SPLITS[:3] if not self.chromosomes.get(s)]
             if missing:
@@ -572,7 +665,7 @@ class AttributionOptions(StrictModel):
         return self
 
 
-class EvaluateConfig(AttributionOptions, ModelInputConfig):
+class EvaluateConfig(AttributionOptions, LabelOptions, ModelInputConfig):
     """A model + labelled data → metrics, curves and the confusion matrix."""
 
     stage: ClassVar[str] = "evaluate"
@@ -588,16 +681,11 @@ class EvaluateConfig(AttributionOptions, ModelInputConfig):
     )
     input: Path | None = Field(
         None,
-        description="BED with a class column, or FASTA with the class name in each header.",
+        description="A labelled file: BED with a class column, FASTA with the class in each "
+        "header, or a TSV/CSV table with a label column.",
     )
     classes: dict[str, Path] = Field(
         default_factory=dict, description="Or: one BED/FASTA file per class, by class name."
-    )
-    class_column: int = Field(
-        4,
-        ge=4,
-        description="1-based column of a BED --input holding the class name.",
-        json_schema_extra={"when": {"input": True}},
     )
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ configuration's problems without loading the model.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,14 @@ from gennie.attribution.explain import (
 )
 from gennie.config import EvaluateConfig
 from gennie.dataset.inputs import InputMapper, ModelInputs, identity_columns, spec_encoders
-from gennie.dataset.labels import class_index, labels_from_file
+from gennie.dataset.labelled import (
+    read_labelled,
+    relocated,
+    restore_provenance,
+    source_location,
+    write_records,
+)
+from gennie.dataset.labels import class_index
 from gennie.dataset.store import IDENTITY_COLUMNS, Dataset
 from gennie.errors import UserError
 from gennie.io.files import require_file
@@ -176,9 +184,7 @@ def file_data(config: EvaluateConfig, mapper: InputMapper, classes: list[str]) -
     """
     parts: list[tuple[ModelInputs, np.ndarray]] = []
     if config.input:
-        inputs = mapper.from_file(Path(config.input))
-        labels = labels_from_file(inputs, Path(config.input), config.class_column, classes)
-        parts.append((inputs, labels))
+        parts.append(labelled_input(config, mapper, classes))
     for name, path in config.classes.items():
         index = class_index(name, classes)
         inputs = mapper.from_file(Path(path), field=f"classes.{name}")
@@ -192,6 +198,43 @@ def file_data(config: EvaluateConfig, mapper: InputMapper, classes: list[str]) -
             yield from index_batches(inputs.inputs, np.arange(len(inputs.table)), config.batch_size)
 
     return LabelledData(labels, identity, all_batches(), _parts_loader([p[0] for p in parts]))
+
+
+def labelled_input(
+    config: EvaluateConfig, mapper: InputMapper, classes: list[str]
+) -> tuple[ModelInputs, np.ndarray]:
+    """The windows of a labelled file (``input``: FASTA, BED or a TSV/CSV table, see
+    :mod:`gennie.dataset.labelled`) and the model's class index of each.
+
+    Raises:
+        UserError: A record without a label, or a label that is no class of the model
+            (naming the file and line or record).
+    """
+    path = Path(config.input)
+    records = read_labelled([path], config, known=classes)
+    names = config.label_names
+    with tempfile.TemporaryDirectory(prefix="gennie-labelled-") as folder:
+        written = Path(folder) / ("input.fa" if records.format == "fasta" else "input.bed")
+        sources = write_records(records, list(range(len(records.labels))), written)
+        try:
+            inputs = mapper.from_file(written)
+        except UserError as error:
+            raise relocated(error, written, sources) from None
+    positions = inputs.table["source_line"].astype(int).to_numpy() - 1
+    inputs.table = restore_provenance(inputs.table, sources)
+    labels = np.empty(len(positions), dtype=np.int64)
+    for i, position in enumerate(positions):
+        label = records.labels[position]
+        name = names.get(label, label)
+        if name not in classes:
+            raise UserError(
+                f"label '{label}' is not a class of the model ({', '.join(classes)})",
+                **source_location(sources[position]),
+                field="label_map",
+                hint="name the model's class of each label with --label-map LABEL=CLASS",
+            )
+        labels[i] = classes.index(name)
+    return inputs, labels
 
 
 def _parts_loader(parts: list[ModelInputs]) -> Loader:

@@ -27,6 +27,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gennie.config import SPLITS, PreprocessConfig
+from gennie.dataset.labelled import (
+    class_names,
+    class_order,
+    read_labelled,
+    relocated,
+    restore_provenance,
+    write_records,
+)
 from gennie.dataset.mapping import (
     CHUNK,
     TABLE_COLUMNS,
@@ -97,6 +105,25 @@ def check_config(config: PreprocessConfig) -> dict[str, str]:
 
 def _inspect(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]:
     """The format of each readable class file, and every problem found."""
+    if config.input:
+        formats, problems = _labelled_formats(config)
+    else:
+        formats, problems = _class_file_formats(config)
+    problems += _genome_problems(config, formats)
+    fasta = [n for n, f in formats.items() if f == "fasta"]
+    if config.split == "chromosome" and fasta:
+        problems.append(
+            UserError(
+                "a chromosome split needs BED input; FASTA records have no chromosome",
+                field="split",
+                hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
+            )
+        )
+    return formats, problems + _branch_problems(config, formats)
+
+
+def _class_file_formats(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]:
+    """The format of each class file (``classes``), and the problems found."""
     problems: list[UserError] = []
     needed = 1 if config.negatives else 2
     if len(config.classes) < needed:
@@ -113,17 +140,100 @@ def _inspect(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]
             formats[name] = _class_format(name, path)
         except UserError as problem:
             problems.append(problem)
-    problems += _genome_problems(config, formats)
-    fasta = [n for n, f in formats.items() if f == "fasta"]
-    if config.split == "chromosome" and fasta:
+    return formats, problems
+
+
+def _labelled_formats(config: PreprocessConfig) -> tuple[dict[str, str], list[UserError]]:
+    """The classes of the labelled files (``input``), each with the format its records
+    are written in (``fasta`` or ``bed``), and the problems found."""
+    try:
+        records = read_labelled(config.input, config)
+        names = class_order(class_names(records.labels, config.label_names))
+    except UserError as problem:
+        return {}, [problem]
+    problems: list[UserError] = []
+    needed = 1 if config.negatives else 2
+    if len(names) < needed:
         problems.append(
             UserError(
-                "a chromosome split needs BED input; FASTA records have no chromosome",
-                field="split",
-                hint=f"use --split random (FASTA classes: {', '.join(fasta)})",
+                f"at least {needed} classes are needed, the labelled files have {len(names)} "
+                f"({', '.join(names)})",
+                field="input",
+                hint="check the labels, or --label-pattern / --label-column",
             )
         )
-    return formats, problems + _branch_problems(config, formats)
+    for name in config.reduce:
+        if name not in names and name != config.negatives_name:
+            problems.append(
+                UserError(
+                    f"reduction names class '{name}', which is not among the classes "
+                    f"({', '.join(names)})",
+                    field="reduce",
+                )
+            )
+    if config.negatives_from and config.negatives_from not in names:
+        problems.append(
+            UserError(
+                f"negatives_from names class '{config.negatives_from}', not a class "
+                f"({', '.join(names)})",
+                field="negatives_from",
+            )
+        )
+    if config.negatives and config.negatives_name in names:
+        problems.append(
+            UserError(
+                f"negatives_name '{config.negatives_name}' is already a class name",
+                field="negatives_name",
+            )
+        )
+    return {name: records.format for name in names}, problems
+
+
+def labelled_class_files(
+    config: PreprocessConfig, folder: Path
+) -> tuple[dict[str, Path], dict[str, list[tuple]]]:
+    """Write the records of the labelled files (``input``) as one FASTA or BED file per
+    class in ``folder``.
+
+    Returns:
+        The class files by class name, in class order, and the source (labelled file,
+        line or record) of each record of each class file.
+    """
+    records = read_labelled(config.input, config)
+    names = class_names(records.labels, config.label_names)
+    files: dict[str, Path] = {}
+    sources: dict[str, list[tuple]] = {}
+    suffix = ".fa" if records.format == "fasta" else ".bed"
+    for number, name in enumerate(class_order(names)):
+        rows = [i for i, label in enumerate(records.labels) if names[label] == name]
+        files[name] = folder / f"class-{number}{suffix}"
+        sources[name] = write_records(records, rows, files[name])
+        log.info("class %s: %d records of the labelled files", name, len(rows))
+    return files, sources
+
+
+def _map_class_file(
+    name: str,
+    path: Path,
+    fmt: str,
+    settings: WindowSettings,
+    cache: WindowCache,
+    genome: GenomeHandle,
+    sources: dict[str, list[tuple]],
+) -> ClassWindows:
+    """The windows of one class file; for a class written from labelled files, with
+    the labelled files' names and lines as provenance and in error messages."""
+    if name not in sources:
+        return map_class(name, path, fmt, settings, cache, genome)
+    try:
+        mapped = map_class(name, path, fmt, settings, cache, genome, field="input")
+    except UserError as error:
+        raise relocated(error, path, sources[name]) from None
+    mapped.table = restore_provenance(mapped.table, sources[name])
+    files = sorted({source[0] for source in sources[name]})
+    md5 = cache.checksum(Path(files[0])) if len(files) == 1 else None
+    mapped.references = {"file": ", ".join(files), "md5": md5, "format": "labelled"}
+    return mapped
 
 
 def _genome_problems(config: PreprocessConfig, formats: dict[str, str]) -> list[UserError]:
@@ -415,13 +525,17 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         for encoder in encoders.values():
             encoder.attach_cache(cache.root, cache.checksum)
         genome = GenomeHandle(config.genome)
+        class_files, sources = dict(config.classes), {}
+        if config.input:
+            labelled = tempfile.TemporaryDirectory(dir=run.dir, prefix=".labelled-")
+            class_files, sources = labelled_class_files(config, Path(labelled.name))
         classes = [
-            map_class(name, Path(path), formats[name], settings, cache, genome)
+            _map_class_file(name, Path(path), formats[name], settings, cache, genome, sources)
             for name, path in tqdm(
-                config.classes.items(),
+                class_files.items(),
                 desc="classes",
                 unit="class",
-                disable=len(config.classes) < 2,
+                disable=len(class_files) < 2,
             )
         ]
         if config.negatives:
@@ -440,6 +554,8 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         metadata.write(run.dir / METADATA_FILE)
         if temporary is not None:
             temporary.cleanup()
+        if config.input:
+            labelled.cleanup()
         run.summary.update(
             {
                 "samples": metadata.samples,
