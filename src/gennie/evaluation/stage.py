@@ -1,10 +1,11 @@
 """The evaluate stage: a model + labelled data → metrics, curves and confusion matrix.
 
-Labelled data is one of: the blackbox (or another) split of a dataset folder; a BED
-file with the class name in a column; a FASTA file with the class name in each header
-(as a separate word, e.g. ``>site1 bound`` or ``>site1|bound``); or one file per class
-(see :mod:`gennie.dataset.labels`). It is preprocessed with the model's own spec, so
-evaluation sees exactly what training saw.
+Labelled data is one of: the blackbox (or another) split of a dataset folder; one
+labelled file (``input``): a BED file with the class name in a column, a FASTA file
+with the class in each header (``>site1 bound``, ``>site1|class:bound``, or what
+``label_pattern`` reads), or a TSV/CSV table with a label column (see
+:mod:`gennie.dataset.labelled`); or one file per class. It is preprocessed with the
+model's own spec, so evaluation sees exactly what training saw.
 
 :func:`evaluate` reads the labelled data (:func:`blackbox_data` or :func:`file_data`),
 then scores the model on it (:func:`score_model`). :func:`check` finds the

@@ -1,6 +1,8 @@
 """The preprocess stage: class files → windows → encoded branches → dataset folder.
 
-Steps, for each class file:
+The classes come from one file per class (``classes``), or from labelled files
+holding all of them (``input``), whose records are first written as one file per
+class (see :mod:`gennie.dataset.labelled`). Steps, for each class file:
 
 1. read the intervals (BED) or records (FASTA) and validate them;
 2. place fixed-length windows (BED: real flanking sequence from the genome, shifted
