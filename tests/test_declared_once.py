@@ -174,3 +174,14 @@ def test_new_field_is_on_the_gui_page_and_validated_there(stages, monkeypatch, t
         assert at.session_state["train.warmup_shape"] == "linear"
     finally:
         fields._rules.cache_clear()
+
+
+def test_a_rule_on_a_list_field_matches_any_value_that_is_set():
+    from gennie.config import PreprocessConfig
+
+    rules = shown_when(PreprocessConfig)
+    if "label_column" in rules:
+        assert rules["label_column"]({"input": ["a.tsv"]})
+        assert not rules["label_column"]({"input": []})
+    assert rules["conservation"]({"branches": ["seq", "cons"]})
+    assert not rules["conservation"]({"branches": ["seq"]})

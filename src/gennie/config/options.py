@@ -258,11 +258,11 @@ def _matches(when: dict[str, Any], values: dict[str, Any]) -> bool:
         if wanted == ["custom"]:
             if not is_custom_model(value):
                 return False
+        elif True in wanted:  # any value that is set (a non-empty list too)
+            if not value:
+                return False
         elif isinstance(value, list):
             if not any(v in wanted for v in value):
-                return False
-        elif True in wanted:
-            if not value:
                 return False
         elif value not in wanted:
             return False

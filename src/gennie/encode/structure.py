@@ -107,12 +107,10 @@ def _fold_task(task: tuple[list[str], float]) -> tuple[list[str], float]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Worker processes that do not inherit the caller's threads (GUI, PyTorch): forked
-    from a clean server that has this module imported already, or spawned."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
+    """Worker processes that do not inherit the caller's threads (GUI, PyTorch): fresh
+    interpreters. (A fork server, shared by everything in the process that uses one,
+    was seen to stop answering after a long life in a busy process, leaving the pool
+    waiting for workers that never start; spawned workers cost under a second each.)"""
     return multiprocessing.get_context("spawn")
 
 
