@@ -256,7 +256,7 @@ def test_report_draws_every_position_of_every_branch(tmp_path: Path) -> None:
     branches = ["seq", "fold", "cons"]
     views = branch_views({b: make_encoder(b) for b in branches}, "rna")
     written = write_logos(tmp_path / "logos", [sample], views)
-    assert [p.name for p in written] == ["bound_01_row6.png", "bound_01_row6.svg"]
+    assert [p.name for p in written] == ["bound_01_row7.png", "bound_01_row7.svg"]
     html = write_report(tmp_path / "report.html", [sample], views, {"steps": "50"})
     text = html.read_text()
     for branch in branches:

@@ -242,7 +242,7 @@ def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
     if metrics:
         typer.echo(
             f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
-            f"AUROC {_fmt(metrics['auroc'])}  AUPRC {_fmt(metrics['auprc'])}",
+            f"AUROC {_fmt(metrics['auroc'])}  AUPRC {_fmt(metrics['auprc'])}" + _minority(metrics),
             err=True,
         )
     typer.echo(str(result.run_dir))
@@ -250,6 +250,18 @@ def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _minority(metrics: dict[str, Any]) -> str:
+    """The smallest class's own AUPRC and AUROC, beside the macro averages."""
+    minority = metrics.get("minority")
+    if not minority:
+        return ""
+    name = minority["class"]
+    return (
+        f"  AUPRC(minority {name}) {_fmt(minority['auprc'])}"
+        f"  AUROC(minority {name}) {_fmt(minority['auroc'])}"
+    )
 
 
 def _setup_logging() -> None:

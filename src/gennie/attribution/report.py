@@ -128,10 +128,16 @@ class ReportSample:
 
     @property
     def stem(self) -> str:
-        """File name stem of the sample's logo: ``<class>_<rank>_row<row>``, the class
-        name made a safe file name (it comes from the model, see
+        """File name stem of the sample's logo: ``<class>_<rank>_row<n>``, ``n`` the
+        1-based row number that the report and the logo's title show (``row + 1``);
+        the class name made a safe file name (it comes from the model, see
         :func:`~gennie.dataset.names.safe_file_name`)."""
-        return f"{safe_file_name(self.section)}_{self.rank:02d}_row{self.row}"
+        return f"{safe_file_name(self.section)}_{self.rank:02d}_row{self.number}"
+
+    @property
+    def number(self) -> int:
+        """The 1-based row number shown in titles and file names."""
+        return self.row + 1
 
 
 def colour(value: float, scale: float) -> str:
@@ -249,7 +255,7 @@ def _sample_html(sample: ReportSample, views: list[BranchView]) -> str:
     probs = "  ".join(f"p({html.escape(k)}) = {v:.4f}" for k, v in sample.probabilities.items())
     out = [
         f'<section class="sample" id="{html.escape(sample.stem)}">',
-        f"<h3>#{sample.rank} {html.escape(sample.section)} — row {sample.row + 1} — "
+        f"<h3>#{sample.rank} {html.escape(sample.section)} — row {sample.number} — "
         f"{html.escape(sample.label)}</h3>",
         f'<div class="meta">{probs}<br>attributed: {html.escape(sample.target)} '
         f"{SCORE_NAME} {sample.score:.4f} (baseline {sample.baseline_score:.4f}); "
@@ -377,7 +383,7 @@ def logo_figure(sample: ReportSample, views: list[BranchView]) -> Figure:
         ax.set_ylabel(view.name)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0, 0].set_title(
-        f"#{sample.rank} {sample.section}, row {sample.row + 1}: {sample.label} — "
+        f"#{sample.rank} {sample.section}, row {sample.number}: {sample.label} — "
         f"attribution to {SCORE_NAME}({sample.target})",
         fontsize=9,
         loc="left",

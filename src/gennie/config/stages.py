@@ -452,6 +452,14 @@ class TrainConfig(StageConfig):
         "probability evenly over all classes (label smoothing), e.g. 0.1; 0 for none. "
         "Validation, early stopping and test use the plain loss.",
     )
+    class_weights: str = Field(
+        "none",
+        description="Weight of each class in the training loss: none (all 1); balanced "
+        "(n_samples / (n_classes × the class's samples) in the training split, so a class "
+        "with a quarter of the samples of another weighs four times as much); or "
+        "NAME=W,NAME=W (classes not named weigh 1). Validation, early stopping and test "
+        "use the plain loss.",
+    )
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="sgd uses Nesterov momentum 0.9."
     )
@@ -528,6 +536,12 @@ class TrainConfig(StageConfig):
             check_branch_names(value)
         return value
 
+    @field_validator("class_weights")
+    @classmethod
+    def _class_weights_text(cls, value: str) -> str:
+        parse_class_weights(value)
+        return value.strip()
+
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str) -> str:
@@ -536,6 +550,32 @@ class TrainConfig(StageConfig):
             guess = f" (did you mean '{close[0]}'?)" if close else ""
             raise ValueError(f"unknown preset '{value}'{guess}; presets: {', '.join(PRESETS)}")
         return value
+
+
+def parse_class_weights(text: str) -> str | dict[str, float]:
+    """Read a ``class_weights`` setting: ``"none"``, ``"balanced"``, or the weights of
+    ``NAME=W,NAME=W`` as ``{name: weight}`` (positive finite weights).
+
+    Raises:
+        ValueError: Any other text.
+    """
+    text = text.strip()
+    if text in ("none", "balanced"):
+        return text
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, number = (p.strip() for p in part.partition("="))
+        try:
+            weight = float(number)
+        except ValueError:
+            weight = float("nan")
+        if not sep or not name or not (0 < weight < float("inf")) or name in weights:
+            raise ValueError(
+                f"class weight '{part.strip()}' is not NAME=W with a positive number W "
+                "(once per class); use none, balanced or e.g. positive=4,negative=1"
+            )
+        weights[name] = weight
+    return weights
 
 
 CUSTOM_MODEL_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit", ".onnx")

@@ -308,6 +308,36 @@ def _map_bed(
     return table, counts, _dropped_rows(bed, fitted)
 
 
+def padding_note(lengths: np.ndarray, window: int) -> str:
+    """What the padding warning of a FASTA class says: how many sequences were shorter
+    than the window, their length distribution and a window that would fit them.
+
+    The suggestion is the longest sequence when all are shorter than the window (no
+    sequence is cut, the least padding), else the median length when most are shorter;
+    none when most sequences fill the window.
+
+    Args:
+        lengths: shape=(n,), the length of each record.
+        window: The window length.
+
+    Returns:
+        One sentence, e.g. ``"3 of 3 sequences shorter than the window (150) were padded
+        with N (49 N per sequence on average); lengths: median 101, max 101; use
+        --window 101 to fit them"``.
+    """
+    short = lengths < window
+    median = int(np.median(lengths))
+    longest = int(lengths.max())
+    note = (
+        f"{int(short.sum())} of {lengths.size} sequences shorter than the window ({window}) "
+        f"were padded with N ({(window - lengths[short]).mean():.0f} N per sequence on "
+        f"average); lengths: median {median}, max {longest}"
+    )
+    if median >= window:
+        return note
+    return f"{note}; use --window {longest if longest < window else median} to fit them"
+
+
 def _map_fasta(
     path: Path, entry: CacheEntry, config: WindowSettings, rng_key: list[int], field_name: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -317,6 +347,7 @@ def _map_fasta(
     codes = allocate_npy(entry.codes_path, np.uint8, (n, config.window))
     headers: list[str] = []
     padded = np.zeros(n, dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
     batch: list[str] = []
     batch_start = 0
 
@@ -353,6 +384,7 @@ def _map_fasta(
         seq, added = fit_sequence(record.sequence, config.window, config.placement, rng)
         headers.append(record.header)
         padded[record.number - 1] = added
+        lengths[record.number - 1] = len(record.sequence)
         batch.append(seq)
         if len(batch) == CHUNK:
             flush(batch, batch_start, codes)
@@ -370,11 +402,7 @@ def _map_fasta(
         "padded_bases": int(padded.sum()),
     }
     if counts["padded"]:
-        log.warning(
-            "%s: %d sequences shorter than the window were padded with N",
-            path.name,
-            counts["padded"],
-        )
+        log.warning("%s: %s", path.name, padding_note(lengths, config.window))
     table = pd.DataFrame(
         {
             "source_file": str(path),

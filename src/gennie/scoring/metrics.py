@@ -25,6 +25,11 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+IMBALANCE_RATIO = 3.0
+"""A scored set whose largest class has at least this many times the samples of its
+smallest is imbalanced: the macro averages then hide the smaller class (see
+:func:`class_balance`)."""
+
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking the log, so a
 # confidently wrong prediction costs -log(1e-7) ~= 16.1 instead of infinity.
 EPSILON = 1e-7
@@ -114,9 +119,11 @@ def classification_metrics(
         ``auroc``, ``auprc`` (macro), ``micro_auroc``, ``micro_auprc``, ``per_class``
         (``{name: {"auroc", "auprc", "support", "precision", "recall"}}``),
         ``confusion_matrix`` (``k`` lists of ``k`` ints; rows are true classes, columns
-        predicted classes), ``n`` and ``class_names``. Undefined scores are ``None``:
-        AUROC when a class has no positive or no negative sample, average precision and
-        recall when it has no positive sample, precision when it is never predicted.
+        predicted classes), ``n``, ``class_names`` and the keys of
+        :func:`class_balance` (``class_shares``, ``imbalance``, ``minority``). Undefined
+        scores are ``None``: AUROC when a class has no positive or no negative sample,
+        average precision and recall when it has no positive sample, precision when it
+        is never predicted.
     """
     probs, labels = _check_inputs(probs, labels, class_names)
     n, k = probs.shape
@@ -155,6 +162,7 @@ def classification_metrics(
     micro_auprc = float(average_precision_score(one_hot.ravel(), probs.ravel()))
 
     return {
+        **class_balance(per_class, n),
         "loss": loss,
         "accuracy": float(accuracy_score(labels, predicted)),
         "auroc": _mean_defined([m["auroc"] for m in per_class.values()]),
@@ -165,6 +173,41 @@ def classification_metrics(
         "confusion_matrix": confusion_matrix(labels, predicted, labels=np.arange(k)).tolist(),
         "n": int(n),
         "class_names": list(class_names),
+    }
+
+
+def class_balance(per_class: dict[str, dict[str, Any]], n: int) -> dict[str, Any]:
+    """How the scored samples spread over the classes, and the smallest class's scores.
+
+    On imbalanced data the macro AUPRC is pulled up by the large class (whose AUPRC is
+    high by its share alone), so the smallest class's own scores are reported beside it.
+
+    Args:
+        per_class: ``{name: {"auroc", "auprc", "support", ...}}`` as in
+            :func:`classification_metrics`, in class order.
+        n: Number of scored samples.
+
+    Returns:
+        ``class_shares`` (``{name: support / n}``), ``imbalance`` (largest support over
+        smallest; ``None`` when a class has no sample) and ``minority`` (``{"class",
+        "auroc", "auprc", "share"}`` of the class with the fewest samples, the first of
+        equals; a class without samples is never the minority, its scores are undefined).
+    """
+    support = {name: values["support"] for name, values in per_class.items()}
+    present = {name: count for name, count in support.items() if count > 0}
+    smallest = min(present, key=present.get)
+    imbalance = (
+        max(support.values()) / min(support.values()) if len(present) == len(support) else None
+    )
+    return {
+        "class_shares": {name: count / n for name, count in support.items()},
+        "imbalance": imbalance,
+        "minority": {
+            "class": smallest,
+            "auroc": per_class[smallest]["auroc"],
+            "auprc": per_class[smallest]["auprc"],
+            "share": support[smallest] / n,
+        },
     }
 
 
@@ -300,12 +343,15 @@ def pr_curves(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> 
 
 
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The metrics reported by ``--json``: macro averages and per class."""
+    """The metrics reported by ``--json``: macro averages, the smallest class's own
+    scores (``minority``, see :func:`class_balance`) and per class."""
     return {
         "accuracy": metrics["accuracy"],
         "loss": metrics["loss"],
         "auroc": metrics["auroc"],
         "auprc": metrics["auprc"],
+        "minority": metrics["minority"],
+        "class_shares": metrics["class_shares"],
         "per_class": {
             name: {"auroc": v["auroc"], "auprc": v["auprc"]}
             for name, v in metrics["per_class"].items()

@@ -11,14 +11,17 @@ and, given a folder, writes what an evaluation folder holds:
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gennie.runs import METRICS_FILE
-from gennie.scoring.metrics import classification_metrics
+from gennie.scoring.metrics import IMBALANCE_RATIO, classification_metrics
 from gennie.scoring.plots import write_confusion_matrix, write_curves
+
+log = logging.getLogger("gennie.scoring")
 
 
 def score(
@@ -38,9 +41,13 @@ def score(
 
     Returns:
         The metrics of :func:`~gennie.scoring.metrics.classification_metrics` (loss,
-        accuracy, macro and micro AUROC/AUPRC, per class, confusion matrix).
+        accuracy, macro and micro AUROC/AUPRC, per class, confusion matrix, class
+        shares and the smallest class's scores). Logs a warning when the largest class
+        has at least :data:`~gennie.scoring.metrics.IMBALANCE_RATIO` times the samples
+        of the smallest.
     """
     metrics = classification_metrics(probs, labels, classes)
+    warn_imbalance(metrics)
     if folder is not None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -48,3 +55,36 @@ def score(
         write_curves(probs, labels, classes, folder)
         write_confusion_matrix(metrics["confusion_matrix"], classes, folder)
     return metrics
+
+
+def warn_imbalance(metrics: dict[str, Any]) -> bool:
+    """Warn (in the log) when the scored classes are imbalanced; the macro averages then
+    read better than the smallest class is predicted.
+
+    Args:
+        metrics: From :func:`~gennie.scoring.metrics.classification_metrics`.
+
+    Returns:
+        Whether the warning was given.
+    """
+    ratio = metrics["imbalance"]
+    if ratio is None or ratio < IMBALANCE_RATIO:
+        return False
+    minority = metrics["minority"]
+    shares = ", ".join(f"{name} {share:.1%}" for name, share in metrics["class_shares"].items())
+    log.warning(
+        "imbalanced classes (%s; largest %.1f× the smallest): the macro AUPRC %s hides "
+        "the smallest class %s, whose own AUPRC is %s (AUROC %s); consider "
+        "--class-weights balanced",
+        shares,
+        ratio,
+        _fmt(metrics["auprc"]),
+        minority["class"],
+        _fmt(minority["auprc"]),
+        _fmt(minority["auroc"]),
+    )
+    return True
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

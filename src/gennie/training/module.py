@@ -1,10 +1,13 @@
-"""The Lightning module: categorical cross-entropy, metrics, optimizers and schedules."""
+"""The Lightning module: categorical cross-entropy (optionally class-weighted), metrics,
+optimizers and schedules."""
 
 from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Sequence
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -12,6 +15,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC
 from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
+from gennie.config.stages import parse_class_weights
+from gennie.errors import UserError
 from gennie.model.network import EnsembleNetwork
 from gennie.training.augment import augment
 from gennie.training.callbacks import monitor_mode
@@ -26,6 +31,44 @@ RESTARTS = 3
 """At most this many restarts per network."""
 
 
+def class_weight_vector(
+    setting: str, labels: np.ndarray, classes: Sequence[str]
+) -> torch.Tensor | None:
+    """The per-class weights of the training loss from a ``class_weights`` setting.
+
+    Args:
+        setting: ``none``, ``balanced`` or ``NAME=W,NAME=W`` (see
+            :func:`~gennie.config.stages.parse_class_weights`).
+        labels: shape=(n,), class index of each training sample.
+        classes: The class names, in index order.
+
+    Returns:
+        shape=(k,), float32: ``balanced`` gives ``n / (k * count of the class)`` (a class
+        without training samples gets 0: it has no loss to weigh); ``NAME=W`` gives W for
+        the named classes and 1 for the others; ``none`` gives None (plain loss).
+
+    Raises:
+        UserError: A named class that the dataset does not have.
+    """
+    parsed = parse_class_weights(setting)
+    if parsed == "none":
+        return None
+    k = len(classes)
+    if parsed == "balanced":
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=k).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            weights = np.where(counts > 0, counts.sum() / (k * counts), 0.0)
+        return torch.tensor(weights, dtype=torch.float32)
+    unknown = [name for name in parsed if name not in classes]
+    if unknown:
+        raise UserError(
+            f"class_weights names class '{unknown[0]}', which the dataset does not have",
+            field="class_weights",
+            hint=f"classes: {', '.join(classes)}",
+        )
+    return torch.tensor([parsed.get(name, 1.0) for name in classes], dtype=torch.float32)
+
+
 def _networks(network: torch.nn.Module) -> list[torch.nn.Module]:
     """An ensemble's members, or the one network."""
     if isinstance(network, EnsembleNetwork):
@@ -36,8 +79,9 @@ def _networks(network: torch.nn.Module) -> list[torch.nn.Module]:
 class Classifier(pl.LightningModule):
     """Wraps a network that maps branch tensors to class logits.
 
-    The training loss is the cross-entropy of the logits (with ``label_smoothing``,
-    if set; validation always uses the plain cross-entropy); for an
+    The training loss is the cross-entropy of the logits (with ``label_smoothing``
+    and per-class ``class_weights``, if set; validation always uses the plain
+    cross-entropy); for an
     :class:`~gennie.model.network.EnsembleNetwork` it is the sum of the members' own
     cross-entropies (the logged training loss is their mean), while validation scores
     the ensemble's mean probabilities.
@@ -54,6 +98,8 @@ class Classifier(pl.LightningModule):
             stepped after each validation with the monitored metric.
         steps_per_epoch: Batches (not groups) per training epoch, for the one-cycle
             schedule.
+        class_weights: shape=(num_classes,), weight of each class in the training loss
+            (see :func:`class_weight_vector`); None for the plain loss.
     """
 
     def __init__(
@@ -62,9 +108,12 @@ class Classifier(pl.LightningModule):
         num_classes: int,
         config: TrainConfig,
         steps_per_epoch: int,
+        class_weights: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.network = network
+        # Not persistent: the weights shape the training, they are not part of the model.
+        self.register_buffer("class_weights", class_weights, persistent=False)
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.num_classes = num_classes
@@ -133,8 +182,11 @@ class Classifier(pl.LightningModule):
         return loss
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The training loss: cross-entropy, with the configured label smoothing."""
-        return F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
+        """The training loss: cross-entropy, with the configured label smoothing and
+        class weights (a weighted mean over the batch, as ``F.cross_entropy``)."""
+        return F.cross_entropy(
+            logits, y, weight=self.class_weights, label_smoothing=self.config.label_smoothing
+        )
 
     def _collect(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
         self._train_outputs.append((loss * y.shape[0], probs, y))

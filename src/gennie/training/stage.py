@@ -65,7 +65,7 @@ from gennie.scoring.plots import plot_training_curves
 from gennie.scoring.score import score
 from gennie.training.callbacks import BestWeights, EpochProgressBar, EpochTable, monitor_mode
 from gennie.training.data import BatchedSamples, batch_loader
-from gennie.training.module import Classifier
+from gennie.training.module import Classifier, class_weight_vector
 
 log = logging.getLogger("gennie.train")
 
@@ -521,6 +521,9 @@ def train(
         centre,
         config.centre_window,
     )
+    weights = class_weight_vector(
+        config.class_weights, dataset.labels[dataset.indices("train")], dataset.classes
+    )
     _quiet_lightning()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -528,7 +531,9 @@ def train(
     with run_folder(config) as run:
         data = build_data(config, dataset)
         steps_per_epoch = -(-data.train_size // config.batch_size)
-        module = Classifier(network, len(dataset.classes), config, steps_per_epoch=steps_per_epoch)
+        module = Classifier(
+            network, len(dataset.classes), config, steps_per_epoch, class_weights=weights
+        )
         trainer, best = build_trainer(
             config, run.dir, device, len(data.train_loader), extra_callbacks
         )
