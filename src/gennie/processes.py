@@ -14,6 +14,11 @@ folder marked ``cancelled``, folding pools and search workers stopped) does the 
 for SIGTERM. The command line exits with :data:`SIGTERM_EXIT` (143) then, and with
 130 after Ctrl+C.
 
+A run on a machine shared with other work is fastest with few CPU threads: PyTorch's
+default (one per core) competes with the other work for every core. Every stage run
+limits its threads with :func:`limit_threads` (called by :func:`gennie.runs.run_folder`
+with the configuration's ``threads``).
+
 A process id alone does not identify a process: ids are reused. :func:`process_start`
 gives what does (the boot and the start time of the process), and
 :func:`process_alive` compares it.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +100,46 @@ def exit_code(interrupt: BaseException) -> int:
     """The exit code of a command that ``interrupt`` (a KeyboardInterrupt) stopped:
     143 for SIGTERM, 130 for Ctrl+C."""
     return SIGTERM_EXIT if isinstance(interrupt, Terminated) else SIGINT_EXIT
+
+
+# --------------------------------------------------------------------------- threads
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Environment variables that set the threads of OpenMP and MKL, read by PyTorch and
+NumPy when a new process imports them."""
+
+
+@contextlib.contextmanager
+def limit_threads(threads: int) -> Iterator[None]:
+    """Within the block, PyTorch computes with ``threads`` CPU threads, and processes
+    started meanwhile inherit that limit (:data:`THREAD_VARIABLES`).
+
+    PyTorch's threads are set only if it is imported already (a run that imports it
+    later reads the variables). Both are restored afterwards.
+
+    Args:
+        threads: CPU threads; 0 changes nothing (PyTorch's default: all cores, or
+            what ``OMP_NUM_THREADS`` says).
+    """
+    if threads <= 0:
+        yield
+        return
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
 
 
 # --------------------------------------------------------------------------- identity

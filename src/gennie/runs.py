@@ -57,7 +57,7 @@ import pandas as pd
 
 from gennie.config import StageConfig, config_to_dict, dump_config, read_yaml
 from gennie.errors import UserError
-from gennie.processes import Terminated, process_alive, process_start
+from gennie.processes import Terminated, limit_threads, process_alive, process_start
 
 log = logging.getLogger("gennie")
 
@@ -635,7 +635,8 @@ def run_folder(
             dump_config(config, run_dir / PARAMETERS_FILE)
             write_status_file(run_dir, status)
         run = Run(dir=run_dir, config=config)
-        with _log_file(run_dir), _ending(run, status, previous if resumed else None):
+        ending = _ending(run, status, previous if resumed else None)
+        with _log_file(run_dir), limit_threads(config.threads), ending:
             yield run
     finally:
         lock.release()

@@ -80,3 +80,12 @@ class StageConfig(StrictModel):
         le=2**32 - 1,
         description="One seed for splits, initialisation and shuffling.",
     )
+    threads: int = Field(
+        1,
+        ge=0,
+        le=1024,
+        description="CPU threads of the run for PyTorch and the numeric libraries of the "
+        "processes it starts (tune: of each worker). 0 = PyTorch's default, one per core; "
+        "on a machine shared with other work that was measured many times slower than "
+        "1 (see benchmarks/threads.py).",
+    )

@@ -482,9 +482,6 @@ class TuneConfig(StageConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="auto picks CUDA, then Apple MPS, then CPU."
     )
-    threads: int = Field(
-        0, ge=0, description="CPU threads per worker (0 = PyTorch's default; 1 with several jobs)."
-    )
     precision: Precision = Field(
         TrainConfig.model_fields["precision"].default,
         description="Arithmetic of the trials' training (see train's precision).",

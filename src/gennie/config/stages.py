@@ -515,7 +515,6 @@ class TrainConfig(StageConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="auto picks CUDA, then Apple MPS, then CPU."
     )
-    threads: int = Field(0, ge=0, le=1024, description="CPU threads for PyTorch (0 = its default).")
     precision: Precision = Field(
         "32",
         description="Arithmetic of training: 32 (float32) or bf16 (bfloat16 mixed precision: "

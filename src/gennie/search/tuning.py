@@ -34,7 +34,7 @@ from typing import Any
 
 from gennie.config import TrainConfig, TuneConfig
 from gennie.errors import UserError
-from gennie.processes import exit_code, restore_signals, stop_on_sigterm
+from gennie.processes import exit_code, limit_threads, restore_signals, stop_on_sigterm
 from gennie.runs import LOG_FILE, Run, StageResult, run_folder
 from gennie.search.report import trial_info
 
@@ -282,19 +282,18 @@ class Worker:
             UserError: Several trials in a row failed (e.g. every sampled architecture
                 is too deep for the window); the message gives the last reason.
         """
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(self.threads)
-        while not self.finished():
-            self.study.optimize(self.objective, n_trials=1, callbacks=[self.after_trial])
-            if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-                last = trial_info(self.study.trials[-1]).get("error", "no metric")
-                raise UserError(
-                    f"{MAX_FAILURES_IN_A_ROW} trials in a row failed; the last: {last}",
-                    field="space",
-                    hint="narrow the search space (see trials.tsv for each trial's error)",
-                )
+        # Each trial's run folder limits its training to these threads; this limit
+        # covers the rest of the worker (scoring the validation split).
+        with limit_threads(self.threads):
+            while not self.finished():
+                self.study.optimize(self.objective, n_trials=1, callbacks=[self.after_trial])
+                if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                    last = trial_info(self.study.trials[-1]).get("error", "no metric")
+                    raise UserError(
+                        f"{MAX_FAILURES_IN_A_ROW} trials in a row failed; the last: {last}",
+                        field="space",
+                        hint="narrow the search space (see trials.tsv for each trial's error)",
+                    )
 
 
 def _worker_process(

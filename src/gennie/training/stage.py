@@ -525,8 +525,6 @@ def train(
         config.class_weights, dataset.labels[dataset.indices("train")], dataset.classes
     )
     _quiet_lightning()
-    if config.threads:
-        torch.set_num_threads(config.threads)
 
     with run_folder(config) as run:
         data = build_data(config, dataset)
