@@ -30,8 +30,8 @@ import pyBigWig
 import RNA
 
 from gennie.config import PreprocessConfig
-from gennie.preprocessing.stage import preprocess
 from gennie.encode import WindowBatch, make_encoder
+from gennie.preprocessing.stage import preprocess
 
 CHROM_LENGTH = 1_000_000
 

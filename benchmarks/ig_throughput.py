@@ -89,10 +89,10 @@ def paired_times(work, reference, repeats: int, device: torch.device) -> tuple[f
 
 
 def main() -> None:
-    from gennie.config import ArchitectureConfig  # noqa: F401 (imports the config first)
     from gennie.attribution.attributions import LogOddsModel, attribute, integrated_gradients
-    from gennie.model.network import build_network
+    from gennie.config import ArchitectureConfig  # noqa: F401 (imports the config first)
     from gennie.config.presets import preset_architecture
+    from gennie.model.network import build_network
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)

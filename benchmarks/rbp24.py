@@ -353,8 +353,8 @@ def run_experiment(
     # The stage functions by their modules: ``gennie.train`` and ``gennie.evaluate`` are
     # also the names of sub-packages.
     from gennie.config import EvaluateConfig, PreprocessConfig, TrainConfig
-    from gennie.preprocessing.stage import preprocess
     from gennie.evaluation.stage import evaluate
+    from gennie.preprocessing.stage import preprocess
     from gennie.training.stage import train
 
     started = time.time()

@@ -170,9 +170,9 @@ def time_bare(
     import torch.nn.functional as F
 
     from gennie.config import TrainConfig
+    from gennie.config.presets import preset_architecture
     from gennie.dataset.store import Dataset
     from gennie.model.network import build_network
-    from gennie.config.presets import preset_architecture
     from gennie.training.augment import random_shift
 
     data = Dataset(dataset)
