@@ -9,6 +9,7 @@ import atexit
 import os
 import shutil
 import signal
+import sys
 import tempfile
 
 import pytest
@@ -47,3 +48,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """Put ``__main__`` back after each test: Streamlit's AppTest runs a page as the
+    ``__main__`` script of this process, and a worker process started afterwards (the
+    fold pool) would run that vanished script again and die at start, leaving the pool
+    waiting for workers forever."""
+    main = sys.modules.get("__main__")
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    yield
+    sys.modules["__main__"] = main
+    for name in ("__file__", "__spec__"):
+        if name in saved:
+            setattr(main, name, saved[name])
+        elif hasattr(main, name):
+            delattr(main, name)

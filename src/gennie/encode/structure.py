@@ -107,10 +107,8 @@ def _fold_task(task: tuple[list[str], float]) -> tuple[list[str], float]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Worker processes that do not inherit the caller's threads (GUI, PyTorch): fresh
-    interpreters. (A fork server, shared by everything in the process that uses one,
-    was seen to stop answering after a long life in a busy process, leaving the pool
-    waiting for workers that never start; spawned workers cost under a second each.)"""
+    """Worker processes that do not inherit the caller's threads (GUI, PyTorch) or any
+    other state: fresh interpreters (about a second to start, once per pool)."""
     return multiprocessing.get_context("spawn")
 
 
