@@ -264,18 +264,33 @@ def _minority(metrics: dict[str, Any]) -> str:
     )
 
 
+class StderrHandler(logging.StreamHandler):
+    """Log records to whatever ``sys.stderr`` is when they are written, so that a
+    command called in-process (tests, notebooks) never writes to a stream that an
+    earlier call replaced and closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     log = logging.getLogger("gennie")
-    if not any(
-        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-        for h in log.handlers
-    ):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        # Without a terminal (nohup, a cluster job, the GUI's worker) there is no progress
-        # bar: the progress lines (one per epoch, per step of work) go to stderr instead.
-        handler.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
+    handler = next((h for h in log.handlers if isinstance(h, StderrHandler)), None)
+    if handler is None:
+        handler = StderrHandler()
         log.addHandler(handler)
+    # Without a terminal (nohup, a cluster job, the GUI's worker) there is no progress
+    # bar: the progress lines (one per epoch, per step of work) go to stderr instead.
+    handler.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
     log.setLevel(logging.INFO)
 
 
