@@ -228,3 +228,14 @@ def test_train_stage_applies_class_weights(tmp_path: Path, one_thread: None) -> 
     with pytest.raises(UserError, match="'posi'"):
         train(TrainConfig(dataset=dataset, out=tmp_path / "bad", class_weights="posi=2"))
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").glob("train_*"))
+
+
+def test_predict_ends_with_a_summary_line():
+    from gennie.prediction.stage import prediction_summary
+
+    assert prediction_summary(200, {"bound": 120, "unbound": 80}, 0) == (
+        "predicted 200 inputs; highest class: bound 120, unbound 80"
+    )
+    assert prediction_summary(5, {"bound": 5}, 2) == (
+        "predicted 5 inputs; highest class: bound 5; 2 without a window"
+    )

@@ -69,6 +69,14 @@ def check(config: PredictConfig) -> list[UserError]:
     return problems
 
 
+def prediction_summary(predicted: int, highest: dict[str, int], dropped: int) -> str:
+    """One line saying what was predicted, e.g. ``predicted 200 inputs; highest class:
+    bound 120, unbound 80; 3 without a window``."""
+    classes = ", ".join(f"{name} {int(n)}" for name, n in highest.items() if isinstance(name, str))
+    text = f"predicted {predicted} inputs; highest class: {classes or 'none'}"
+    return text + (f"; {dropped} without a window" if dropped else "")
+
+
 def _with_dropped(table: pd.DataFrame, inputs: ModelInputs) -> pd.DataFrame:
     """The predictions table with a noted row for each BED interval that got no window,
     in input order."""
@@ -158,6 +166,7 @@ def predict(config: PredictConfig) -> StageResult:
                     )
                 )
             counts = table["highest"].value_counts().to_dict() if len(table) else {}
+            log.info(prediction_summary(len(probs), counts, len(inputs.dropped)))
             run.summary.update(
                 {
                     "predictions": int(len(probs)),
