@@ -170,6 +170,7 @@ class Pilot:
     def see_charts(self, count: int, page_title: str) -> None:
         """``count`` plotly charts on the page ``page_title``, the first one drawn (they
         draw when scrolled to)."""
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
         from playwright.sync_api import expect
 
@@ -191,7 +192,8 @@ class Pilot:
                 charts.first.scroll_into_view_if_needed(timeout=5_000)
                 expect(charts.first.locator(".js-plotly-plot")).to_be_visible(timeout=10_000)
                 return
-            except (PlaywrightTimeout, AssertionError):
+            except (PlaywrightError, AssertionError):
+                # A timeout, or a chart redrawn (detached) while it was being scrolled to.
                 if time.monotonic() > deadline:
                     raise
                 failures += 1
