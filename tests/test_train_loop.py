@@ -142,7 +142,8 @@ def _bare_adam(decay: float = 0.0) -> tuple[torch.nn.Module, torch.nn.Module]:
     optimizer = torch.optim.Adam(bare.parameters(), lr=0.05)
     loader = batch_loader(_samples(), 16, shuffle=True, seed=3)
     step = 0
-    for _ in range(2):
+    for epoch in range(2):
+        loader.sampler.set_epoch(epoch)  # as Lightning does before every epoch
         for xs, y in loader:
             loss = F.cross_entropy(bare(*xs), y)
             optimizer.zero_grad()

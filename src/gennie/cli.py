@@ -233,6 +233,8 @@ def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
             real_stdout.write(json.dumps({"error": f"cancelled ({how})", "cancelled": True}) + "\n")
         raise typer.Exit(exit_code(exc)) from None
     summary = result.summary
+    if summary.get("rank"):
+        return  # one of several training processes: the first one reports the run
     if as_json:
         payload: dict[str, Any] = {"run_dir": str(result.run_dir), "stage": result.stage or stage}
         payload.update(summary)

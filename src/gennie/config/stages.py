@@ -372,6 +372,13 @@ class PreprocessConfig(LabelOptions, StageConfig):
         return names
 
 
+Accelerator = Literal["auto", "cpu", "gpu", "mps"]
+TrainStrategy = Literal["auto", "ddp"]
+
+ACCELERATOR_OF_DEVICE = {"cuda": "gpu"}
+"""The accelerator of an old ``device`` value that is named differently."""
+
+
 class TrainConfig(StageConfig):
     """A dataset folder → a trained model bundle with its test evaluation."""
 
@@ -492,7 +499,13 @@ class TrainConfig(StageConfig):
         "metric before lr_schedule=plateau lowers the learning rate.",
         json_schema_extra={"when": {"lr_schedule": "plateau"}},
     )
-    batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
+    batch_size: int = Field(
+        64,
+        ge=1,
+        le=65536,
+        description="Samples per training step on each device: with 2 devices (or "
+        "processes) a step learns from twice as many samples.",
+    )
     epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
     early_stopping: bool = Field(
         True, description="Stop when the monitored validation metric stops improving."
@@ -512,8 +525,41 @@ class TrainConfig(StageConfig):
     monitor: Literal["val_loss", "val_auroc"] = Field(
         "val_loss", description="Validation metric for early stopping and the best checkpoint."
     )
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
-        "auto", description="auto picks CUDA, then Apple MPS, then CPU."
+    accelerator: Accelerator = Field(
+        "auto", description="Where to train: auto picks a CUDA GPU, then Apple MPS, then the CPU."
+    )
+    devices: str = Field(
+        "1",
+        description="Devices per machine, one training process each: a count (2), GPU "
+        "numbers (0,1) or auto (every GPU; on the CPU, one process). Above one, the "
+        "processes share each epoch's batches (data-parallel, see strategy).",
+    )
+    num_nodes: int = Field(
+        1,
+        ge=1,
+        le=4096,
+        description="Machines training together (launched by torchrun or SLURM's srun, "
+        "each with --devices processes).",
+    )
+    strategy: TrainStrategy = Field(
+        "auto",
+        description="How several processes train together: auto (ddp when there are "
+        "several devices or machines), or ddp (PyTorch's DistributedDataParallel; gloo "
+        "on CPUs, NCCL on GPUs).",
+    )
+    loader_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes reading training batches for each training process (0: "
+        "read by the training process itself, enough when the training split fits in "
+        "memory; a few help a GPU that waits for batches read from disk).",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] | None = Field(
+        None,
+        description="Old name of accelerator (cuda means gpu), still read from earlier "
+        "parameters.yaml files and scripts; it sets accelerator and is saved as empty.",
+        json_schema_extra={"when": {"device": True}},
     )
     precision: Precision = Field(
         "32",
@@ -522,6 +568,24 @@ class TrainConfig(StageConfig):
         "AVX-512 BF16 or AMX and on recent GPUs, slower on others). Evaluation and "
         "prediction compute in float32.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _device_is_accelerator(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("device") is not None:
+            data = dict(data)
+            device = data.pop("device")
+            data.setdefault("accelerator", ACCELERATOR_OF_DEVICE.get(device, device))
+        return data
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices_text(cls, value: Any) -> str:
+        return parse_devices(value)[1]
+
+    def device_list(self) -> int | list[int] | str:
+        """``devices`` as Lightning takes it: a count, GPU numbers, or ``"auto"``."""
+        return parse_devices(self.devices)[0]
 
     def centre_networks_for(self, window: int) -> int:
         """The centre networks trained on windows of ``window`` positions: none unless
@@ -549,6 +613,37 @@ class TrainConfig(StageConfig):
             guess = f" (did you mean '{close[0]}'?)" if close else ""
             raise ValueError(f"unknown preset '{value}'{guess}; presets: {', '.join(PRESETS)}")
         return value
+
+
+def parse_devices(value: Any) -> tuple[int | list[int] | str, str]:
+    """Read a ``devices`` setting: a count, GPU numbers or ``auto``.
+
+    Args:
+        value: ``2``, ``"2"``, ``[0, 1]``, ``"0,1"`` or ``"auto"``.
+
+    Returns:
+        The value as Lightning takes it (a count, a list of GPU numbers, ``"auto"``)
+        and its text form (``"2"``, ``"0,1"``, ``"auto"``).
+
+    Raises:
+        ValueError: Anything else.
+    """
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    text = str(value).strip().replace(" ", "")
+    if text == "auto":
+        return "auto", text
+    parts = text.rstrip(",").split(",")
+    if not all(p.isdigit() for p in parts) or not text:
+        raise ValueError(f"devices '{value}' is not a count (2), GPU numbers (0,1) or auto")
+    numbers = [int(p) for p in parts]
+    if len(numbers) == 1 and "," not in text:
+        if numbers[0] < 1:
+            raise ValueError("devices must be at least 1 (or GPU numbers such as 0,1)")
+        return numbers[0], str(numbers[0])
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"devices '{value}' names a GPU twice")
+    return numbers, ",".join(map(str, numbers))
 
 
 def parse_class_weights(text: str) -> str | dict[str, float]:

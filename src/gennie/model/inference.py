@@ -30,11 +30,6 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def lightning_accelerator(device: torch.device) -> str:
-    """Lightning's accelerator name for a torch device."""
-    return {"cuda": "gpu", "mps": "mps"}.get(device.type, "cpu")
-
-
 def lightning_precision(precision: str) -> str:
     """Lightning's precision name for a training configuration's ``precision``."""
     return {"32": "32-true", "bf16": "bf16-mixed"}[precision]

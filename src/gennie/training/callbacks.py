@@ -111,6 +111,23 @@ def monitor_mode(monitor: str) -> str:
     return "min" if monitor.endswith("loss") else "max"
 
 
+class SharedRunFolder(pl.Callback):
+    """Tells every training process the run folder, which only the first process (rank
+    0) creates and writes; the others learn its name when training starts.
+
+    Args:
+        run_dir: The run folder in the first process; None in the others.
+    """
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.run_dir = run_dir
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if trainer.world_size > 1:
+            shared = trainer.strategy.broadcast(str(self.run_dir or ""), src=0)
+            self.run_dir = Path(shared) if shared else None
+
+
 class BestWeights(pl.Callback):
     """Remembers the weights of the best validation epoch and restores them at the end.
 

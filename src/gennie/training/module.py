@@ -1,5 +1,12 @@
 """The Lightning module: categorical cross-entropy (optionally class-weighted), metrics,
-optimizers and schedules."""
+optimizers and schedules.
+
+Data-parallel training (several processes, Lightning's DDP) changes none of it: each
+process steps on its own shard of every epoch, DDP averages the gradients, and the
+epoch's metrics are computed from the outputs of all processes (gathered, padding
+duplicates dropped), so they are the same in every process and equal to those of one
+process over the whole split.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,6 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC
 from torchmetrics.functional.classification import multiclass_auroc
 
 from gennie.config import TrainConfig
@@ -69,6 +75,22 @@ def class_weight_vector(
     return torch.tensor([parsed.get(name, 1.0) for name in classes], dtype=torch.float32)
 
 
+def _first_occurrences(positions: torch.Tensor) -> torch.Tensor:
+    """Indices of the first occurrence of each distinct position, ordered by position.
+
+    Args:
+        positions: shape=(n,), sample positions, some repeated (padding).
+
+    Returns:
+        shape=(distinct,), indices into ``positions``.
+    """
+    order = torch.sort(positions, stable=True).indices
+    ranked = positions[order]
+    first = torch.ones_like(ranked, dtype=torch.bool)
+    first[1:] = ranked[1:] != ranked[:-1]
+    return order[first]
+
+
 def _networks(network: torch.nn.Module) -> list[torch.nn.Module]:
     """An ensemble's members, or the one network."""
     if isinstance(network, EnsembleNetwork):
@@ -117,9 +139,8 @@ class Classifier(pl.LightningModule):
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.num_classes = num_classes
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.val_auroc = MulticlassAUROC(num_classes, average="macro")
         self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._val_outputs: list[tuple[torch.Tensor, ...]] = []
         # The moving average of the weights (config.ema_decay), a frozen copy of the
         # network; a submodule, so it moves with the module and is in its state_dict.
         self.averaged: torch.nn.Module | None = None
@@ -189,31 +210,56 @@ class Classifier(pl.LightningModule):
         )
 
     def _collect(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
-        self._train_outputs.append((loss * y.shape[0], probs, y))
+        self._train_outputs.append((loss.reshape(1) * y.shape[0], probs, y))
+
+    def _gathered(self, parts: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Tensors of this process (rows along the first dimension), each concatenated
+        with the same tensor of every other process (in rank order); unchanged with one
+        process. The processes may hold different numbers of rows."""
+        if self.trainer.world_size == 1:
+            return list(parts)
+        gathered = []
+        for part in parts:
+            rows = torch.tensor([part.shape[0]], device=self.device)
+            counts = self.all_gather(rows).reshape(-1).tolist()
+            most = max(counts)
+            padded = torch.zeros((most, *part.shape[1:]), dtype=part.dtype, device=self.device)
+            padded[: part.shape[0]] = part
+            every = self.all_gather(padded)  # (world, most, ...)
+            gathered.append(torch.cat([every[r, :c] for r, c in enumerate(counts)]))
+        return gathered
+
+    def _log_epoch(self, prefix: str, values: dict[str, torch.Tensor]) -> None:
+        """Log an epoch's metrics (the same in every process: from gathered outputs)."""
+        for name, value in values.items():
+            self.log(
+                f"{prefix}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=prefix == "val" or name == "loss",
+                batch_size=1,
+            )
 
     def _log_train(self) -> None:
-        """Log the epoch's training loss, accuracy and AUROC from the collected outputs.
+        """Log the epoch's training loss, accuracy and AUROC from the collected outputs
+        (of every process).
 
         Logging through Lightning costs about as much per call as a small model's
         training step, so the per-batch work is only appending to a list.
         """
         losses, all_probs, all_y = zip(*self._train_outputs, strict=True)
         self._train_outputs = []
-        probs, y = torch.cat(all_probs), torch.cat(all_y)
-        values = {
-            "loss": torch.stack(losses).sum() / y.shape[0],
-            "accuracy": (probs.argmax(dim=1) == y).float().mean(),
-            "auroc": multiclass_auroc(probs, y, self.num_classes, average="macro"),
-        }
-        for name, value in values.items():
-            self.log(
-                f"train_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=name == "loss",
-                batch_size=1,
-            )
+        parts = [torch.cat(losses), torch.cat(all_probs).float(), torch.cat(all_y)]
+        losses, probs, y = self._gathered(parts)
+        self._log_epoch(
+            "train",
+            {
+                "loss": losses.sum() / y.shape[0],
+                "accuracy": (probs.argmax(dim=1) == y).float().mean(),
+                "auroc": multiclass_auroc(probs, y, self.num_classes, average="macro"),
+            },
+        )
 
     def on_train_epoch_start(self) -> None:
         self._train_outputs = []
@@ -224,14 +270,20 @@ class Classifier(pl.LightningModule):
         The bare optimizer is stepped: Lightning's wrapper would run its hooks again for
         every batch. Nothing here needs them: no gradient clipping, and no loss scaling
         (float32, or bfloat16 mixed precision, whose autocast Lightning sets around this
-        step; bfloat16 has float32's range).
+        step; bfloat16 has float32's range). With several processes, the backward pass
+        goes through Lightning (``manual_backward``), which readies DDP's averaging of
+        the gradients across the processes for each batch of the group.
         """
         optimizer = self.optimizers().optimizer
         scheduler = self.lr_schedulers() if self.config.lr_schedule == "one-cycle" else None
+        distributed = self.trainer.world_size > 1
         for xs, y in group:
             loss = self._train_loss(xs, y)
             optimizer.zero_grad()
-            loss.backward()
+            if distributed:
+                self.manual_backward(loss)
+            else:
+                loss.backward()
             optimizer.step()
             self._update_average()
             if scheduler is not None:
@@ -242,27 +294,50 @@ class Classifier(pl.LightningModule):
                 self.lr_schedulers().step()
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
-        xs, y = batch
+        """Collect the batch's probabilities and losses; the metrics are computed over
+        the whole split when the validation ends.
+
+        Args:
+            batch: ``(inputs, labels)``, or ``(inputs, labels, positions)`` (see
+                :class:`~gennie.training.data.IndexedSamples`) when several processes
+                validate on padded shards.
+        """
+        xs, y = batch[0], batch[1]
+        positions = batch[2] if len(batch) > 2 else None
         if batch_idx == 0:
             self._probe = xs
-        logits = self.evaluated_network(*xs)
-        loss = F.cross_entropy(logits, y)
-        probs = logits.softmax(dim=1)
-        self.val_accuracy.update(probs, y)
-        self.val_auroc.update(probs, y)
-        for name, value in (
-            ("loss", loss),
-            ("accuracy", self.val_accuracy),
-            ("auroc", self.val_auroc),
-        ):
-            self.log(
-                f"val_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=True,
-                batch_size=y.shape[0],
-            )
+        logits = self.evaluated_network(*xs).float()
+        losses = F.cross_entropy(logits, y, reduction="none")
+        if positions is None:
+            positions = torch.full_like(y, -1)
+        self._val_outputs.append((positions, losses, logits.softmax(dim=1), y))
+        # Computed at the last batch, not in on_validation_epoch_end: callbacks (best
+        # weights, early stopping) read the metrics in that hook before the module's runs.
+        if batch_idx == self.trainer.num_val_batches[0] - 1:
+            self._log_validation()
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = []
+
+    def _log_validation(self) -> None:
+        """Log validation loss, accuracy and AUROC over the whole validation split: the
+        outputs of all processes, each sample once (padding duplicates dropped)."""
+        if not self._val_outputs:
+            return
+        positions, losses, probs, y = (torch.cat(p) for p in zip(*self._val_outputs, strict=True))
+        self._val_outputs = []
+        positions, losses, probs, y = self._gathered([positions, losses, probs, y])
+        if self.trainer.world_size > 1:
+            keep = _first_occurrences(positions)
+            losses, probs, y = losses[keep], probs[keep], y[keep]
+        self._log_epoch(
+            "val",
+            {
+                "loss": losses.mean(),
+                "accuracy": (probs.argmax(dim=1) == y).float().mean(),
+                "auroc": multiclass_auroc(probs, y, self.num_classes, average="macro"),
+            },
+        )
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -284,19 +359,20 @@ class Classifier(pl.LightningModule):
         Returns:
             The indices of the restarted networks (ensemble members).
         """
-        if self._probe is None or self._probe[0].shape[0] < 2:  # one sample: no spread
-            return []
+        strategy = self.trainer.strategy
         restarted = []
         optimizer = self.optimizers().optimizer
         for index, network in enumerate(self.trained_networks):
-            if self.restarts[index] >= RESTARTS:
-                continue
-            probs = network(*self._probe).float().softmax(dim=1)
-            if (probs.max(dim=0).values - probs.min(dim=0).values).max() >= 1e-6:
+            # Every process decides (on its own validation shard) and all restart if
+            # one does, so the processes keep the same weights.
+            dead = self.restarts[index] < RESTARTS and self._is_dead(network)
+            if not strategy.reduce_boolean_decision(dead, all=False):
                 continue
             for module in network.modules():
                 if module is not network and hasattr(module, "reset_parameters"):
                     module.reset_parameters()
+            if self.trainer.world_size > 1:
+                network.load_state_dict(strategy.broadcast(network.state_dict(), src=0))
             for param in network.parameters():
                 optimizer.state.pop(param, None)
             if self.averaged is not None:
@@ -311,6 +387,14 @@ class Classifier(pl.LightningModule):
                 self.current_epoch + 1,
             )
         return restarted
+
+    def _is_dead(self, network: torch.nn.Module) -> bool:
+        """Whether ``network`` gives the same probabilities (spread below 1e-6) for every
+        sample of the first validation batch (never with fewer than two samples)."""
+        if self._probe is None or self._probe[0].shape[0] < 2:
+            return False
+        probs = network(*self._probe).float().softmax(dim=1)
+        return bool((probs.max(dim=0).values - probs.min(dim=0).values).max() < 1e-6)
 
     def configure_optimizers(self):
         cfg = self.config

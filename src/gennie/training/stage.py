@@ -18,6 +18,15 @@ and at the end:
 :func:`train` is four steps: :func:`build_data`, :func:`build_trainer`, :func:`fit`
 and :func:`write_outputs` (with :func:`score_test` for the test split).
 :func:`check` finds the configuration's problems without training anything.
+
+Several devices or machines (``devices``, ``num_nodes``) train data-parallel with
+Lightning's DDP strategy, one process per device: the process of rank 0 is the run (it
+alone creates and writes the run folder, the log, ``metrics.tsv``, the plots and the
+bundle); the others train their shard of every epoch and write nothing. Started from
+one command on one machine, Lightning starts the other processes by running the same
+command line again (a Python script calling :func:`train` is run again as a whole);
+under ``torchrun`` or SLURM's ``srun`` every process runs the command and Lightning
+reads its rank from the environment.
 """
 
 from __future__ import annotations
@@ -44,13 +53,13 @@ from gennie.model.bundle import BUNDLE_DIR, BundleSpec, save_bundle
 from gennie.model.inference import (
     fast_bfloat16,
     index_batches,
-    lightning_accelerator,
     lightning_precision,
     pick_device,
     predict_probabilities,
 )
 from gennie.model.network import build_network, first_member
 from gennie.model.summary import draw_architecture, format_layer_table, layer_table
+from gennie.processes import limit_threads
 from gennie.runs import (
     ARCHITECTURE_FILE,
     ARCHITECTURE_PICTURE,
@@ -63,8 +72,14 @@ from gennie.runs import (
 from gennie.scoring.metrics import headline_metrics
 from gennie.scoring.plots import plot_training_curves
 from gennie.scoring.score import score
-from gennie.training.callbacks import BestWeights, EpochProgressBar, EpochTable, monitor_mode
-from gennie.training.data import BatchedSamples, batch_loader
+from gennie.training.callbacks import (
+    BestWeights,
+    EpochProgressBar,
+    EpochTable,
+    SharedRunFolder,
+    monitor_mode,
+)
+from gennie.training.data import BatchedSamples, IndexedSamples, batch_loader
 from gennie.training.module import Classifier, class_weight_vector
 
 log = logging.getLogger("gennie.train")
@@ -138,6 +153,44 @@ def _dataset_problems(config: TrainConfig, dataset: Dataset) -> list[UserError]:
     return problems + _architecture_problems(config, branches)
 
 
+def _device_problems(config: TrainConfig) -> list[UserError]:
+    """An accelerator or devices that this machine does not have."""
+    accelerator = config.accelerator
+    try:
+        pick_device({"gpu": "cuda"}.get(accelerator, accelerator))
+    except UserError:
+        return [
+            UserError(
+                f"accelerator '{accelerator}' is not available on this machine",
+                field="accelerator",
+                hint="use --accelerator auto or cpu",
+            )
+        ]
+    devices = config.device_list()
+    on_gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+    if isinstance(devices, list) and not on_gpu:
+        return [
+            UserError(
+                f"devices '{config.devices}' names GPUs, but training runs on the "
+                f"{'CPU' if accelerator in ('auto', 'cpu') else accelerator.upper()}",
+                field="devices",
+                hint="give a count of processes (e.g. 2), or --accelerator gpu on a GPU machine",
+            )
+        ]
+    if on_gpu and devices != "auto":
+        wanted = max(devices) + 1 if isinstance(devices, list) else devices
+        have = torch.cuda.device_count()
+        if wanted > have:
+            return [
+                UserError(
+                    f"devices '{config.devices}' needs {wanted} GPUs; this machine has {have}",
+                    field="devices",
+                    hint="give fewer devices, or auto for all of them",
+                )
+            ]
+    return []
+
+
 def check(config: TrainConfig) -> list[UserError]:
     """The problems of a train configuration that show before training (no network is
     built, no data encoded).
@@ -153,7 +206,7 @@ def check(config: TrainConfig) -> list[UserError]:
         dataset = _open_dataset(config)
     except UserError as exc:
         return [exc]
-    return _dataset_problems(config, dataset)
+    return _dataset_problems(config, dataset) + _device_problems(config)
 
 
 def resolve_architecture(config: TrainConfig, branches: list[str]) -> ArchitectureConfig:
@@ -191,7 +244,7 @@ def prepare(config: TrainConfig) -> tuple[TrainConfig, Dataset]:
         UserError: The first problem :func:`check` finds.
     """
     dataset = _open_dataset(config)
-    problems = _dataset_problems(config, dataset)
+    problems = _dataset_problems(config, dataset) + _device_problems(config)
     if problems:
         raise problems[0]
     branches = config.branches or dataset.branches
@@ -226,12 +279,17 @@ class TrainingData:
     val_size: int
 
 
-def build_data(config: TrainConfig, dataset: Dataset) -> TrainingData:
-    """The loaders of the train and validation splits.
+def build_data(
+    config: TrainConfig, dataset: Dataset, rank: int = 0, world: int = 1, pin_memory: bool = False
+) -> TrainingData:
+    """The loaders of the train and validation splits, for one of ``world`` processes.
 
     Args:
         config: The prepared train configuration (branches filled in).
         dataset: Its dataset.
+        rank: This process's rank (data-parallel training).
+        world: Processes training together: each reads its shard of every epoch.
+        pin_memory: Put batches in page-locked memory (training on a GPU).
 
     Returns:
         The :class:`TrainingData`.
@@ -243,45 +301,92 @@ def build_data(config: TrainConfig, dataset: Dataset) -> TrainingData:
 
     train_idx, val_idx = dataset.indices("train"), dataset.indices("validation")
     train_samples = BatchedSamples(load, train_idx, dataset.labels[train_idx])
+    shards = {"rank": rank, "world": world, "pin_memory": pin_memory}
     train_loader = batch_loader(
         train_samples.in_memory(IN_MEMORY_BYTES),
         config.batch_size,
         shuffle=True,
         seed=config.seed,
         group=BATCHES_PER_STEP,
+        workers=config.loader_workers,
+        **shards,
     )
+    # Positions come with the validation batches, so that the metrics gathered from
+    # several processes count each sample once.
     val_loader = batch_loader(
-        BatchedSamples(load, val_idx, dataset.labels[val_idx]),
+        IndexedSamples(load, val_idx, dataset.labels[val_idx]),
         max(config.batch_size, 256),
         shuffle=False,
+        **shards,
     )
     return TrainingData(
         dataset, branches, load, train_loader, val_loader, int(train_idx.size), int(val_idx.size)
     )
 
 
+def _trainer_devices(config: TrainConfig) -> dict[str, Any]:
+    """Lightning's accelerator, devices, nodes and strategy for a configuration."""
+    devices = config.device_list()
+    several = config.num_nodes > 1 or devices == "auto" or not (devices == 1 or devices == [0])
+    strategy = config.strategy
+    if strategy == "auto" and several:
+        # Not Lightning's own choice: in a notebook that is ddp_fork, which trains in
+        # forked processes only and leaves this one without the best epoch.
+        strategy = "ddp"
+    return {
+        "accelerator": config.accelerator,
+        "devices": devices,
+        "num_nodes": config.num_nodes,
+        "strategy": strategy,
+    }
+
+
+def training_processes(config: TrainConfig) -> tuple[int, int]:
+    """This process's rank and the number of training processes, as Lightning sees them
+    (from its launcher's or the cluster's environment: ``LOCAL_RANK``, ``RANK``,
+    ``SLURM_PROCID``, ...).
+
+    Args:
+        config: The train configuration (accelerator, devices, num_nodes, strategy).
+
+    Returns:
+        ``(rank, world size)``; ``(0, 1)`` for one device.
+    """
+    probe = pl.Trainer(
+        **_trainer_devices(config),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return probe.global_rank, probe.world_size
+
+
 def build_trainer(
     config: TrainConfig,
-    run_dir: Path,
-    device: torch.device,
+    run_dir: Path | None,
     steps: int,
     extra_callbacks: Sequence[Any] = (),
-) -> tuple[pl.Trainer, BestWeights]:
+) -> tuple[pl.Trainer, BestWeights, SharedRunFolder]:
     """The Lightning trainer with gennie's callbacks.
 
     Args:
         config: The train configuration.
-        run_dir: The run folder (``metrics.tsv`` and ``tensorboard/`` go there).
-        device: Where to train.
+        run_dir: The run folder (``metrics.tsv`` and ``tensorboard/`` go there); None
+            in a training process other than the first, which writes nothing.
         steps: Training steps per epoch (groups of batches).
         extra_callbacks: More callbacks, after gennie's own.
 
     Returns:
-        The trainer and its :class:`~gennie.training.callbacks.BestWeights` callback,
-        which restores the best weights when fitting ends.
+        The trainer, its :class:`~gennie.training.callbacks.BestWeights` callback,
+        which restores the best weights when fitting ends, and the callback that
+        tells every process the run folder.
     """
     best = BestWeights(config.monitor)
-    callbacks: list[Any] = [EpochTable(run_dir / EPOCHS_FILE), best, *extra_callbacks]
+    shared = SharedRunFolder(run_dir)
+    callbacks: list[Any] = [shared, best, *extra_callbacks]
+    if run_dir is not None:
+        callbacks.insert(0, EpochTable(run_dir / EPOCHS_FILE))
     if not any(isinstance(c, ProgressBar) for c in callbacks):
         # Redrawn about 20 times per epoch rather than after every batch.
         callbacks.append(EpochProgressBar(refresh_rate=max(1, steps // 20)))
@@ -294,26 +399,32 @@ def build_trainer(
                 min_delta=config.min_delta,
             )
         )
+    logger: Any = False
+    if run_dir is not None:
+        logger = TensorBoardLogger(
+            str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False
+        )
     trainer = pl.Trainer(
+        **_trainer_devices(config),
         max_epochs=config.epochs,
-        accelerator=lightning_accelerator(device),
-        devices=1,
         precision=lightning_precision(config.precision),
         deterministic="warn",
-        logger=TensorBoardLogger(
-            str(run_dir), name=TENSORBOARD_DIR, version="", default_hp_metric=False
-        ),
+        logger=logger,
         callbacks=callbacks,
         enable_checkpointing=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, steps)),
-        default_root_dir=str(run_dir),
+        default_root_dir=str(run_dir) if run_dir is not None else None,
+        # The loaders shard the splits themselves (see gennie.training.data).
+        use_distributed_sampler=False,
     )
-    return trainer, best
+    return trainer, best, shared
 
 
-def _log_plan(config: TrainConfig, data: TrainingData, device: torch.device, centre: int) -> None:
+def _log_plan(
+    config: TrainConfig, data: TrainingData, trainer: pl.Trainer, device: torch.device, centre: int
+) -> None:
     """Say what is about to be trained, on what, and where."""
     window = data.dataset.window
     if config.centre_networks and not centre:
@@ -338,6 +449,18 @@ def _log_plan(config: TrainConfig, data: TrainingData, device: torch.device, cen
         device,
         ", bfloat16 mixed precision" if config.precision == "bf16" else "",
     )
+    if trainer.world_size > 1:
+        machines = f" on {trainer.num_nodes} machines" if trainer.num_nodes > 1 else ""
+        log.info(
+            "DDP: %d processes%s, world size %d (%s); batch size %d per process, "
+            "%d per step in all",
+            trainer.world_size,
+            machines,
+            trainer.world_size,
+            "NCCL" if device.type == "cuda" else "gloo",
+            config.batch_size,
+            config.batch_size * trainer.world_size,
+        )
     if config.precision == "bf16" and not fast_bfloat16(device):
         log.warning(
             "precision bf16: this %s has no bfloat16 arithmetic, so training will be "
@@ -361,6 +484,8 @@ def fit(trainer: pl.Trainer, module: Classifier, data: TrainingData, best: BestW
     Raises:
         KeyboardInterrupt: Ctrl+C or SIGTERM (:class:`~gennie.processes.Terminated`)
             stopped the loop.
+        UserError: One of several training processes failed (each process says so;
+            the one that failed first says why).
     """
     try:
         trainer.fit(module, data.train_loader, data.val_loader)
@@ -369,14 +494,25 @@ def fit(trainer: pl.Trainer, module: Classifier, data: TrainingData, best: BestW
         if isinstance(exc.__context__, KeyboardInterrupt):
             raise exc.__context__ from None
         raise
+    except Exception as exc:
+        if trainer.world_size == 1 or isinstance(exc, UserError):
+            raise
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"training process {trainer.global_rank} of {trainer.world_size} stopped: "
+            f"{type(exc).__name__}: {reason}",
+            hint="the whole run stopped; when a peer's connection closed, the message of "
+            "the process that failed first says why",
+        ) from exc
     epochs_run = trainer.current_epoch
-    log.info(
-        "best epoch %s (%s = %s) of %d",
-        best.best_epoch,
-        best.monitor,
-        best.best_value,
-        epochs_run,
-    )
+    if trainer.is_global_zero:
+        log.info(
+            "best epoch %s (%s = %s) of %d",
+            best.best_epoch,
+            best.monitor,
+            best.best_value,
+            epochs_run,
+        )
     return epochs_run
 
 
@@ -482,9 +618,51 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*tensorboardX.*")
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
+    # Epoch metrics are computed from the outputs of all processes (see module.py),
+    # so Lightning's advice to average them across processes does not apply.
+    warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed.*")
+    warnings.filterwarnings("ignore", ".*all_gather is deprecated.*")
 
 
 # --------------------------------------------------------------------------- stage
+
+
+def _quiet_helper() -> None:
+    """A training process other than the first says only warnings and errors (the
+    first one tells what happens), and nothing on stdout."""
+    logging.getLogger("gennie").setLevel(logging.WARNING)
+
+
+def _train_helper(
+    config: TrainConfig,
+    dataset: Dataset,
+    rank: int,
+    world: int,
+    make_module: Callable[[int], Classifier],
+    extra_callbacks: Sequence[Any],
+) -> StageResult:
+    """Train as one of several processes, other than the first: the same loop on this
+    process's shard, writing nothing.
+
+    Returns:
+        The run folder (the first process's) and a summary with ``rank`` (the CLI
+        prints nothing for such a process).
+    """
+    _quiet_helper()
+    with limit_threads(config.threads):
+        data = build_data(config, dataset, rank, world, pin_memory=_pin(config))
+        module = make_module(data.train_size)
+        trainer, best, shared = build_trainer(config, None, len(data.train_loader), extra_callbacks)
+        epochs_run = fit(trainer, module, data, best)
+    summary = {"rank": rank, "world_size": world, "epochs_run": epochs_run}
+    return StageResult(run_dir=shared.run_dir or Path(config.out), summary=summary, stage="train")
+
+
+def _pin(config: TrainConfig) -> bool:
+    """Whether batches go to page-locked memory: when training on a CUDA GPU."""
+    return config.accelerator == "gpu" or (
+        config.accelerator == "auto" and torch.cuda.is_available()
+    )
 
 
 def train(
@@ -507,7 +685,6 @@ def train(
         UserError: A problem with the dataset or the configuration.
     """
     config, dataset = prepare(config)
-    device = pick_device(config.device)
     inputs = network_inputs(dataset, list(config.branches or []))
     pl.seed_everything(config.seed, workers=True, verbose=False)
     # Built before the run folder exists, so that an architecture that does not fit
@@ -526,16 +703,24 @@ def train(
     )
     _quiet_lightning()
 
-    with run_folder(config) as run:
-        data = build_data(config, dataset)
-        steps_per_epoch = -(-data.train_size // config.batch_size)
-        module = Classifier(
+    def make_module(train_size: int) -> Classifier:
+        # Optimizer steps per epoch of one process (the one-cycle schedule's length;
+        # see gennie.training.data.ShardedBatches).
+        steps_per_epoch = -(-max(1, train_size // world) // config.batch_size)
+        return Classifier(
             network, len(dataset.classes), config, steps_per_epoch, class_weights=weights
         )
-        trainer, best = build_trainer(
-            config, run.dir, device, len(data.train_loader), extra_callbacks
-        )
-        _log_plan(config, data, device, centre)
+
+    rank, world = training_processes(config)
+    if rank > 0:
+        return _train_helper(config, dataset, rank, world, make_module, extra_callbacks)
+
+    with run_folder(config) as run:
+        data = build_data(config, dataset, 0, world, pin_memory=_pin(config))
+        module = make_module(data.train_size)
+        trainer, best, _ = build_trainer(config, run.dir, len(data.train_loader), extra_callbacks)
+        device = trainer.strategy.root_device
+        _log_plan(config, data, trainer, device, centre)
         epochs_run = fit(trainer, module, data, best)
         # The best weights, restored by BestWeights when fitting ended.
         network = module.evaluated_network.to(device).eval()
@@ -544,4 +729,6 @@ def train(
             run.summary["metrics"] = headline_metrics(metrics)
         write_outputs(run.dir, config, dataset, network, centre, best, epochs_run)
         run.summary.update({"best_epoch": best.best_epoch, "epochs_run": epochs_run})
+        if world > 1:
+            run.summary["processes"] = world
         return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
