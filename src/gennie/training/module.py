@@ -212,11 +212,16 @@ class Classifier(pl.LightningModule):
     def _collect(self, loss: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> None:
         self._train_outputs.append((loss.reshape(1) * y.shape[0], probs, y))
 
+    @property
+    def _world_size(self) -> int:
+        """Processes training together (1 without a trainer)."""
+        return 1 if self._trainer is None else self.trainer.world_size
+
     def _gathered(self, parts: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Tensors of this process (rows along the first dimension), each concatenated
         with the same tensor of every other process (in rank order); unchanged with one
         process. The processes may hold different numbers of rows."""
-        if self.trainer.world_size == 1:
+        if self._world_size == 1:
             return list(parts)
         gathered = []
         for part in parts:
@@ -276,7 +281,7 @@ class Classifier(pl.LightningModule):
         """
         optimizer = self.optimizers().optimizer
         scheduler = self.lr_schedulers() if self.config.lr_schedule == "one-cycle" else None
-        distributed = self.trainer.world_size > 1
+        distributed = self._world_size > 1
         for xs, y in group:
             loss = self._train_loss(xs, y)
             optimizer.zero_grad()
@@ -313,7 +318,8 @@ class Classifier(pl.LightningModule):
         self._val_outputs.append((positions, losses, logits.softmax(dim=1), y))
         # Computed at the last batch, not in on_validation_epoch_end: callbacks (best
         # weights, early stopping) read the metrics in that hook before the module's runs.
-        if batch_idx == self.trainer.num_val_batches[0] - 1:
+        # (Without a trainer, as in a test of one batch, each batch is the last.)
+        if self._trainer is None or batch_idx == self.trainer.num_val_batches[0] - 1:
             self._log_validation()
 
     def on_validation_epoch_start(self) -> None:
@@ -327,7 +333,7 @@ class Classifier(pl.LightningModule):
         positions, losses, probs, y = (torch.cat(p) for p in zip(*self._val_outputs, strict=True))
         self._val_outputs = []
         positions, losses, probs, y = self._gathered([positions, losses, probs, y])
-        if self.trainer.world_size > 1:
+        if self._world_size > 1:
             keep = _first_occurrences(positions)
             losses, probs, y = losses[keep], probs[keep], y[keep]
         self._log_epoch(
