@@ -25,7 +25,7 @@ from pydantic import (
 
 from gennie.config.base import FieldError, StageConfig, StrictModel, check_branch_names
 from gennie.config.layers import ConvLayer, DenseLayer, PoolLayer
-from gennie.config.stages import Precision, TrainConfig
+from gennie.config.stages import Precision, TrainConfig, parse_devices
 
 # --------------------------------------------------------------------------- search
 
@@ -486,6 +486,18 @@ class TuneConfig(StageConfig):
         TrainConfig.model_fields["precision"].default,
         description="Arithmetic of the trials' training (see train's precision).",
     )
+    devices: str = Field(
+        TrainConfig.model_fields["devices"].default,
+        description="Devices of each trial's training on this machine, one process each "
+        "(see train's devices; fixed, not searched): a count, GPU numbers (0,1) or "
+        "auto. Each worker (--jobs) trains its trials on that many; --batch-size stays "
+        "per device.",
+    )
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices_text(cls, value: Any) -> str:
+        return parse_devices(value)[1]
 
     @field_validator("storage")
     @classmethod

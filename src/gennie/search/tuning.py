@@ -176,7 +176,7 @@ class Worker:
 
         from gennie.search.space import trial_config
         from gennie.search.study import PruningCallback, monitor_of
-        from gennie.training.stage import train
+        from gennie.training.stage import helper_processes, train
 
         started = time.time()
         monitor = monitor_of(self.config.objective)
@@ -192,6 +192,7 @@ class Worker:
                 name=f"trial_{trial.number:04d}",
                 seed=self.config.seed,
                 device=self.config.device,
+                devices=self.config.devices,
                 threads=self.threads,
                 precision=self.config.precision,
                 monitor=monitor,
@@ -201,7 +202,12 @@ class Worker:
             trial.set_user_attr("setup", setup)
             pruning = PruningCallback(trial, monitor)
             # The trial's own progress bar is off: one line per trial is printed instead.
-            result = train(config, [pruning, TQDMProgressBar(refresh_rate=0)], evaluate_test=False)
+            # Several devices: this process trains as the first of them, the others
+            # run in processes started for the trial.
+            with helper_processes(config):
+                result = train(
+                    config, [pruning, TQDMProgressBar(refresh_rate=0)], evaluate_test=False
+                )
             metrics = validation_metrics(result.run_dir, self.dataset, self.config.device)
         except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM: the trial fails, the run stops
             cancelled = {"error": f"cancelled: {exc or 'Ctrl+C'}", "seconds": _since(started)}

@@ -128,6 +128,19 @@ class SharedRunFolder(pl.Callback):
             self.run_dir = Path(shared) if shared else None
 
 
+class StopTogether(pl.Callback):
+    """Stops every training process when one of them was told to stop (a search's
+    pruning callback lives in the first process only), after each validation.
+
+    Early stopping needs none of it: it decides the same in every process.
+    """
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1 and not trainer.sanity_checking:
+            stop = trainer.strategy.reduce_boolean_decision(trainer.should_stop, all=False)
+            trainer.should_stop = stop
+
+
 class BestWeights(pl.Callback):
     """Remembers the weights of the best validation epoch and restores them at the end.
 

@@ -31,9 +31,15 @@ reads its rank from the environment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from gennie.config import ArchitectureConfig, TrainConfig
+from gennie.config.loading import dump_config
 from gennie.config.presets import preset_architecture
 from gennie.dataset.store import Dataset
 from gennie.errors import UserError
@@ -77,6 +84,7 @@ from gennie.training.callbacks import (
     EpochProgressBar,
     EpochTable,
     SharedRunFolder,
+    StopTogether,
     monitor_mode,
 )
 from gennie.training.data import BatchedSamples, IndexedSamples, batch_loader
@@ -384,7 +392,7 @@ def build_trainer(
     """
     best = BestWeights(config.monitor)
     shared = SharedRunFolder(run_dir)
-    callbacks: list[Any] = [shared, best, *extra_callbacks]
+    callbacks: list[Any] = [shared, best, *extra_callbacks, StopTogether()]
     if run_dir is not None:
         callbacks.insert(0, EpochTable(run_dir / EPOCHS_FILE))
     if not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -656,6 +664,70 @@ def _train_helper(
         epochs_run = fit(trainer, module, data, best)
     summary = {"rank": rank, "world_size": world, "epochs_run": epochs_run}
     return StageResult(run_dir=shared.run_dir or Path(config.out), summary=summary, stage="train")
+
+
+@contextlib.contextmanager
+def helper_processes(config: TrainConfig) -> Iterator[None]:
+    """Within the block, :func:`train` in this process is the first of ``devices``
+    training processes on this machine, and the others run as ``gennie train`` in
+    processes started here; for a caller whose command line Lightning cannot start
+    again (a search's worker, whose trials train in-process).
+
+    The processes find each other as Lightning reads it from the environment
+    (``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), which is set
+    for the block and restored afterwards. Nothing happens for one device.
+
+    Args:
+        config: The train configuration (one machine: ``num_nodes`` 1).
+    """
+    devices = _trainer_devices(config)["devices"]
+    count = len(devices) if isinstance(devices, list) else devices
+    if count == "auto":
+        count = torch.cuda.device_count() if _pin(config) else 1
+    if count == 1:
+        yield
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    shared = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "WORLD_SIZE": str(count),
+        "NODE_RANK": "0",
+    }
+    saved = {name: os.environ.get(name) for name in [*shared, "LOCAL_RANK"]}
+    with tempfile.TemporaryDirectory(prefix="gennie-helpers-") as folder:
+        parameters = Path(folder) / "parameters.yaml"
+        dump_config(config, parameters)
+        command = [sys.executable, "-m", "gennie", "train", "--config", str(parameters)]
+        helpers = [
+            subprocess.Popen(
+                command,
+                env={**os.environ, **shared, "LOCAL_RANK": str(rank)},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+            for rank in range(1, count)
+        ]
+        os.environ.update(shared, LOCAL_RANK="0")
+        try:
+            yield
+        finally:
+            # The next training in this process starts a new group of processes.
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            for helper in helpers:
+                try:
+                    helper.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
+                    helper.wait()
 
 
 def _pin(config: TrainConfig) -> bool:
