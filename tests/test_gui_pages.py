@@ -575,3 +575,45 @@ def test_the_layers_editor_fills_in_the_configured_default_preset(workspace):
     fill.click().run()
     filled = yaml.safe_load(at.text_area(key="train.architecture").value)
     assert filled == preset_architecture(preset, branches).model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- basic / advanced
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_advanced_options_are_in_a_closed_expander(workspace, stage):
+    from gennie.config.options import ADVANCED_PANEL
+
+    at = _page(stage)
+    (advanced,) = [e for e in at.expander if e.label == ADVANCED_PANEL]
+    assert advanced.proto.expanded is False
+    inside = {
+        w.key
+        for kind in (
+            "number_input",
+            "selectbox",
+            "checkbox",
+            "text_input",
+            "text_area",
+            "multiselect",
+        )
+        for w in getattr(advanced, kind)
+    }
+    values: dict = {}
+    for ff in stage_options(stage):
+        key = f"{stage}.{ff.name}"
+        if ff.kind in ("classes", "chromosomes") or not visible(stage, ff.name, values):
+            continue
+        if ff.name == "architecture":
+            continue  # drawn by the layer editor
+        assert (key in inside) == ff.advanced, key
+
+
+def test_a_problem_in_an_advanced_field_says_where_it_is(workspace, monkeypatch):
+    found = [UserError("masking needs a wider window", field="mask")]
+    monkeypatch.setattr(Stage, "checker", lambda self: lambda config: found)
+    at = _page("train")
+    assert "Fix the marked field(s) to enable Run: mask (mask under Advanced options)" in [
+        w.value for w in at.warning
+    ]
+    assert "masking needs a wider window" in _errors(at)

@@ -23,7 +23,7 @@ import streamlit as st
 from pydantic import BaseModel
 
 from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_name_from_file
-from gennie.config.options import Option, options
+from gennie.config.options import ADVANCED_PANEL, Option, options
 from gennie.config.presets import preset_architecture
 from gennie.config.search import mask_storage_url
 from gennie.dataset.store import Dataset
@@ -48,7 +48,8 @@ NONE = "(none)"
 """The choice that stands for "not set" in a list of options."""
 
 BASE_FIELDS = tuple(StageConfig.model_fields)
-"""Fields every stage has (``out``, ``name``, ``seed``); drawn last, under "Output"."""
+"""Fields every stage has (``out``, ``name``, ``seed``, ``threads``); drawn last, under
+"Output"."""
 
 CLASS_ROWS = 2
 """Class rows a page shows at least (more are added with "Number of classes")."""
@@ -444,8 +445,21 @@ def field_widget(stage: str, ff: Option, values: dict[str, Any], slot_of: dict) 
     return _from_raw(ff, st.session_state.get(key))
 
 
+def _draw_fields(
+    stage: str, fields: list[Option], values: dict[str, Any], slots: dict[str, Any]
+) -> None:
+    """Draw the visible ones of ``fields`` in order (a hidden field's value is dropped)."""
+    for ff in fields:
+        if not visible(stage, ff.name, values):
+            values.pop(ff.name, None)
+            continue
+        values[ff.name] = field_widget(stage, ff, values, slots)
+
+
 def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Draw every visible field of a stage (base fields last).
+    """Draw every visible field of a stage: the basic ones, then the advanced ones in a
+    closed "Advanced options" expander (the ``level`` the model declares, see
+    :mod:`gennie.config.options`), then the fields every stage has under "Output".
 
     Returns:
         The values by field (hidden fields left out) and the message slots by field.
@@ -460,18 +474,24 @@ def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
         if ff.kind not in ("classes", "chromosomes"):
             raw = st.session_state.get(key, _keep().get(key, to_raw(ff, ff.default)))
             values[ff.name] = _from_raw(ff, raw)
-    ordered = [f for f in fields if f.name not in BASE_FIELDS] + [
-        f for f in fields if f.name in BASE_FIELDS
-    ]
-    for ff in ordered:
-        if ff.name == BASE_FIELDS[0]:
-            st.subheader("Output")
-        if not visible(stage, ff.name, values):
-            values.pop(ff.name, None)
-            continue
-        values[ff.name] = field_widget(stage, ff, values, slots)
+    own = [f for f in fields if f.name not in BASE_FIELDS]
+    _draw_fields(stage, [f for f in own if not f.advanced], values, slots)
+    advanced = [f for f in own if f.advanced]
+    if any(visible(stage, f.name, values) for f in advanced):
+        with st.expander(ADVANCED_PANEL, expanded=False, icon=":material/tune:"):
+            st.caption("Options most runs leave at their defaults.")
+            _draw_fields(stage, advanced, values, slots)
+    else:
+        _draw_fields(stage, advanced, values, slots)  # drops their values
+    st.subheader("Output")
+    _draw_fields(stage, [f for f in fields if f.name in BASE_FIELDS], values, slots)
     save_draft(stage)
     return values, slots
+
+
+def advanced_fields(stage: str, names: set[str] | list[str]) -> list[str]:
+    """The fields among ``names`` that the form shows under "Advanced options"."""
+    return [o.name for o in stage_options(stage) if o.advanced and o.name in names]
 
 
 # --------------------------------------------------------------------------- drafts

@@ -13,10 +13,17 @@ from pathlib import Path
 import streamlit as st
 
 from gennie.config import STAGES, read_yaml
+from gennie.config.options import ADVANCED_PANEL
 from gennie.errors import UserError
 from gennie.gui.common import job_store, relative, sidebar, workspace
 from gennie.gui.fields import validate_page
-from gennie.gui.form import draw_form, load_into_form, reset_form, show_messages
+from gennie.gui.form import (
+    advanced_fields,
+    draw_form,
+    load_into_form,
+    reset_form,
+    show_messages,
+)
 from gennie.gui.jobview import jobs_panel
 from gennie.runs import PARAMETERS_FILE, find_runs
 
@@ -107,7 +114,9 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
         st.error(message, icon=":material/error:")
     problems = sorted(set(check.errors) - check.missing)
     if problems:
-        st.warning(f"Fix the marked field(s) to enable Run: {', '.join(problems)}")
+        hidden = advanced_fields(stage, problems)
+        where = f" ({', '.join(hidden)} under {ADVANCED_PANEL})" if hidden else ""
+        st.warning(f"Fix the marked field(s) to enable Run: {', '.join(problems)}{where}")
     elif check.missing:
         st.info(f"Fill in to enable Run: {', '.join(sorted(check.missing))}")
     clicked = st.button(
