@@ -240,6 +240,9 @@ def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
         payload.update(summary)
         real_stdout.write(json.dumps(payload, default=str) + "\n")
         return
+    message = getattr(result, "message", "")
+    if message and sys.stderr.isatty():  # without a terminal it was logged already
+        typer.echo(message, err=True)
     metrics = summary.get("metrics")
     if metrics:
         typer.echo(
