@@ -25,6 +25,7 @@ from gennie.gui.form import (
     show_messages,
 )
 from gennie.gui.jobview import jobs_panel
+from gennie.gui.preview import has_preview, show_preview
 from gennie.runs import PARAMETERS_FILE, find_runs
 
 
@@ -109,7 +110,10 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
     values, slots = draw_form(stage)
     check = validate_page(stage, values, workspace())
     show_messages(stage, check, slots)
+    preview = show_preview(stage, values, workspace()) if has_preview(stage) else None
     st.divider()
+    if preview is not None and preview.problems and check.ok:
+        st.warning("Fix the input files (see the preview) to enable Run")
     for message in check.general:
         st.error(message, icon=":material/error:")
     problems = sorted(set(check.errors) - check.missing)
@@ -122,7 +126,7 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
     clicked = st.button(
         f"Run {spec.title.lower()}",
         type="primary",
-        disabled=not check.ok,
+        disabled=not check.ok or bool(preview and preview.problems),
         key=f"{stage}.run",
     )
     if clicked and check.config is not None:
