@@ -15,6 +15,7 @@ an explicit default would then silently become its minimum (patience 1, seed 0).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from gennie.gui.fields import (
     stage_options,
     visible,
 )
+from gennie.gui.layers import draw_layer_editor
 from gennie.gui.runinfo import to_yaml, workspace_files
 from gennie.jobs import STATE_DIR
 from gennie.runs import find_runs
@@ -55,7 +57,11 @@ CLASS_ROWS = 2
 """Class rows a page shows at least (more are added with "Number of classes")."""
 
 ARCHITECTURE = "architecture"
-"""The layers field: edited as YAML only on request, else the preset's layers apply."""
+"""The layers field: edited only on request (layer by layer, or as YAML), else the
+preset's layers apply."""
+
+LAYER_VIEWS = ("Layer editor", "YAML")
+"""The two ways to edit the layers (see :mod:`gennie.gui.layers`)."""
 
 
 # --------------------------------------------------------------------------- kept state
@@ -336,6 +342,22 @@ def _architecture_tools(stage: str, values: dict[str, Any]) -> None:
     )
 
 
+def _layer_view(stage: str) -> str:
+    """The choice between the layer editor and the YAML text of the architecture."""
+    key = f"{stage}.{ARCHITECTURE}.view"
+    view = kept_value(key, LAYER_VIEWS[0])
+    st.radio(
+        "Edit the layers",
+        LAYER_VIEWS,
+        index=LAYER_VIEWS.index(view) if view in LAYER_VIEWS else 0,
+        key=key,
+        horizontal=True,
+        help="Layer by layer, or as the YAML text of the architecture (the same value).",
+    )
+    remember(key)
+    return st.session_state.get(key, LAYER_VIEWS[0])
+
+
 def _number(value: Any, cast: type, minimum: Any = None, maximum: Any = None) -> Any:
     """A number field's value as its widget's own default: of the widget's type and
     within its bounds (Streamlit refuses others), ``None`` for empty."""
@@ -370,6 +392,15 @@ def field_widget(stage: str, ff: Option, values: dict[str, Any], slot_of: dict) 
         if not custom:
             return None
         _architecture_tools(stage, values)
+        if _layer_view(stage) == LAYER_VIEWS[0]:
+            draw_layer_editor(
+                key,
+                kept_value(key, "") or "",
+                _layer_branches(values),
+                functools.partial(set_widget, key),
+            )
+            slot_of[ff.name] = st.empty()
+            return _from_raw(ff, kept_value(key, ""))
     default = to_raw(ff, ff.default)
     value = kept_value(key, default)
     text = ff.label
