@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_run import GENNIE
 from torch import nn
 
 from gennie.attribution.attributions import (
@@ -46,7 +46,6 @@ from gennie.interpret.motifs import (
 from gennie.model.network import MultiBranchNetwork
 
 MOTIF = "TGTAAATA"
-GENNIE = Path(sys.executable).parent / "gennie"
 
 
 def encode(sequences: list[str]) -> np.ndarray:
