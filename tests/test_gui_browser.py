@@ -244,7 +244,7 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.fill("Window", "123")
     user.fill("Split ratio", "8:1:1")
     user.click("Reset all fields to the defaults")  # the page shows the defaults again
-    expect(page.get_by_label("Window", exact=True)).to_have_value("150")
+    expect(page.get_by_label("Window", exact=True)).to_have_value("")  # chosen from the inputs
     expect(page.get_by_label("Split ratio", exact=True)).to_have_value("7:1:1:1")
     user.fill("Class 1 file", "data/bound.bed")
     user.fill("Class 2 file", "data/missing.bed")

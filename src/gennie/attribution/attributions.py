@@ -45,12 +45,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from gennie.dataset.negatives import dinucleotide_shuffle
 from gennie.encode import BranchEncoder
 from gennie.encode.alphabet import LETTERS, base_codes, one_hot
 from gennie.errors import UserError
+from gennie.progress import Progress
 
 SCORE_NAME = "log-odds"
 """Name of the attributed score (see the module docstring)."""
@@ -478,7 +478,7 @@ def attribute(
     parts: dict[str, list] = {k: [] for k in ("targets", "scores", "base", "delta")}
     values: dict[str, list[np.ndarray]] = {b: [] for b in branches}
     inputs: dict[str, list[np.ndarray]] = {b: [] for b in branches}
-    progress = tqdm(total=total, desc="integrated gradients", unit="sample", leave=False)
+    progress = Progress(total, "integrated gradients", unit="sample")
     offset = 0
     for arrays in batches:
         if baseline == "file" and fixed is None:
@@ -515,7 +515,7 @@ def attribute(
         parts["delta"].append(torch.stack(per_slot_delta, dim=1).float().cpu().numpy())
         offset += n
         progress.update(n)
-    progress.close()
+    progress.close(finished=offset > 0)
     if offset == 0:
         raise UserError("no samples to attribute", field="attributions")
     return Attributions(

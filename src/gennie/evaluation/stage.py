@@ -277,7 +277,9 @@ def score_model(
     """
     classes = model.spec.classes
     forward = model.network.to(device) if model.network is not None else model.forward
-    probs = predict_probabilities(forward, data.batches, device, model.outputs_are_probabilities)
+    probs = predict_probabilities(
+        forward, data.batches, device, model.outputs_are_probabilities, total=len(data.labels)
+    )
     metrics = score(probs, data.labels, classes, run_dir)
     table = probability_table(data.identity, probs, classes)
     table.to_csv(run_dir / PREDICTIONS_FILE, sep="\t", index=False)
@@ -330,11 +332,13 @@ def evaluate(config: EvaluateConfig) -> StageResult:
     device = pick_device(config.device)
     if config.attributions:
         check_attribution_options(config, model)
-    with InputMapper(model.spec, config.genome, config.conservation) as mapper:
+    with (
+        run_folder(config) as run,
+        InputMapper(model.spec, config.genome, config.conservation) as mapper,
+    ):
         if config.blackbox:
             data = blackbox_data(config, model.spec)
         else:
             data = file_data(config, mapper, model.spec.classes)
-        with run_folder(config) as run:
-            run.summary.update(score_model(run.dir, config, model, data, device))
-            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+        run.summary.update(score_model(run.dir, config, model, data, device))
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
