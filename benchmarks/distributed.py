@@ -5,7 +5,9 @@ trains the same configuration with ``gennie train`` twice, each in its own comma
 
 - one process (``--devices 1``);
 - two processes on the CPU (``--devices 2 --strategy ddp``, gloo backend), each with
-  ``--threads 1`` and the same ``--batch-size`` per process.
+  ``--threads 1`` and half the batch size (``--batch-size`` is per process), so that
+  both take the same optimizer steps on the same number of samples per step
+  (``--ddp-batch-size`` sets another).
 
 Both run the same number of epochs (early stopping off). Throughput is the training
 samples per second of the epochs after the first (the first one carries start-up
@@ -20,8 +22,8 @@ and their ratio; without CUDA it says that part was skipped.
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/distributed.py [--epochs 4] [--batch-size 64]
-        [--preset gennie] [--json benchmarks/results/distributed/cpu.json]
+    .venv/bin/python benchmarks/distributed.py [--epochs 6] [--batch-size 64]
+        [--ddp-batch-size 32] [--preset gennie] [--json benchmarks/results/distributed/cpu.json]
 """
 
 from __future__ import annotations
@@ -80,14 +82,16 @@ def epochs_of(run_dir: Path) -> list[dict[str, float]]:
         ]
 
 
-def train_cpu(dataset: Path, folder: Path, args: argparse.Namespace, devices: int) -> dict:
+def train_cpu(
+    dataset: Path, folder: Path, args: argparse.Namespace, devices: int, batch_size: int
+) -> dict:
     """Train with ``devices`` processes on the CPU; throughput and validation AUROC."""
     extra = ["--devices", str(devices)] + (["--strategy", "ddp"] if devices > 1 else [])
     answer, wall = _run(
         [
             "train", "--dataset", str(dataset), "--preset", args.preset,
             "--ensemble", "1", "--epochs", str(args.epochs),
-            "--batch-size", str(args.batch_size), "--no-early-stopping",
+            "--batch-size", str(batch_size), "--no-early-stopping",
             "--accelerator", "cpu", "--threads", "1",
             "--out", str(folder / "runs"), "--name", f"cpu{devices}", *extra,
         ],
@@ -97,6 +101,7 @@ def train_cpu(dataset: Path, folder: Path, args: argparse.Namespace, devices: in
     timed = rows[1:] or rows
     return {
         "processes": devices,
+        "batch_size_per_process": batch_size,
         "seconds_per_epoch": [r["seconds"] for r in rows],
         "samples_per_s": args.train_size * len(timed) / sum(r["seconds"] for r in timed),
         "wall_s": round(wall, 1),
@@ -169,20 +174,20 @@ def gpu_part(dataset: Path, folder: Path, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--ddp-batch-size", type=int, default=None)
     parser.add_argument("--preset", default="gennie")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         dataset, args.train_size = prepare(folder)
-        one = train_cpu(dataset, folder, args, 1)
-        two = train_cpu(dataset, folder, args, 2)
+        one = train_cpu(dataset, folder, args, 1, args.batch_size)
+        two = train_cpu(dataset, folder, args, 2, args.ddp_batch_size or args.batch_size // 2)
         result = {
             "train_samples": args.train_size,
             "epochs": args.epochs,
-            "batch_size_per_process": args.batch_size,
             "preset": args.preset,
             "cpu_cores": os.cpu_count(),
             "load_average": os.getloadavg(),

@@ -144,6 +144,20 @@ def test_other_devices_are_refused(given) -> None:
         TrainConfig(devices=given)
 
 
+def test_search_trials_train_on_the_searchs_devices(tmp_path: Path) -> None:
+    import optuna
+
+    from gennie.config import TuneConfig
+    from gennie.search.space import trial_config
+
+    config = TuneConfig(dataset=tmp_path, devices=[0, 1])
+    assert config.devices == "0,1"
+    trial = optuna.create_study().ask()
+    trained = trial_config(trial, config.space, ["seq"], dataset=tmp_path, devices=config.devices)
+    assert trained.device_list() == [0, 1]
+    assert "devices" not in trial.params  # fixed, not searched
+
+
 def test_gpu_numbers_on_the_cpu_are_a_user_error() -> None:
     from gennie.training.stage import _device_problems
 
