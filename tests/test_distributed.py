@@ -166,6 +166,20 @@ def test_gpu_numbers_on_the_cpu_are_a_user_error() -> None:
     assert isinstance(problems[0], UserError)
 
 
+def test_a_process_other_than_the_first_gets_nothing_that_writes(tmp_path: Path) -> None:
+    from gennie.training.callbacks import EpochTable
+    from gennie.training.stage import build_trainer
+
+    config = TrainConfig(dataset=tmp_path, accelerator="cpu")
+    helper, _, shared = build_trainer(config, None, steps=4)
+    assert helper.loggers == []
+    assert not any(isinstance(c, EpochTable) for c in helper.callbacks)
+    assert shared.run_dir is None
+    first, _, _ = build_trainer(config, tmp_path, steps=4)
+    assert [type(c) for c in first.callbacks].count(EpochTable) == 1
+    assert len(first.loggers) == 1
+
+
 # --------------------------------------------------------------------------- end to end
 
 

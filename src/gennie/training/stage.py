@@ -332,10 +332,19 @@ def build_data(
     )
 
 
+def _device_count(config: TrainConfig) -> int:
+    """Training processes on each machine (``devices``, with ``auto`` resolved: every
+    GPU when training on GPUs, else one)."""
+    devices = config.device_list()
+    if devices == "auto":
+        return max(1, torch.cuda.device_count()) if _pin(config) else 1
+    return len(devices) if isinstance(devices, list) else devices
+
+
 def _trainer_devices(config: TrainConfig) -> dict[str, Any]:
     """Lightning's accelerator, devices, nodes and strategy for a configuration."""
     devices = config.device_list()
-    several = config.num_nodes > 1 or devices == "auto" or not (devices == 1 or devices == [0])
+    several = config.num_nodes > 1 or _device_count(config) > 1
     strategy = config.strategy
     if strategy == "auto" and several:
         # Not Lightning's own choice: in a notebook that is ddp_fork, which trains in
@@ -680,10 +689,7 @@ def helper_processes(config: TrainConfig) -> Iterator[None]:
     Args:
         config: The train configuration (one machine: ``num_nodes`` 1).
     """
-    devices = _trainer_devices(config)["devices"]
-    count = len(devices) if isinstance(devices, list) else devices
-    if count == "auto":
-        count = torch.cuda.device_count() if _pin(config) else 1
+    count = _device_count(config)
     if count == 1:
         yield
         return
