@@ -3,13 +3,17 @@ validation metrics, the options, and a 2-process run on the CPU through the CLI.
 
 import csv
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from cli_run import run_gennie
+from cli_run import GENNIE, run_gennie
 from planted import planted_motif_dataset
 
 from gennie.config import TrainConfig
@@ -256,3 +260,36 @@ def test_a_gpu_run_in_bfloat16_gives_a_bundle_that_predicts_on_the_cpu(
     on_gpu = validation_metrics(result.run_dir, Dataset(dataset), "cuda")
     on_cpu = validation_metrics(result.run_dir, Dataset(dataset), "cpu")
     assert on_cpu["auroc"] == pytest.approx(on_gpu["auroc"], abs=1e-3)
+
+
+def test_a_failing_process_ends_the_run_with_a_message_and_no_bundle(
+    tmp_path: Path, one_thread
+) -> None:
+    """Two processes started from outside (as torchrun does): the second joins and then
+    dies; the first stops with a clear message, exit code 2, and leaves no run folder."""
+    dataset = planted_motif_dataset(tmp_path, 30, seed=2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    env.update(WORLD_SIZE="2", NODE_RANK="0", OMP_NUM_THREADS="1")
+    out = tmp_path / "runs"
+    first = subprocess.Popen(
+        [str(GENNIE), "train", "--dataset", str(dataset), "--preset", "1layer",
+         "--ensemble", "1", "--epochs", "50", "--no-early-stopping", "--devices", "2",
+         "--accelerator", "cpu", "--threads", "1", "--out", str(out)],
+        env={**env, "LOCAL_RANK": "0"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    dies = (
+        "import torch.distributed as d; d.init_process_group('gloo', rank=1, world_size=2); "
+        "raise SystemExit('the second process failed')"
+    )
+    second = subprocess.run([sys.executable, "-c", dies], env=env, capture_output=True)
+    assert second.returncode == 1
+    stdout, stderr = first.communicate(timeout=240)
+    assert first.returncode == 2, stderr
+    assert "error: training process 0 of 2 stopped" in stderr
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    assert not list(out.glob("train_*"))
