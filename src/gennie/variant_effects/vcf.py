@@ -17,7 +17,7 @@ from pathlib import Path
 import pysam
 
 from gennie.errors import UserError
-from gennie.io.files import require_file
+from gennie.io.files import open_text, require_file
 from gennie.variant_effects.windows import changed_length
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
@@ -68,9 +68,15 @@ def open_vcf(path: Path, field: str = "vcf") -> pysam.VariantFile:
         pysam.set_verbosity(verbosity)
 
 
-def header_lines(handle: pysam.VariantFile) -> int:
-    """Lines of a VCF's header (the ``##`` lines and the ``#CHROM`` line)."""
-    return len(str(handle.header).splitlines())
+def header_lines(path: Path, field: str = "vcf") -> int:
+    """Lines of a VCF's header as written (the ``##`` lines and the ``#CHROM`` line)."""
+    count = 0
+    with open_text(path, field) as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
 
 
 def read_vcf(path: Path, field: str = "vcf") -> Iterator[VcfRecord]:
@@ -87,7 +93,7 @@ def read_vcf(path: Path, field: str = "vcf") -> Iterator[VcfRecord]:
         UserError: The file cannot be read, or a record is malformed (with its line).
     """
     handle = open_vcf(path, field)
-    first_line = header_lines(handle)
+    first_line = header_lines(path, field)
     number = 0
     verbosity = pysam.set_verbosity(0)
     try:
