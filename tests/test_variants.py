@@ -327,3 +327,66 @@ def test_python_api(planted: dict) -> None:
     assert table["strand"].tolist() == ["+", "+"] and result.summary["scored"] == 2
     with gzip.open(result.run_dir / "variants.vcf.gz", "rt") as handle:
         assert sum(1 for line in handle if not line.startswith("#")) == 2
+
+
+# --------------------------------------------------------------------------- three branches
+
+
+@pytest.fixture(scope="module")
+def three_branches(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A seq + fold + cons model trained briefly on the bundled BED example."""
+    from gennie.example import bed_example
+
+    work = tmp_path_factory.mktemp("variants3")
+    files = bed_example()
+    genome = work / "genome.fa.gz"
+    genome.write_bytes(Path(files["genome"]).read_bytes())
+    done = run_gennie(
+        "preprocess", "--class", f"bound={files['classes']['bound']}",
+        "--class", f"unbound={files['classes']['unbound']}", "--genome", genome,
+        "--branches", "seq,fold,cons",
+        "--conservation", files["conservation"], "--window", "40", "--threads", "1",
+        "--out", work, "--name", "data", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = run_gennie(
+        "train", "--dataset", work / "data", "--epochs", "1", "--threads", "1",
+        "--out", work, "--name", "model", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {"work": work, "genome": genome, "bound": files["classes"]["bound"]}
+
+
+def test_three_branch_model_recomputes_every_branch_for_alt(three_branches: dict) -> None:
+    work = three_branches["work"]
+    with pysam.FastaFile(str(three_branches["genome"])) as fasta:
+        chrom = fasta.fetch("chr1")
+    variants = [  # in the windows of bound_002 (+), _003 (-), _004 (-), _005 (+)
+        f"chr1\t549\tbreak_plus\t{chrom[548:550]}\tCC",
+        f"chr1\t761\tbreak_minus\t{chrom[760:762]}\tGG",
+        f"chr1\t967\tins_at_start\t{chrom[966]}\t{chrom[966]}TTT",
+        f"chr1\t1217\tdel_at_end\t{chrom[1216:1220]}\t{chrom[1216]}",
+    ]
+    vcf = work / "calls.vcf"
+    vcf.write_text(VCF_HEADER + "".join(f"{v}\t.\t.\t.\tGT\t0/1\n" for v in variants))
+    done = run_gennie(
+        "variants", "--model", work / "model", "--vcf", vcf, "--genome",
+        three_branches["genome"], "--sites", three_branches["bound"],
+        "--cache-dir", work / "cache", "--out", work, "--name", "variants", "--threads", "1",
+        "--top", "1", "--steps", "4", "--jobs", "1", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    table = pd.read_csv(Path(summary["run_dir"]) / "variants.tsv", sep="\t")
+    assert table[["id", "strand", "site", "status"]].values.tolist() == [
+        ["break_plus", "+", "bound_002", "scored"],
+        ["break_minus", "-", "bound_003", "scored"],
+        ["ins_at_start", "-", "bound_004", "scored"],
+        ["del_at_end", "+", "bound_005", "scored"],
+    ]
+    # REF windows are the sites' windows, folded by preprocess: from its fold cache.
+    # The four ALT windows are folded; the three inserted bases have no track value.
+    assert summary["branches"]["fold"] == {"folded": 4, "fold_cache_hits": 4}
+    assert summary["branches"]["cons"]["inserted_bases"] == 3
+    assert summary["branches"]["cons"]["missing_values"] == 0
+    assert (table["delta_bound"] != 0).all()

@@ -45,6 +45,13 @@ class VariantsConfig(ModelInputConfig):
     steps: int = Field(
         50, ge=1, le=10_000, description="Integration steps of the report's attributions."
     )
+    cache_dir: Path | None = Field(
+        None,
+        description="Cache folder of folded structures (default: gennie's own cache "
+        "folder). Give the cache of the preprocess run (<out>/cache) to take the structures "
+        "of the windows folded there (e.g. the sites) from it.",
+        json_schema_extra={"output": True},
+    )
     jobs: int = Field(
         0,
         ge=0,

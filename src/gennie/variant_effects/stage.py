@@ -74,10 +74,12 @@ def check(config: VariantsConfig) -> list[UserError]:
 
 
 def _scorer(config: VariantsConfig, model, mapper: InputMapper) -> Scorer:  # noqa: ANN001
-    """The model with its encoders, the fold cache kept in gennie's cache folder."""
+    """The model with its encoders, their caches (folded structures) in ``cache_dir`` or
+    gennie's cache folder."""
     device = pick_device(config.device)
+    root = Path(config.cache_dir) if config.cache_dir else mapper.cache_dir
     for encoder in mapper.encoders.values():
-        encoder.attach_cache(mapper.cache_dir, mapper.checksum)
+        encoder.attach_cache(root, mapper.checksum)
         if hasattr(encoder, "jobs"):  # encoders that start processes (folding)
             encoder.jobs = config.jobs or os.cpu_count() or 1
     forward = model.network.to(device).eval() if model.network is not None else model.forward
@@ -148,6 +150,11 @@ def variants(config: VariantsConfig) -> StageResult:
             records = _score_vcf(config, alleles, scorer, table)
             if records == 0:
                 raise UserError("the VCF has no records", file=config.vcf, field="vcf")
+            branches = {
+                name: {**encoder.cache_stats(), **encoder.counts}
+                for name, encoder in scorer.encoders.items()
+                if encoder.cache_stats() or encoder.counts
+            }
             write_annotated_vcf(Path(config.vcf), run.dir / VARIANTS_FILE, run.dir / VCF_FILE)
             write_effects_plot(run.dir / PLOT_FILE, table.all_deltas(), table.classes)
             write_variant_report(run.dir / REPORT_FILE, table, scorer, model, config, records)
@@ -160,6 +167,8 @@ def variants(config: VariantsConfig) -> StageResult:
             }
             if sites is not None:
                 summary["sites"] = sites.count
+            if branches:  # e.g. structures folded and taken from the cache, inserted bases
+                summary["branches"] = branches
             log.info(
                 "%d records, %d rows: %d scored, %d ref_mismatch, %d outside_sites, %d skipped",
                 records,
