@@ -90,6 +90,7 @@ def test_pages_come_from_the_stage_registry():
         ("train", "Train", ("train",)),
         ("evaluate", "Evaluate", ("evaluate",)),
         ("predict", "Predict", ("predict",)),
+        ("variants", "Variants", ("variants",)),
         ("tune", STAGES["tune"].title, ("tune",)),
         ("interpret", "Interpret", ("motifs", "ism")),
         (RUNS, "Runs", ()),
@@ -357,6 +358,32 @@ def test_runs_page_shows_results(workspace):
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download predictions.tsv" in labels
     assert any(label.startswith("predictions.tsv") for label in labels)
+
+
+def test_runs_page_shows_variant_effects(workspace):
+    rows = (
+        "chrom\tpos\tid\tref\talt\tstrand\tstatus\tref_a\talt_a\tdelta_a\tlogodds_a\trecord\n"
+        "chr1\t10\trs1\tA\tG\t+\tscored\t0.9\t0.2\t-0.7\t-3.6\t1\n"
+        "chr1\t20\trs2\tA\t<DEL>\t.\tskipped: symbolic allele <DEL>\t\t\t\t\t2\n"
+        "chr1\t30\trs3\tC\tT\t.\tref_mismatch\t\t\t\t\t3\n"
+    )
+    _fake_run(
+        workspace / "runs" / "variants_1",
+        "variants",
+        **{"variants.tsv": rows, "report.html": "<html><body>top effects</body></html>"},
+    )
+    at = _open(RUNS).run()
+    assert not at.exception
+    assert [m.value for m in at.metric][-4:] == ["1", "1", "0", "1"]
+    (shown,) = [d.value for d in at.dataframe if "delta_a" in d.value.columns]
+    assert shown["id"].tolist() == ["rs1"]  # scored rows first; the others on request
+    at.multiselect(key="variants.status:" + str(workspace / "runs" / "variants_1")).select(
+        "skipped"
+    ).run()
+    (shown,) = [d.value for d in at.dataframe if "delta_a" in d.value.columns]
+    assert shown["id"].tolist() == ["rs1", "rs2"]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download variants.tsv" in labels
 
 
 def test_cancel_button_stops_a_running_job(workspace):

@@ -18,6 +18,7 @@ from gennie.gui.common import job_store, relative, sidebar, workspace
 from gennie.gui.fields import validate_page
 from gennie.gui.form import draw_form, load_into_form, reset_form, show_messages
 from gennie.gui.jobview import jobs_panel
+from gennie.gui.variants_view import vcf_upload
 from gennie.runs import PARAMETERS_FILE, find_runs
 
 
@@ -92,6 +93,8 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
         st.title(spec.title)
     st.write(spec.summary)
     _load_section(stage)
+    if stage == "variants":  # a VCF is often on the user's machine, not the server's
+        vcf_upload(stage)
     st.button(
         "Reset all fields to the defaults",
         key=f"{stage}.load.reset",

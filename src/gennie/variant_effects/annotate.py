@@ -31,9 +31,6 @@ from gennie.variant_effects.alleles import SCORED
 
 log = logging.getLogger("gennie.variants")
 
-VCF_FILE = "variants.vcf.gz"
-"""The annotated VCF of a variants run."""
-
 
 def info_key(kind: str, name: str) -> str:
     """The INFO key of a class's effect (``GENNIE_DELTA_bound``); characters INFO keys

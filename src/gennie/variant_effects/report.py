@@ -22,9 +22,6 @@ from gennie.config import VariantsConfig
 from gennie.variant_effects.scoring import Scorer, encode_inputs, window_batch
 from gennie.variant_effects.table import EffectTable, TopEffect
 
-PLOT_FILE = "effects.png"
-"""The distribution of effects in a variants run folder."""
-
 
 def effects_figure(deltas: np.ndarray, classes: list[str]) -> Figure:
     """Histograms of the effects (ALT − REF probability), one panel per class.

@@ -27,19 +27,23 @@ from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import pick_device
 from gennie.model.loading import load_model, model_problems
-from gennie.runs import REPORT_FILE, StageResult, run_folder
+from gennie.runs import (
+    EFFECTS_PICTURE,
+    REPORT_FILE,
+    VARIANTS_FILE,
+    VARIANTS_VCF,
+    StageResult,
+    run_folder,
+)
 from gennie.variant_effects.alleles import AlleleWindows, Row
-from gennie.variant_effects.annotate import VCF_FILE, write_annotated_vcf
-from gennie.variant_effects.report import PLOT_FILE, write_effects_plot, write_variant_report
+from gennie.variant_effects.annotate import write_annotated_vcf
+from gennie.variant_effects.report import write_effects_plot, write_variant_report
 from gennie.variant_effects.scoring import Scorer, Task
 from gennie.variant_effects.sites import SiteWindows
 from gennie.variant_effects.table import EffectTable
 from gennie.variant_effects.vcf import open_vcf, read_vcf
 
 log = logging.getLogger("gennie.variants")
-
-VARIANTS_FILE = "variants.tsv"
-"""The table of effects in a variants run folder."""
 
 CHUNK = 8192
 """Windows scored at a time (a fold branch starts its folding processes once per
@@ -155,8 +159,8 @@ def variants(config: VariantsConfig) -> StageResult:
                 for name, encoder in scorer.encoders.items()
                 if encoder.cache_stats() or encoder.counts
             }
-            write_annotated_vcf(Path(config.vcf), run.dir / VARIANTS_FILE, run.dir / VCF_FILE)
-            write_effects_plot(run.dir / PLOT_FILE, table.all_deltas(), table.classes)
+            write_annotated_vcf(Path(config.vcf), run.dir / VARIANTS_FILE, run.dir / VARIANTS_VCF)
+            write_effects_plot(run.dir / EFFECTS_PICTURE, table.all_deltas(), table.classes)
             write_variant_report(run.dir / REPORT_FILE, table, scorer, model, config, records)
             summary = {
                 "records": records,
