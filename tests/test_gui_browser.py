@@ -221,6 +221,7 @@ def test_pipeline_in_the_browser(gui, tmp_path):
         user = Pilot(page, shots)
         try:
             _preprocess_train_evaluate_predict(user, url)
+            _variants(user, workspace)
         except Exception:
             user.shot("failure")
             print("errors in the page:", *user.errors or ["none"], sep="\n")
@@ -229,7 +230,7 @@ def test_pipeline_in_the_browser(gui, tmp_path):
             browser.close()
 
     runs = sorted(p.name.split("_")[0] for p in (workspace / "gennie-runs").glob("*_*-*"))
-    assert runs == ["evaluate", "predict", "preprocess", "train"]
+    assert runs == ["evaluate", "predict", "preprocess", "train", "variants"]
     for run in (workspace / "gennie-runs").glob("*_*-*"):
         assert (run / "parameters.yaml").is_file()
 
@@ -301,3 +302,33 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.see("Predictions (300 rows)")
     expect(page.get_by_role("button", name="Download predictions.tsv")).to_be_visible()
     user.shot("06-predict-results")
+
+
+def _variants(user: Pilot, workspace: Path) -> None:
+    """Score a small VCF on the example genome with the model trained above."""
+    import pysam
+    from playwright.sync_api import expect
+
+    with pysam.FastaFile(str(workspace / "data" / "genome.fa.gz")) as fasta:
+        chrom = fasta.fetch("chr1", 0, 2000)
+    records = [  # in the motif of bound_002, an insertion, a symbolic allele
+        f"chr1\t549\tbreak\t{chrom[548:550]}\tCC",
+        f"chr1\t967\tins\t{chrom[966]}\t{chrom[966]}TTT",
+        f"chr1\t1500\tsv\t{chrom[1499]}\t<DEL>",
+    ]
+    (workspace / "data" / "calls.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join(f"{r}\t.\t.\t.\n" for r in records)
+    )
+    user.open_page("Variants")
+    user.use_from_browser(0, "✓ train run, complete")
+    user.fill("VCF file", "data/calls.vcf")
+    user.fill("Genome", "data/genome.fa.gz")
+    user.fill("Integration steps", "4")
+    user.click("Run variants")
+    user.wait_for_job(5, "variants")
+    user.show_results()
+    user.see("Variant effects (5 rows)")  # two alleles on both strands + the skipped one
+    user.see("Largest effects per class, with REF and ALT attributions")
+    expect(user.page.get_by_role("button", name="Download variants.vcf.gz")).to_be_visible()
+    user.shot("07-variants-results")
