@@ -9,6 +9,7 @@ strand and site window it is scored in, or one saying why it is not scored. The
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from gennie.variant_effects.scoring import Task
 from gennie.variant_effects.sites import Site, SiteWindows
 from gennie.variant_effects.vcf import VcfRecord, skip_reason
 from gennie.variant_effects.windows import variant_windows
+
+_NOT_BASES = re.compile("[^ACGT]")
 
 SCORED = "scored"
 REF_MISMATCH = "ref_mismatch"
@@ -109,6 +112,11 @@ class AlleleWindows:
             self._lengths[chrom] = lengths.get(chrom)
         return self._lengths[chrom]
 
+    def _bases(self, chrom: str, start: int, end: int) -> str:
+        """The genome's bases as the model's windows hold them: IUPAC codes and odd
+        letters read as N, as preprocess reads a reference."""
+        return _NOT_BASES.sub("N", self.genome.fetch(chrom, start, end))
+
     def _placements(self, record: VcfRecord, pos: int) -> list[tuple[str, Site | None]]:
         """(strand, site) pairs an allele is scored in; empty when it is in no site."""
         both = ["+", "-"]
@@ -186,7 +194,7 @@ class AlleleWindows:
                 rows.append(Row(record, alt, ".", OUTSIDE_SITES))
                 continue
             length = self._length(record) or 0
-            fetch = functools.partial(self.genome.fetch, record.chrom)
+            fetch = functools.partial(self._bases, record.chrom)
             for strand, site in placements:
                 windows = variant_windows(
                     fetch,

@@ -17,13 +17,12 @@ unsorted VCF cannot be indexed, which is logged, and the file is kept without in
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pysam
 
 from gennie.io.files import open_text
@@ -56,53 +55,64 @@ def header_lines(classes: list[str]) -> list[str]:
     return lines
 
 
-def _record_groups(table: Path) -> Iterator[tuple[int, pd.DataFrame]]:
-    """The rows of ``variants.tsv`` grouped by record number, in order, streamed."""
-    pending: pd.DataFrame | None = None
-    for chunk in pd.read_csv(table, sep="\t", chunksize=50_000, dtype=str, keep_default_na=False):
-        if pending is not None:
-            chunk = pd.concat([pending, chunk])
-        last = chunk["record"].iloc[-1]
-        done, pending = chunk[chunk["record"] != last], chunk[chunk["record"] == last]
-        yield from done.groupby("record", sort=False)
-    if pending is not None and len(pending):
-        yield from pending.groupby("record", sort=False)
+def _record_groups(table: Path) -> Iterator[list[list[str]]]:
+    """The rows of ``variants.tsv`` (lists of cells, header skipped) grouped by record
+    number (the last column), in order, streamed."""
+    with open(table, newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        next(reader)
+        group: list[list[str]] = []
+        for row in reader:
+            if group and row[-1] != group[0][-1]:
+                yield group
+                group = []
+            group.append(row)
+        if group:
+            yield group
 
 
-def _number(value: object) -> str:
-    """A table cell as an INFO value: ``.`` for an empty one."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "."
-    return "." if np.isnan(number) else f"{number:.6g}"
+class _Annotator:
+    """The INFO fields of a record from its rows of ``variants.tsv``.
 
+    Args:
+        columns: The table's columns.
+    """
 
-def _annotations(rows: pd.DataFrame, alts: list[str], classes: list[str]) -> str:
-    """The INFO fields of one record from its rows (one value per ALT allele)."""
-    fields: dict[str, list[str]] = {"GENNIE_STATUS": [], "GENNIE_STRAND": []}
-    for name in classes:
-        fields[info_key("DELTA", name)] = []
-        fields[info_key("LOGODDS", name)] = []
-    deltas = [f"delta_{c}" for c in classes]
-    for alt in alts:
-        mine = rows[rows["alt"] == alt]
-        scored = mine[mine["status"] == SCORED]
-        if len(scored):
-            size = scored[deltas].astype(float).abs().max(axis=1).to_numpy()
-            best = scored.iloc[int(np.argmax(size))]
-            fields["GENNIE_STATUS"].append(SCORED)
-            fields["GENNIE_STRAND"].append(str(best["strand"]))
-            for name in classes:
-                fields[info_key("DELTA", name)].append(_number(best[f"delta_{name}"]))
-                fields[info_key("LOGODDS", name)].append(_number(best[f"logodds_{name}"]))
-            continue
-        status = str(mine["status"].iloc[0]).split(":")[0] if len(mine) else "skipped"
-        fields["GENNIE_STATUS"].append(status)
-        for key, values in fields.items():
-            if key != "GENNIE_STATUS":
-                values.append(".")
-    return ";".join(f"{k}={','.join(v)}" for k, v in fields.items())
+    def __init__(self, columns: list[str]) -> None:
+        self.classes = [c.removeprefix("delta_") for c in columns if c.startswith("delta_")]
+        where = {c: i for i, c in enumerate(columns)}
+        self.alt, self.strand, self.status = where["alt"], where["strand"], where["status"]
+        self.deltas = [where[f"delta_{c}"] for c in self.classes]
+        self.values = [
+            (info_key(kind.upper(), c), where[f"{kind}_{c}"])
+            for kind in ("delta", "logodds")
+            for c in self.classes
+        ]
+
+    def _size(self, row: list[str]) -> float:
+        return max(abs(float(row[i])) for i in self.deltas)
+
+    def info(self, rows: list[list[str]], alts: list[str]) -> str:
+        """One value per ALT allele of each added field, as INFO text."""
+        status, strand = [], []
+        values: list[list[str]] = [[] for _ in self.values]
+        for alt in alts:
+            mine = [row for row in rows if row[self.alt] == alt]
+            scored = [row for row in mine if row[self.status] == SCORED]
+            if scored:
+                best = max(scored, key=self._size)
+                status.append(SCORED)
+                strand.append(best[self.strand])
+                for out, (_, i) in zip(values, self.values, strict=True):
+                    out.append(best[i] or ".")
+                continue
+            status.append(mine[0][self.status].split(":")[0] if mine else "skipped")
+            strand.append(".")
+            for out in values:
+                out.append(".")
+        fields = [("GENNIE_STATUS", status), ("GENNIE_STRAND", strand)]
+        fields += [(key, out) for (key, _), out in zip(self.values, values, strict=True)]
+        return ";".join(f"{key}={','.join(v)}" for key, v in fields)
 
 
 def write_annotated_vcf(vcf: Path, table: Path, out: Path) -> Path | None:
@@ -116,11 +126,12 @@ def write_annotated_vcf(vcf: Path, table: Path, out: Path) -> Path | None:
     Returns:
         The index, or None if the VCF could not be indexed (unsorted).
     """
-    columns = pd.read_csv(table, sep="\t", nrows=0).columns
-    classes = [c.removeprefix("delta_") for c in columns if c.startswith("delta_")]
+    with open(table) as handle:
+        annotator = _Annotator(handle.readline().rstrip("\n").split("\t"))
     partial = out.with_name(out.name.replace(".vcf.gz", ".partial.vcf.gz"))
     groups = _record_groups(table)
     writer = pysam.BGZFile(str(partial), "wb")
+    lines: list[str] = []
     try:
         with open_text(vcf, "vcf") as handle:
             for line in handle:
@@ -128,18 +139,20 @@ def write_annotated_vcf(vcf: Path, table: Path, out: Path) -> Path | None:
                 if not line:
                     continue
                 if line.startswith("##"):
-                    writer.write((line + "\n").encode())
-                    continue
-                if line.startswith("#"):
-                    extra = "".join(f"{h}\n" for h in header_lines(classes))
-                    head = "\t".join(line.split("\t")[:8])
-                    writer.write((extra + head + "\n").encode())
-                    continue
-                cells = line.split("\t", 8)[:8]
-                _, rows = next(groups)
-                added = _annotations(rows, cells[4].split(","), classes)
-                cells[7] = added if cells[7] in ("", ".") else f"{cells[7]};{added}"
-                writer.write(("\t".join(cells) + "\n").encode())
+                    lines.append(line)
+                elif line.startswith("#"):
+                    lines += header_lines(annotator.classes)
+                    lines.append("\t".join(line.split("\t")[:8]))
+                else:
+                    cells = line.split("\t", 8)[:8]
+                    added = annotator.info(next(groups), cells[4].split(","))
+                    cells[7] = added if cells[7] in ("", ".") else f"{cells[7]};{added}"
+                    lines.append("\t".join(cells))
+                if len(lines) >= 2000:
+                    writer.write(("\n".join(lines) + "\n").encode())
+                    lines = []
+            if lines:
+                writer.write(("\n".join(lines) + "\n").encode())
     finally:
         writer.close()
     partial.replace(out)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from gennie.attribution.attributions import SCORE_NAME, attribute, sequence_branch
 from gennie.attribution.report import ReportSample, branch_views, page_head, sample_html
@@ -35,19 +36,24 @@ def effects_figure(deltas: np.ndarray, classes: list[str]) -> Figure:
     for k, (ax, name) in enumerate(zip(axes, classes, strict=True)):
         values = deltas[:, k] if len(deltas) else np.zeros(0)
         ax.hist(values, bins=np.linspace(-1, 1, 81), color="#4c72b0", log=bool(len(values)))
+        # Plain numbers on the log axis: mathtext labels (10^k) cost seconds to lay out.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.axvline(0, color="#888", linewidth=0.6)
         ax.set_xlabel(f"ALT − REF probability of {name}")
         ax.set_title(f"{name}: {len(values):,} scored", fontsize=10, loc="left")
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylabel("variants (log scale)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12 / len(classes), right=0.98, bottom=0.17, top=0.9, wspace=0.25)
     return fig
 
 
-def write_effects_plot(path: Path, deltas: np.ndarray, classes: list[str]) -> Path:
-    """Write :func:`effects_figure` as a PNG."""
-    effects_figure(deltas, classes).savefig(path, format="png", dpi=100)
-    return Path(path)
+def write_effects_plot(path: Path, deltas: np.ndarray, classes: list[str]) -> bytes:
+    """Write :func:`effects_figure` as a PNG; its bytes (for the report)."""
+    buffer = io.BytesIO()
+    effects_figure(deltas, classes).savefig(buffer, format="png", dpi=100)
+    Path(path).write_bytes(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _samples(
@@ -116,6 +122,7 @@ def write_variant_report(
     model: Any,
     config: VariantsConfig,
     records: int,
+    plot: bytes,
 ) -> Path:
     """Write ``report.html`` (see the module docstring).
 
@@ -126,6 +133,7 @@ def write_variant_report(
         model: The loaded model (spec, class names).
         config: The run's configuration (steps, top, seed).
         records: VCF records read.
+        plot: The PNG of the distribution of effects.
     """
     classes = list(model.spec.classes)
     meta = {
@@ -139,9 +147,7 @@ def write_variant_report(
         "zero baseline",
     }
     parts = [page_head("gennie variant effects", "Variant effects", meta)]
-    buffer = io.BytesIO()
-    effects_figure(table.all_deltas(), classes).savefig(buffer, format="png", dpi=90)
-    picture = base64.b64encode(buffer.getvalue()).decode()
+    picture = base64.b64encode(plot).decode()
     parts.append(
         f'<img class="logo" alt="distribution of effects" src="data:image/png;base64,{picture}">'
     )

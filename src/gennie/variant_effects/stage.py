@@ -160,8 +160,8 @@ def variants(config: VariantsConfig) -> StageResult:
                 if encoder.cache_stats() or encoder.counts
             }
             write_annotated_vcf(Path(config.vcf), run.dir / VARIANTS_FILE, run.dir / VARIANTS_VCF)
-            write_effects_plot(run.dir / EFFECTS_PICTURE, table.all_deltas(), table.classes)
-            write_variant_report(run.dir / REPORT_FILE, table, scorer, model, config, records)
+            plot = write_effects_plot(run.dir / EFFECTS_PICTURE, table.all_deltas(), table.classes)
+            write_variant_report(run.dir / REPORT_FILE, table, scorer, model, config, records, plot)
             summary = {
                 "records": records,
                 "rows": table.rows,
