@@ -391,3 +391,13 @@ def test_three_branch_model_recomputes_every_branch_for_alt(three_branches: dict
     assert summary["branches"]["cons"]["inserted_bases"] == 3
     assert summary["branches"]["cons"]["missing_values"] == 0
     assert (table["delta_bound"] != 0).all()
+
+
+def test_centred_windows_follow_the_bed_rule() -> None:
+    from gennie.dataset.windows import place_windows
+    from gennie.variant_effects.windows import centred_start
+
+    for length in range(1, 12):
+        for window in (7, 8, 40):
+            expected = place_windows(np.array([100]), np.array([100 + length]), window, "center")
+            assert centred_start(100, length, window) == expected[0]

@@ -88,6 +88,7 @@ class AlleleWindows:
         self.ref_mismatch = ref_mismatch
         self.vcf = vcf
         self._lengths: dict[str, int | None] = {}
+        self._stretch: tuple[str, int, str] = ("", 0, "")
 
     def _length(self, record: VcfRecord) -> int | None:
         """The record's chromosome length, None if the genome lacks it.
@@ -114,8 +115,19 @@ class AlleleWindows:
 
     def _bases(self, chrom: str, start: int, end: int) -> str:
         """The genome's bases as the model's windows hold them: IUPAC codes and odd
-        letters read as N, as preprocess reads a reference."""
-        return _NOT_BASES.sub("N", self.genome.fetch(chrom, start, end))
+        letters read as N, as preprocess reads a reference.
+
+        A stretch of two windows on either side is read at a time and kept, so that the
+        REF check and the windows of a record (and of its neighbours) read the genome
+        once.
+        """
+        chrom_cached, low, text = self._stretch
+        if chrom_cached != chrom or start < low or end > low + len(text):
+            low = max(0, start - 2 * self.window)
+            high = min(self.genome.chrom_lengths[chrom], end + 2 * self.window)
+            text = _NOT_BASES.sub("N", self.genome.fetch(chrom, low, high))
+            self._stretch = (chrom, low, text)
+        return text[start - low : end - low]
 
     def _placements(self, record: VcfRecord, pos: int) -> list[tuple[str, Site | None]]:
         """(strand, site) pairs an allele is scored in; empty when it is in no site."""
@@ -152,7 +164,7 @@ class AlleleWindows:
             UserError: It is not and ``ref_mismatch`` is ``error``.
         """
         start = record.pos - 1
-        genome_ref = self.genome.fetch(record.chrom, start, start + len(record.ref))
+        genome_ref = self._bases(record.chrom, start, start + len(record.ref))
         if genome_ref == record.ref.upper():
             return True
         if self.ref_mismatch == "error":
