@@ -311,8 +311,10 @@ def test_python_api(planted: dict) -> None:
     import gennie
     from gennie.config import VariantsConfig
 
-    vcf = planted["work"] / "api.vcf"
-    vcf.write_text(VCF_HEADER + "".join(vcf_lines(planted["genome"])[:2]))
+    plain = planted["work"] / "api.vcf"
+    plain.write_text(VCF_HEADER + "".join(vcf_lines(planted["genome"])[:2]))
+    vcf = Path(pysam.tabix_index(str(plain), preset="vcf", force=True))  # bgzipped + .tbi
+    assert vcf.name == "api.vcf.gz" and Path(f"{vcf}.tbi").is_file()
     result = gennie.variants(
         VariantsConfig(
             model=planted["model"],
@@ -401,3 +403,31 @@ def test_centred_windows_follow_the_bed_rule() -> None:
         for window in (7, 8, 40):
             expected = place_windows(np.array([100]), np.array([100 + length]), window, "center")
             assert centred_start(100, length, window) == expected[0]
+
+
+def test_check_names_the_missing_and_unreadable_inputs(tmp_path: Path) -> None:
+    from gennie.config import VariantsConfig
+    from gennie.variant_effects.stage import check
+
+    assert [(p.field, p.message) for p in check(VariantsConfig())] == [
+        ("vcf", "no VCF given"),
+        ("model", "no model given"),
+    ]
+    (tmp_path / "notes.vcf").write_text("hello\n")
+    problems = check(VariantsConfig(vcf=tmp_path / "notes.vcf", sites=tmp_path / "no.bed"))
+    fields = [p.field for p in problems]
+    assert fields == ["model", "vcf", "sites"]
+    assert problems[1].message.startswith("cannot read the VCF")
+
+
+def test_a_malformed_record_is_an_error_with_its_line(tmp_path: Path) -> None:
+    from gennie.errors import UserError
+
+    path = tmp_path / "bad.vcf"
+    path.write_text(VCF_HEADER + "chr1\t10\t.\tA\tG\t.\t.\t.\tGT\t0/1\nchr1\t30\n")
+    records = read_vcf(path)
+    assert next(records).pos == 10
+    with pytest.raises(UserError) as error:
+        next(records)
+    assert (error.value.line, error.value.field) == (6, "vcf")
+    assert error.value.message.startswith("record 2 cannot be read")
