@@ -431,3 +431,32 @@ def test_a_malformed_record_is_an_error_with_its_line(tmp_path: Path) -> None:
         next(records)
     assert (error.value.line, error.value.field) == (6, "vcf")
     assert error.value.message.startswith("record 2 cannot be read")
+
+
+def test_windows_of_random_indels_near_window_and_chromosome_edges() -> None:
+    rng = np.random.default_rng(0)
+    genome = "".join(rng.choice(list("ACGT"), size=60))
+    for _ in range(500):
+        r, a = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        pos = int(rng.integers(0, 60 - r + 1))
+        alt = genome[pos] + "".join(rng.choice(list("ACGT"), size=a - 1))
+        # a site window overlapping REF (it may start inside it), inside the chromosome
+        site = int(rng.integers(max(0, pos - 15), min(pos + r - 1, 60 - 16) + 1))
+        for ref_start in (None, site):
+            for flip in (False, True):
+                w = variant_windows(
+                    lambda s, e: genome[s:e], 60, pos, genome[pos : pos + r], alt, 16,
+                    flip=flip, ref_start=ref_start,
+                )  # fmt: skip
+                assert len(w.ref) == len(w.alt) == 16 and w.genome_ref == genome[pos : pos + r]
+                alt_plus = (
+                    w.alt if not flip else w.alt[::-1].translate(str.maketrans("ACGT", "TGCA"))
+                )
+                kept = w.alt_positions >= 0
+                outside = kept & ((w.alt_positions < pos) | (w.alt_positions >= pos + r))
+                # bases outside the allele are the genome's own, at their positions
+                assert all(
+                    alt_plus[i] == genome[p] for i, p in enumerate(w.alt_positions) if outside[i]
+                )
+                assert (np.diff(w.alt_positions[kept]) > 0).all()  # genome order kept
+                assert (~kept).sum() <= max(0, a - r)

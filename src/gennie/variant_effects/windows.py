@@ -163,7 +163,7 @@ def variant_windows(
     # ALT (no sites) or covers the same stretch as the site's window.
     alt_start = start + (a - window) // 2 - (r - window) // 2
     alt_start = min(max(alt_start, 0), chrom_length - r + a - window)
-    low = max(0, min(start, alt_start))
+    low = max(0, min(start, alt_start, pos))  # a site's window may start inside REF
     high = min(chrom_length, max(start + window, alt_start + window - a + r, pos + r))
     region = fetch(low, high)
     genome_ref = region[pos - low : pos - low + r]
