@@ -10,7 +10,6 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +19,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from gennie.attribution.attributions import SCORE_NAME, attribute, sequence_branch
 from gennie.attribution.report import ReportSample, branch_views, page_head, sample_html
 from gennie.config import VariantsConfig
+from gennie.model.loading import LoadedModel
 from gennie.variant_effects.scoring import Scorer, encode_inputs, window_batch
 from gennie.variant_effects.table import EffectTable, TopEffect
 
@@ -57,7 +57,7 @@ def write_effects_plot(path: Path, deltas: np.ndarray, classes: list[str]) -> by
 
 
 def _samples(
-    scorer: Scorer, model: Any, config: VariantsConfig, name: str, tops: list[TopEffect]
+    scorer: Scorer, model: LoadedModel, config: VariantsConfig, name: str, tops: list[TopEffect]
 ) -> list[tuple[ReportSample, ReportSample]]:
     """REF and ALT attributions towards class ``name`` of its top variants."""
     tasks = [t.task for t in tops]
@@ -119,7 +119,7 @@ def write_variant_report(
     path: Path,
     table: EffectTable,
     scorer: Scorer,
-    model: Any,
+    model: LoadedModel,
     config: VariantsConfig,
     records: int,
     plot: bytes,

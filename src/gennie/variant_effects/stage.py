@@ -26,7 +26,7 @@ from gennie.dataset.inputs import InputMapper
 from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import pick_device
-from gennie.model.loading import load_model, model_problems
+from gennie.model.loading import LoadedModel, load_model, model_problems
 from gennie.runs import (
     EFFECTS_PICTURE,
     REPORT_FILE,
@@ -77,7 +77,7 @@ def check(config: VariantsConfig) -> list[UserError]:
     return problems
 
 
-def _scorer(config: VariantsConfig, model, mapper: InputMapper) -> Scorer:  # noqa: ANN001
+def _scorer(config: VariantsConfig, model: LoadedModel, mapper: InputMapper) -> Scorer:
     """The model with its encoders, their caches (folded structures) in ``cache_dir`` or
     gennie's cache folder."""
     device = pick_device(config.device)
@@ -92,8 +92,11 @@ def _scorer(config: VariantsConfig, model, mapper: InputMapper) -> Scorer:  # no
     )
 
 
-def _score_vcf(config: VariantsConfig, alleles: AlleleWindows, scorer: Scorer, table: EffectTable):
-    """Stream the VCF through the scorer into the table, chunk by chunk."""
+def _score_vcf(
+    config: VariantsConfig, alleles: AlleleWindows, scorer: Scorer, table: EffectTable
+) -> int:
+    """Stream the VCF through the scorer into the table, chunk by chunk; the number of
+    records read."""
     rows: list[Row] = []
     tasks: list[Task] = []
     records = 0
