@@ -139,7 +139,10 @@ def _page(stage: str) -> AppTest:
 
 
 def _frames(at: AppTest) -> list:
-    return [d.value for d in at.dataframe]
+    """The records per class (a small table) and the first records (a data frame)."""
+    (counts,) = [t.value.reset_index() for t in at.table]
+    (rows,) = [d.value for d in at.dataframe]
+    return [counts, rows]
 
 
 def test_preprocess_page_previews_a_labelled_fasta(workspace: Path) -> None:

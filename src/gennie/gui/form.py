@@ -509,7 +509,10 @@ def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
     _draw_fields(stage, [f for f in own if not f.advanced], values, slots)
     advanced = [f for f in own if f.advanced]
     if any(visible(stage, f.name, values) for f in advanced):
-        with st.expander(ADVANCED_PANEL, expanded=False, icon=":material/tune:"):
+        # keyed, so that it stays open when fields above it appear or disappear
+        with st.expander(
+            ADVANCED_PANEL, expanded=False, icon=":material/tune:", key=f"{stage}.advanced"
+        ):
             st.caption("Options most runs leave at their defaults.")
             _draw_fields(stage, advanced, values, slots)
     else:
