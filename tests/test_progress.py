@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,11 @@ LEGACY = Path(__file__).parent / "data" / "legacy"
 
 
 def test_predict_without_a_terminal_logs_its_progress(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy"  # a copy: predicting indexes the genome beside it
+    shutil.copytree(LEGACY, legacy)
     done = run_gennie(
-        "predict", "--model", LEGACY / "model", "--input", LEGACY / "query.bed",
-        "--genome", LEGACY / "genome.fa", "--conservation", LEGACY / "track.wig",
+        "predict", "--model", legacy / "model", "--input", legacy / "query.bed",
+        "--genome", legacy / "genome.fa", "--conservation", legacy / "track.wig",
         "--out", tmp_path, "--threads", 1,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

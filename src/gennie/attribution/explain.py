@@ -34,7 +34,8 @@ from gennie.attribution.report import ReportSample, branch_views, write_logos, w
 from gennie.config import AttributionOptions
 from gennie.dataset.inputs import spec_encoders
 from gennie.errors import UserError
-from gennie.model.inference import index_batches
+from gennie.model.inference import index_batches, pick_device
+from gennie.model.loading import LoadedModel, load_model
 from gennie.runs import LOGOS_DIR, REPORT_FILE
 
 log = logging.getLogger("gennie.interpret")
@@ -75,6 +76,30 @@ def attribution_problems(options: AttributionOptions) -> list[UserError]:
     if not options.attributions or options.baseline != "file" or options.baseline_file is None:
         return []
     return baseline_file_problems(options.baseline_file)
+
+
+def open_model(config: Any, problems: list[UserError]) -> tuple[LoadedModel, torch.device]:
+    """The preamble of evaluate and predict: raise the first problem the stage's check
+    found, load the model, pick the device, and check the attribution settings against
+    the model when attributions are asked for.
+
+    Args:
+        config: The stage configuration (model inputs, ``device``, attribution options).
+        problems: What the stage's ``check`` found.
+
+    Returns:
+        The loaded model and the device to compute on.
+
+    Raises:
+        UserError: The first problem, or one that shows when the model is loaded.
+    """
+    if problems:
+        raise problems[0]
+    model = load_model(config)
+    device = pick_device(config.device)
+    if config.attributions:
+        check_attribution_options(config, model)
+    return model, device
 
 
 def check_attribution_options(options: AttributionOptions, model: Any) -> None:
