@@ -284,7 +284,9 @@ class Worker:
         """
         # Each trial's run folder limits its training to these threads; this limit
         # covers the rest of the worker (scoring the validation split).
-        with limit_threads(self.threads):
+        from gennie.scoring.score import imbalance_warned_once
+
+        with limit_threads(self.threads), imbalance_warned_once():
             while not self.finished():
                 self.study.optimize(self.objective, n_trials=1, callbacks=[self.after_trial])
                 if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
