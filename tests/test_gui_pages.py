@@ -752,3 +752,15 @@ def test_an_embedded_report_is_scaled_to_its_frame():
     assert head.startswith("<html><head><style>x{}</style><style>html{overflow-x:auto}")
     assert f"Math.max(frame/wide,{MIN_ZOOM})" in head and "MIN_ZOOM" not in head
     assert fit_to_frame("<p>no head</p>").endswith("</script><p>no head</p>")
+
+
+def test_label_options_come_right_after_the_labelled_input(workspace):
+    def keys(at: AppTest) -> list[str]:
+        """The keys of the page's widgets, top to bottom."""
+        return [node.key for node in at.main if getattr(node, "key", None)]
+
+    preprocess = keys(_page("preprocess"))
+    assert preprocess.index("preprocess.input") < preprocess.index("preprocess.label_pattern")
+    assert preprocess.index("preprocess.label_map") < preprocess.index("preprocess.genome")
+    evaluate = keys(_page("evaluate"))
+    assert evaluate.index("evaluate.input") < evaluate.index("evaluate.label_pattern")
