@@ -78,6 +78,15 @@ def attribution_problems(options: AttributionOptions) -> list[UserError]:
     return baseline_file_problems(options.baseline_file)
 
 
+def baseline_label(options: AttributionOptions) -> str:
+    """The baseline in words: ``shuffle (mean of 5)``, ``zeros``, ``file (base.npz)``."""
+    if options.baseline == "file":
+        return f"file ({options.baseline_file})"
+    if options.baseline == "shuffle" and options.shuffles > 1:
+        return f"shuffle (mean of {options.shuffles})"
+    return options.baseline
+
+
 def open_model(config: Any, problems: list[UserError]) -> tuple[LoadedModel, torch.device]:
     """The preamble of evaluate and predict: raise the first problem the stage's check
     found, load the model, pick the device, and check the attribution settings against
@@ -208,6 +217,7 @@ def write_attribution_outputs(
         "steps": options.steps,
         "baseline": options.baseline,
         "baseline_file": options.baseline_file,
+        "shuffles": options.shuffles,
         "outputs_are_probabilities": outputs_are_probabilities,
         "device": device,
         "seed": seed,
@@ -245,6 +255,7 @@ def write_attribution_outputs(
     samples = _report_samples(attributions, extra, table, rows, sections, options.top)
     views = branch_views(encoders, alphabet)
     logos = write_logos(run_dir / LOGOS_DIR, samples, views)
+    baseline = baseline_label(options)
     write_report(
         run_dir / REPORT_FILE,
         samples,
@@ -253,8 +264,7 @@ def write_attribution_outputs(
             "model": model_label or "(see parameters.yaml)",
             "score": f"{SCORE_NAME} of the attributed class, log(p / (1 - p))",
             "target": options.target or "each input's highest-scoring class",
-            "baseline": options.baseline
-            + (f" ({options.baseline_file})" if options.baseline == "file" else ""),
+            "baseline": baseline,
             "steps": str(options.steps),
             "branches": ", ".join(branches),
             "inputs attributed": str(n),
@@ -266,7 +276,7 @@ def write_attribution_outputs(
         "attributed %d inputs (%d steps, baseline %s); completeness error median %.2g, max %.2g",
         n,
         options.steps,
-        options.baseline,
+        baseline,
         float(np.median(error)),
         float(error.max()),
     )

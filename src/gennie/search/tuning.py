@@ -95,7 +95,9 @@ def validation_metrics(run_dir: Path, dataset: Any, device: str = "cpu") -> dict
     def load(idx: Any) -> list[Any]:
         return dataset.inputs(idx, spec.branches)
 
-    probs = predict_probabilities(network, index_batches(load, indices, 512), where)
+    probs = predict_probabilities(
+        network, index_batches(load, indices, 512), where, total=len(indices), step="validation"
+    )
     return headline_metrics(score(probs, dataset.labels[indices], spec.classes))
 
 
