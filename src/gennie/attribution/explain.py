@@ -79,7 +79,7 @@ def attribution_problems(options: AttributionOptions) -> list[UserError]:
 
 
 def baseline_label(options: AttributionOptions) -> str:
-    """The baseline in words: ``shuffle (mean of 5)``, ``zeros``, ``file (base.npz)``."""
+    """The baseline in words: ``shuffle (mean of 10)``, ``zeros``, ``file (base.npz)``."""
     if options.baseline == "file":
         return f"file ({options.baseline_file})"
     if options.baseline == "shuffle" and options.shuffles > 1:

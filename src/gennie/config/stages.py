@@ -729,7 +729,7 @@ class AttributionOptions(StrictModel):
         json_schema_extra={"when": {"attributions": True}},
     )
     shuffles: int = Field(
-        5,
+        10,
         ge=1,
         le=100,
         description="Shuffled baselines each input's attributions are averaged over "
