@@ -13,20 +13,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_run import GENNIE
 
 from gennie.encode.structure import fold_sequences
 from gennie.io.tracks import write_bigwig
-
-GENNIE = Path(sys.executable).parent / "gennie"
-if not GENNIE.exists():
-    GENNIE = Path(shutil.which("gennie") or "gennie")
 
 WINDOW = 40
 MOTIF = "TGTAAATA"

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -24,12 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_run import GENNIE
 
 from gennie.example import MOTIF, bed_example, rbp_example
-
-GENNIE = Path(sys.executable).parent / "gennie"
-if not GENNIE.exists():  # e.g. a Python whose scripts live elsewhere
-    GENNIE = Path(shutil.which("gennie") or "gennie")
 
 PUM2 = rbp_example()
 BED = bed_example()

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import random_fasta, start_gennie, wait_for
 from streamlit.testing.v1 import AppTest
 
 from gennie.config import TrainConfig
@@ -39,37 +40,7 @@ from gennie.runs import (
     run_folder,
 )
 
-GENNIE = Path(sys.executable).parent / "gennie"
 FASTA_A = "".join(f">a{i}\nACGTACGTACGTACGTAGCTAGGATCCA\n" for i in range(60))
-
-
-def _random_fasta(path: Path, count: int, length: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("ACGT"))
-    records = ["".join(letters[rng.integers(0, 4, length)]) for _ in range(count)]
-    path.write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(records)))
-    return path
-
-
-def _gennie(*args: object, cwd: Path) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NO_COLOR="1")
-    return subprocess.Popen(
-        [str(GENNIE), *(str(a) for a in args)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def _wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def _dead_pid() -> int:
@@ -195,15 +166,15 @@ def test_a_failed_trial_of_a_dead_search_worker_is_interrupted(tmp_path):
 
 
 def test_two_runs_with_one_name_second_refused_while_the_first_lives(tmp_path):
-    a = _random_fasta(tmp_path / "a.fa", 30000, 40, 1)
-    b = _random_fasta(tmp_path / "b.fa", 30, 40, 2)
+    a = random_fasta(tmp_path / "a.fa", 30000, 40, 1)
+    b = random_fasta(tmp_path / "b.fa", 30, 40, 2)
     args = ["preprocess", "--class", f"a={a}", "--class", f"b={b}", "--window", 40,
             "--branches", "seq,fold", "--jobs", 1, "--out", tmp_path / "runs",
             "--name", "p"]  # fmt: skip
-    first = _gennie(*args, cwd=tmp_path)
+    first = start_gennie(*args, cwd=tmp_path)
     try:
-        _wait_for(lambda: read_status(tmp_path / "runs" / "p").get("status") == "running")
-        second = _gennie(*args, cwd=tmp_path)
+        wait_for(lambda: read_status(tmp_path / "runs" / "p").get("status") == "running")
+        second = start_gennie(*args, cwd=tmp_path)
         _, err = second.communicate(timeout=120)
         assert second.returncode == 2, err
         assert f"a run with this name is still running (process {first.pid})" in err
@@ -218,12 +189,12 @@ def test_two_runs_with_one_name_second_refused_while_the_first_lives(tmp_path):
 
 
 def test_two_preprocess_runs_with_fold_share_one_cache(tmp_path):
-    a = _random_fasta(tmp_path / "a.fa", 1500, 40, 3)
-    b = _random_fasta(tmp_path / "b.fa", 1500, 40, 4)
+    a = random_fasta(tmp_path / "a.fa", 1500, 40, 3)
+    b = random_fasta(tmp_path / "b.fa", 1500, 40, 4)
     out = tmp_path / "runs"
     common = ["preprocess", "--class", f"a={a}", "--class", f"b={b}", "--window", 40,
               "--branches", "seq,fold", "--jobs", 1, "--out", out, "--json"]  # fmt: skip
-    runs = [_gennie(*common, "--name", name, cwd=tmp_path) for name in ("one", "two")]
+    runs = [start_gennie(*common, "--name", name, cwd=tmp_path) for name in ("one", "two")]
     for process in runs:
         _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err[-3000:]

@@ -141,7 +141,7 @@ def test_architecture_layers_validated():
 
 def test_defaults_defined_once():
     assert TrainConfig().patience == 10 and TrainConfig().min_delta == 0.01  # ENNGene's
-    assert PreprocessConfig().window == 150
+    assert PreprocessConfig().window is None  # chosen from the inputs (see preprocess)
     assert Path(TrainConfig().out) == Path("gennie-runs")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from typing import Literal
 
 import pandas as pd
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from gennie import cli
 from gennie.config import STAGES, TrainConfig, build_config
-from gennie.config.options import option, options, shown_when
+from gennie.config.options import ADVANCED_PANEL, LEVELS, option, options, shown_when
 from gennie.runs import StageResult, run_folder
 
 
@@ -32,7 +33,7 @@ class WarmupTrainConfig(TrainConfig):
     warmup_shape: Literal["linear", "cosine"] = Field(
         "linear",
         description="How the learning rate rises during warm-up.",
-        json_schema_extra={"when": {"warmup_epochs": True}},
+        json_schema_extra={"when": {"warmup_epochs": True}, "level": "advanced"},
     )
 
 
@@ -172,6 +173,11 @@ def test_new_field_is_on_the_gui_page_and_validated_there(stages, monkeypatch, t
         assert not at.exception
         assert at.session_state["train.warmup_epochs"] == 3
         assert at.session_state["train.warmup_shape"] == "linear"
+        # its level puts it into the Advanced options expander, beside the others
+        (advanced,) = [e for e in at.expander if e.label == ADVANCED_PANEL]
+        inside = [w.key for w in advanced.selectbox] + [w.key for w in advanced.number_input]
+        assert "train.warmup_shape" in inside and "train.mask" in inside
+        assert "train.warmup_epochs" not in inside and "train.lr" not in inside
     finally:
         fields._rules.cache_clear()
 
@@ -185,3 +191,68 @@ def test_a_rule_on_a_list_field_matches_any_value_that_is_set():
         assert not rules["label_column"]({"input": []})
     assert rules["conservation"]({"branches": ["seq", "cons"]})
     assert not rules["conservation"]({"branches": ["seq"]})
+
+
+def _help_sections(app: typer.Typer, words: list[str]) -> tuple[str, str]:
+    """The text of a command's help before and after the "Advanced options" heading."""
+    result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    basic, heading, advanced = result.output.partition(ADVANCED_PANEL)
+    assert heading, f"no {ADVANCED_PANEL} heading in the help of {' '.join(words)}"
+    return basic, advanced
+
+
+def _flags(text: str) -> set[str]:
+    """The flags that open a row of a help table (not those named in help texts)."""
+    return set(re.findall(r"^\W\s+(--[a-z][a-z0-9-]*)", text, flags=re.MULTILINE))
+
+
+def test_every_field_has_a_level_and_the_help_groups_them(stages):
+    app = app_for(STAGES)
+    for stage in STAGES.values():
+        opts = options(stage.config)
+        assert {o.level for o in opts} == set(LEVELS), stage.name  # both kinds, nothing else
+        basic, advanced = _help_sections(app, list(stage.command))
+        for opt in opts:
+            if not opt.cli:
+                continue
+            flag = f"--{stage.flags.get(opt.name, opt.flag)}"
+            assert flag in _flags(advanced if opt.advanced else basic), (stage.name, opt.name)
+            assert flag not in _flags(basic if opt.advanced else advanced), (stage.name, opt.name)
+    # a new field's level reaches the help with no other edit
+    basic, advanced = _help_sections(app_for(stages), ["train"])
+    assert "--warmup-shape" in _flags(advanced) and "--warmup-epochs" in _flags(basic)
+
+
+def test_what_a_first_time_user_sets_is_basic():
+    def levels(stage: str) -> dict[str, str]:
+        return {o.name: o.level for o in options(STAGES[stage].config)}
+
+    train = levels("train")
+    for name in ("dataset", "branches", "preset", "epochs", "lr", "batch_size", "class_weights"):
+        assert train[name] == "basic", name
+    for name in ("out", "name", "threads"):
+        assert train[name] == "basic", name
+    for name in (
+        "centre_networks",
+        "mask",
+        "ema_decay",
+        "label_smoothing",
+        "shift",
+        "precision",
+        "lr_schedule",
+    ):
+        assert train[name] == "advanced", name
+    preprocess = levels("preprocess")
+    for name in ("classes", "input", "genome", "branches", "window", "label_pattern", "label_map"):
+        assert preprocess[name] == "basic", name
+    for name in ("placement", "unknown_bases", "cache", "fold_temperature", "strand_column"):
+        assert preprocess[name] == "advanced", name
+    assert levels("evaluate")["steps"] == levels("predict")["device"] == "advanced"
+    assert levels("tune")["sampler"] == "advanced" and levels("tune")["n_trials"] == "basic"
+
+
+def test_a_level_outside_the_list_is_refused():
+    bad = Field(1, json_schema_extra={"level": "expert"})
+    with pytest.raises(ValueError, match="level 'expert' is not one of basic, advanced"):
+        option("x", bad)

@@ -283,6 +283,8 @@ def test_previous_run_fills_every_field(workspace):
     assert at.checkbox(key="train.early_stopping").value is False
     assert "train.patience" not in [w.key for w in at.number_input]  # hidden now
     assert at.checkbox(key="train.custom_architecture").value is True
+    assert _layer_widget(at, "number_input", ".seq.0.filters").value == 8  # the layer editor
+    at.radio(key="train.architecture.view").set_value("YAML").run()
     assert "filters: 8" in at.text_area(key="train.architecture").value
     assert at.text_input(key="train.out").value == "runs"
 
@@ -600,5 +602,192 @@ def test_the_layers_editor_fills_in_the_configured_default_preset(workspace):
     fill = at.button(key="train.architecture.fill")
     assert fill.label == f"Fill in the layers of preset '{preset}' ({', '.join(branches)})"
     fill.click().run()
-    filled = yaml.safe_load(at.text_area(key="train.architecture").value)
+    filled = yaml.safe_load(at.session_state["train.architecture"])
     assert filled == preset_architecture(preset, branches).model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- basic / advanced
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_advanced_options_are_in_a_closed_expander(workspace, stage):
+    from gennie.config.options import ADVANCED_PANEL
+
+    at = _page(stage)
+    (advanced,) = [e for e in at.expander if e.label == ADVANCED_PANEL]
+    assert advanced.proto.expanded is False
+    inside = {
+        w.key
+        for kind in (
+            "number_input",
+            "selectbox",
+            "checkbox",
+            "text_input",
+            "text_area",
+            "multiselect",
+        )
+        for w in getattr(advanced, kind)
+    }
+    values: dict = {}
+    for ff in stage_options(stage):
+        key = f"{stage}.{ff.name}"
+        if ff.kind in ("classes", "chromosomes") or not visible(stage, ff.name, values):
+            continue
+        if ff.name == "architecture":
+            continue  # drawn by the layer editor
+        assert (key in inside) == ff.advanced, key
+
+
+def test_a_problem_in_an_advanced_field_says_where_it_is(workspace, monkeypatch):
+    found = [UserError("masking needs a wider window", field="mask")]
+    monkeypatch.setattr(Stage, "checker", lambda self: lambda config: found)
+    at = _page("train")
+    assert "Fix the marked field(s) to enable Run: mask (mask under Advanced options)" in [
+        w.value for w in at.warning
+    ]
+    assert "masking needs a wider window" in _errors(at)
+
+
+# --------------------------------------------------------------------------- layer editor
+
+
+def _layers(at: AppTest, section: str = "seq") -> list[dict]:
+    """The layers of a section as the architecture field holds them now."""
+    arch = yaml.safe_load(at.session_state["train.architecture"])
+    return arch["common"] if section == "common" else arch["branches"][section]
+
+
+def _layer_widget(at: AppTest, kind: str, suffix: str):
+    (widget,) = [w for w in getattr(at, kind) if (w.key or "").endswith(suffix)]
+    return widget
+
+
+def test_layer_editor_adds_edits_reorders_and_removes_layers(workspace):
+    at = _page("train")
+    at.checkbox(key="train.custom_architecture").check().run()
+    assert at.radio(key="train.architecture.view").value == "Layer editor"
+    assert [m.value for m in at.main.markdown if m.value.startswith(("**Branch", "**Common"))] == [
+        "**Branch seq**",
+        "**Common part (after the branches)**",
+    ]
+    _layer_widget(at, "button", ".seq.add").click().run()  # a conv layer, the first type
+    assert _layers(at) == [
+        {
+            "type": "conv",
+            "filters": 32,
+            "kernel_size": 8,
+            "dilation": 1,
+            "padding": "valid",
+            "activation": "relu",
+            "batch_norm": False,
+            "dropout": 0.0,
+        }
+    ]
+    _layer_widget(at, "number_input", ".seq.0.filters").set_value(16).run()
+    _layer_widget(at, "selectbox", ".seq.0.padding").select("same").run()
+    _layer_widget(at, "selectbox", ".seq.new").select("global_pool").run()
+    _layer_widget(at, "button", ".seq.add").click().run()
+    assert [layer["type"] for layer in _layers(at)] == ["conv", "global_pool"]
+    assert (_layers(at)[0]["filters"], _layers(at)[0]["padding"]) == (16, "same")
+    _layer_widget(at, "button", ".seq.1.up").click().run()
+    assert [layer["type"] for layer in _layers(at)] == ["global_pool", "conv"]
+    # the widgets follow their layers, not their places
+    assert _layer_widget(at, "number_input", ".seq.1.filters").value == 16
+    # a new type keeps the fields both types have (dropout), the others take defaults
+    _layer_widget(at, "number_input", ".seq.0.dropout").set_value(0.25).run()
+    _layer_widget(at, "selectbox", ".seq.0.type").select("pool").run()
+    assert _layers(at)[0] == {"type": "pool", "kind": "max", "size": 2, "dropout": 0.25}
+    _layer_widget(at, "selectbox", ".common.new").select("dense").run()
+    _layer_widget(at, "button", ".common.add").click().run()
+    _layer_widget(at, "button", ".seq.0.remove").click().run()
+    assert [layer["type"] for layer in _layers(at)] == ["conv"]
+    assert [layer["type"] for layer in _layers(at, "common")] == ["dense"]
+    assert not at.exception
+    # the same value, validated by the same model, is what Run would use
+    check = validate_page(
+        "train", {"architecture": yaml.safe_load(at.session_state["train.architecture"])}, workspace
+    )
+    assert "architecture" not in check.errors
+
+
+def test_layer_editor_and_yaml_view_show_the_same_value(workspace):
+    at = _page("train")
+    at.checkbox(key="train.custom_architecture").check().run()
+    at.button(key="train.architecture.fill").click().run()
+    preset = _layers(at)
+    assert _layer_widget(at, "selectbox", ".seq.0.type").value == preset[0]["type"]
+    at.radio(key="train.architecture.view").set_value("YAML").run()
+    text = at.text_area(key="train.architecture").value
+    assert yaml.safe_load(text)["branches"]["seq"] == preset
+    edited = text.replace(f"filters: {preset[0]['filters']}", "filters: 7", 1)
+    at.text_area(key="train.architecture").input(edited).run()
+    at.radio(key="train.architecture.view").set_value("Layer editor").run()
+    assert _layer_widget(at, "number_input", ".seq.0.filters").value == 7
+    # YAML that is no architecture: the editor says so and points to the YAML view
+    at.radio(key="train.architecture.view").set_value("YAML").run()
+    at.text_area(key="train.architecture").input("- just a list").run()
+    at.radio(key="train.architecture.view").set_value("Layer editor").run()
+    assert any("Fix them in the YAML view" in e for e in _errors(at))
+
+
+def test_layer_types_and_fields_come_from_the_layer_schema():
+    from gennie.config.layers import ConvLayer, DenseLayer, RecurrentLayer
+    from gennie.gui.layers import edit, layer_models, new_layer, read_architecture
+
+    assert layer_models("seq") == {
+        "conv": ConvLayer,
+        "pool": layer_models("seq")["pool"],
+        "global_pool": layer_models("seq")["global_pool"],
+    }
+    assert list(layer_models("common")) == ["conv", "pool", "global_pool", "lstm", "gru", "dense"]
+    assert layer_models("common")["gru"] is RecurrentLayer
+    assert layer_models("common")["dense"] is DenseLayer
+    assert new_layer("common", "gru", keep={"type": "dense", "units": 8, "activation": "tanh"}) == {
+        "type": "gru",
+        "units": 8,
+        "bidirectional": True,
+        "batch_norm": False,
+        "dropout": 0.0,
+    }
+    arch = read_architecture("branches:\n  seq: [{type: conv}]\n", ["seq", "fold"])
+    assert arch == {"branches": {"seq": [{"type": "conv"}], "fold": []}, "common": []}
+    edit(arch, "seq", "down", 0)  # the last layer stays where it is
+    edit(arch, "fold", "add", 0, "pool")
+    assert arch["branches"]["fold"] == [{"type": "pool", "kind": "max", "size": 2, "dropout": 0.0}]
+    with pytest.raises(ValueError, match="keys other than"):
+        read_architecture("layers: []\n", ["seq"])
+
+
+# --------------------------------------------------------------------------- styling
+
+
+def test_the_theme_accent_is_not_the_error_red():
+    from gennie.gui import PRIMARY_COLOUR, streamlit_command
+
+    command = streamlit_command()
+    assert command[command.index("--theme.primaryColor") + 1] == PRIMARY_COLOUR
+    assert PRIMARY_COLOUR.lower() not in ("#ff4b4b", "red")  # Streamlit's default
+
+
+def test_an_embedded_report_is_scaled_to_its_frame():
+    from gennie.gui.results import MIN_ZOOM, fit_to_frame
+
+    page = "<html><head><style>x{}</style></head><body><div>wide</div></body></html>"
+    fitted = fit_to_frame(page)
+    head, body = fitted.split("</head>")
+    assert body == "<body><div>wide</div></body></html>"
+    assert head.startswith("<html><head><style>x{}</style><style>html{overflow-x:auto}")
+    assert f"Math.max(frame/wide,{MIN_ZOOM})" in head and "MIN_ZOOM" not in head
+    assert fit_to_frame("<p>no head</p>").endswith("</script><p>no head</p>")
+
+
+def test_label_options_come_right_after_the_labelled_input(workspace):
+    def keys(at: AppTest) -> list[str]:
+        """The keys of the page's widgets, top to bottom."""
+        return [node.key for node in at.main if getattr(node, "key", None)]
+
+    preprocess = keys(_page("preprocess"))
+    assert preprocess.index("preprocess.input") < preprocess.index("preprocess.label_pattern")
+    assert preprocess.index("preprocess.label_map") < preprocess.index("preprocess.genome")
+    evaluate = keys(_page("evaluate"))
+    assert evaluate.index("evaluate.input") < evaluate.index("evaluate.label_pattern")

@@ -12,17 +12,19 @@ import pydantic
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
+from cli_run import run_gennie
 
 from gennie.attribution.report import ReportSample, branch_views, logo_figure
 from gennie.cli import _minority
 from gennie.config import TrainConfig
 from gennie.config.stages import parse_class_weights
-from gennie.dataset.mapping import padding_note
+from gennie.dataset.mapping import choose_window, padding_note
 from gennie.encode import make_encoder
 from gennie.errors import UserError
 from gennie.quickstart import _first_records
 from gennie.scoring.metrics import class_balance, classification_metrics, headline_metrics
-from gennie.scoring.score import score
+from gennie.scoring.score import imbalance_warned_once, score
 from gennie.training.module import Classifier, class_weight_vector
 
 CLASSES = ["positive", "negative"]
@@ -79,6 +81,16 @@ def test_score_warns_on_imbalance(caplog: pytest.LogCaptureFixture, tmp_path: Pa
         warning
     )
     assert '"minority"' in (tmp_path / "metrics.json").read_text()
+
+
+def test_a_search_warns_once_per_class_shares(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="gennie.scoring"):
+        with imbalance_warned_once():
+            for _ in range(3):  # three trials scoring the same validation split
+                score(PROBS, LABELS, CLASSES)
+        score(PROBS, LABELS, CLASSES)  # outside: every scoring warns again
+    warnings = [r for r in caplog.records if r.name == "gennie.scoring"]
+    assert len(warnings) == 2
 
 
 def test_score_is_quiet_below_three_to_one(caplog: pytest.LogCaptureFixture) -> None:
@@ -183,6 +195,36 @@ def test_padding_note_suggests_the_median_when_some_are_long() -> None:
     assert note.endswith("(40 N per sequence on average); lengths: median 120, max 200; "
                          "use --window 120 to fit them")  # fmt: skip
     assert note.startswith("2 of 3 sequences")
+
+
+def test_window_chosen_from_lengths_is_the_longest_unless_a_few_are_far_longer() -> None:
+    assert choose_window(np.array([101, 101, 101])) == 101
+    assert choose_window(np.array([90, 100, 150])) == 150  # 150 <= 1.5 * 100
+    assert choose_window(np.array([90, 100, 151])) == 100  # the median
+    assert choose_window(np.array([2, 2])) == 4
+
+
+def test_window_not_given_is_chosen_from_fasta_and_recorded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("bound", "unbound"):
+        seqs = ["".join(rng.choice(list("ACGU"), 101)) for _ in range(30)]
+        (tmp_path / f"{name}.fa").write_text(
+            "".join(f">{name}{i}\n{s}\n" for i, s in enumerate(seqs))
+        )
+    out = tmp_path / "runs"
+    done = run_gennie(
+        "preprocess", "--class", f"bound={tmp_path / 'bound.fa'}",
+        "--class", f"unbound={tmp_path / 'unbound.fa'}", "--out", out, "--threads", 1,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip())
+    assert yaml.safe_load((run_dir / "parameters.yaml").read_text())["window"] == 101
+    assert "padded" not in done.stderr
+    assert "window not given: 101 bases, from the lengths of 60 sequences" in done.stderr
+    log = (run_dir / "gennie.log").read_text()
+    assert "dataset: 60 samples, window 101 (train " in log
+    assert "  bound: 30 samples (train " in log and " of 30 records" in log
+    assert not (run_dir / "progress.json").exists()
 
 
 def test_padding_note_has_no_suggestion_when_most_fill_the_window() -> None:

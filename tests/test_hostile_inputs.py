@@ -23,7 +23,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from cli_run import GENNIE
 from typer.testing import CliRunner
 
 import gennie.io.files as files_module
@@ -46,7 +46,6 @@ from gennie.errors import UserError, printable
 from gennie.gui.fields import validate_page
 from gennie.io.tracks import write_bigwig
 
-GENNIE = Path(sys.executable).parent / "gennie"
 RUNNER = CliRunner()
 WINDOW = 40
 

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "version": 0,
     "errors": 0,
     "processes": 0,
+    "progress": 0,
     "io": 1,
     "encode": 2,
     "config": 3,

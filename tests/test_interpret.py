@@ -13,16 +13,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_run import GENNIE
 from torch import nn
 
 from gennie.attribution.attributions import (
+    SHUFFLE_SEED_STEP,
     attribute,
     log_odds,
     make_baselines,
@@ -36,11 +37,16 @@ from gennie.encode import make_encoder
 from gennie.encode.alphabet import base_codes, one_hot
 from gennie.errors import UserError
 from gennie.interpret.ism import mutagenesis, reference_importance, substitutions
-from gennie.interpret.motifs import FilterMotif, filter_motifs, write_meme
+from gennie.interpret.motifs import (
+    FilterMotif,
+    class_activations,
+    filter_motifs,
+    motifs_table,
+    write_meme,
+)
 from gennie.model.network import MultiBranchNetwork
 
 MOTIF = "TGTAAATA"
-GENNIE = Path(sys.executable).parent / "gennie"
 
 
 def encode(sequences: list[str]) -> np.ndarray:
@@ -150,6 +156,29 @@ def test_ig_baselines_shuffle_and_file(linear: LinearTwoClass, tmp_path: Path) -
             baseline="file",
             baseline_file=tmp_path / "partial.npz",
         )
+
+
+def test_several_shuffles_average_the_attributions_of_each(linear: LinearTwoClass) -> None:
+    seq = encode(["AACAG"])
+    cons = np.ones((1, 1, 5), np.float32)
+    w = (linear.w[1] - linear.w[0]).detach().numpy()
+    settings = {"target": "b", "baseline": "shuffle", "sequence": "seq", "steps": 5}
+    averaged = attribute(linear, [[seq, cons]], ["seq", "cons"], ["a", "b"], shuffles=3, **settings)
+    bases = [
+        make_baselines([seq, cons], ["seq", "cons"], "shuffle", seed=k * SHUFFLE_SEED_STEP,
+                       sequence="seq")[0][0]
+        for k in range(3)
+    ]  # fmt: skip
+    assert len({one_hot_letters(b[None])[0] for b in bases}) > 1  # different shuffles
+    # Linear in the input: the mean attribution is (x - mean baseline) * w.
+    expected = (seq[0] - np.mean(bases, axis=0)) * w
+    np.testing.assert_allclose(averaged.values["seq"][0, 0], expected, atol=1e-5)
+    one = attribute(linear, [[seq, cons]], ["seq", "cons"], ["a", "b"], **settings)
+    np.testing.assert_allclose(one.values["seq"][0, 0], (seq[0] - bases[0]) * w, atol=1e-5)
+    # Completeness holds for the mean: the sum equals score - mean baseline score.
+    np.testing.assert_allclose(
+        averaged.totals()[:, 0], averaged.scores[:, 0] - averaged.baseline_scores[:, 0], atol=1e-4
+    )
 
 
 def test_shuffled_baseline_keeps_dinucleotide_counts() -> None:
@@ -336,6 +365,27 @@ def test_filter_motifs_from_top_windows() -> None:
     assert loose.sites == 4
     np.testing.assert_allclose(loose.pwm[:, 3], [0.75, 0.0, 0.0, 0.25])  # TGTA ×3, TGTT
     assert loose.consensus("rna") == "UGUA"
+
+
+def test_class_activation_is_the_mean_highest_activation_per_class() -> None:
+    net = hand_made_scanner()
+    x = torch.from_numpy(encode(["CCTGTACCCC", "TGTACCTGTA", "AAAAAAAAAA", "CCTGTTCCCC"]))
+    labels = np.array([0, 0, 1, 1])
+    means = class_activations(net, lambda: [x[:3], x[3:]], labels, 2, "seq")
+    # Filter 0 peaks at 4 on both TGTA samples (class 0); 1 (AAAA: the A of TGTA at
+    # best) and 3 (TGTT) on the class-1 samples.
+    np.testing.assert_allclose(means[0], [4.0, 2.0])
+    assert means.shape == (2, 2)
+    assert np.isnan(class_activations(net, lambda: [x], np.zeros(4, int), 2, "seq")[0, 1])
+
+
+def test_a_filter_supports_the_class_whose_log_odds_fall_without_it() -> None:
+    motif = FilterMotif(0, np.zeros((4, 4)), 0, 0.0, effects={"bound": 1.5, "unbound": -1.5})
+    assert motif.supports == "bound"
+    assert FilterMotif(1, np.zeros((4, 4)), 0, 0.0, effects={"a": -0.1, "b": 0.0}).supports == ""
+    table = motifs_table([motif])
+    assert table.loc[0, "supports"] == "bound"
+    assert (table.loc[0, "effect_bound"], table.loc[0, "effect_unbound"]) == (1.5, -1.5)
 
 
 def test_meme_file_format(tmp_path: Path) -> None:
@@ -531,6 +581,12 @@ def test_best_filter_is_the_planted_motif(planted: dict) -> None:
 
     assert longest_common(consensus, MOTIF) >= 7, consensus
     assert best["best_match"] == f"filter_0 {MOTIF}"
+    # The planted motif marks the bound class: its filter supports bound, is more active
+    # in bound samples, and silencing it lowers bound's log-odds (raises unbound's).
+    assert best["supports"] == "bound"
+    assert best["activation_bound"] > best["activation_unbound"]
+    assert best["effect_bound"] > 0 > best["effect_unbound"]
+    assert result.summary["top_supports"] == "bound"
     assert best["sites"] > 100
     assert (result.run_dir / "logos" / f"filter_{best['filter']}.png").is_file()
     assert (result.run_dir / "logos" / f"filter_{best['filter']}.svg").is_file()

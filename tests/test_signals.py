@@ -13,17 +13,16 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
+from cli_run import random_fasta, start_gennie, wait_for
 
 from gennie.cli import execute
 from gennie.config import PreprocessConfig, TrainConfig
@@ -32,48 +31,11 @@ from gennie.preprocessing.stage import preprocess
 from gennie.processes import SIGINT_EXIT, SIGTERM_EXIT
 from gennie.runs import LOCK_FILE, LOG_FILE, RUN_FILE, read_run, read_status, require_complete
 
-GENNIE = Path(sys.executable).parent / "gennie"
 STOP_WITHIN = 15.0
 """Seconds a stopped run may take to end (it takes about one; the machine is shared)."""
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def random_fasta(path: Path, count: int, length: int, seed: int) -> Path:
-    """A FASTA of ``count`` random sequences of ``length`` bases."""
-    rng = random.Random(seed)
-    lines = []
-    for i in range(count):
-        lines += [f">s{i}", "".join(rng.choice("ACGT") for _ in range(length))]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def start(*args: object, cwd: Path) -> subprocess.Popen:
-    """The gennie console script, started in the background."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NO_COLOR="1")
-    return subprocess.Popen(
-        [str(GENNIE), *(str(a) for a in args)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def wait_for(condition, timeout: float = 120.0, process: subprocess.Popen | None = None) -> None:
-    """Poll ``condition`` until it holds; fail at the deadline or when ``process`` ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if process is not None and process.poll() is not None:
-            _, err = process.communicate()
-            raise AssertionError(f"the run ended first (exit {process.returncode}):\n{err[-3000:]}")
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def stopped(process: subprocess.Popen, number: int) -> tuple[int, str, float]:
@@ -165,7 +127,7 @@ def train_args(dataset: Path, out: Path, name: str) -> list[object]:
 )
 def test_a_signal_mid_training_ends_the_run_cancelled(dataset, tmp_path, number, code, how):
     run_dir = tmp_path / "t"
-    process = start(*train_args(dataset, tmp_path, "t"), cwd=tmp_path)
+    process = start_gennie(*train_args(dataset, tmp_path, "t"), cwd=tmp_path)
     wait_for(lambda: epochs_done(run_dir) >= 1, process=process)
     returncode, err, seconds = stopped(process, number)
     assert (returncode, seconds < STOP_WITHIN) == (code, True), err[-3000:]
@@ -185,7 +147,7 @@ def test_sigterm_while_folding_stops_the_folding_processes(tmp_path):
     args = ["preprocess", "--class", f"a={big}", "--class", f"b={small}", "--window", 40,
             "--branches", "seq,fold", "--jobs", 2, "--out", tmp_path / "runs",
             "--name", "p"]  # fmt: skip
-    process = start(*args, cwd=tmp_path)
+    process = start_gennie(*args, cwd=tmp_path)
     wait_for(lambda: fold_rows(tmp_path / "runs" / "cache") >= 2000, process=process)
     helpers = descendants(process.pid)  # the pool's processes (and its server)
     assert len(helpers) >= 2
@@ -203,7 +165,7 @@ def test_sigterm_stops_a_search_and_its_worker_processes(dataset, tmp_path):
     search.write_text(yaml.safe_dump({"sampler": "random", "space": space}))
     args = ["tune", "--config", search, "--dataset", dataset, "--out", tmp_path / "runs",
             "--study", "s", "--pruner", "none", "--n-trials", 4, "--jobs", 2]  # fmt: skip
-    process = start(*args, cwd=tmp_path)
+    process = start_gennie(*args, cwd=tmp_path)
     trials = tmp_path / "runs" / "s" / "trials"
 
     def both_train() -> bool:
@@ -233,7 +195,7 @@ def test_a_killed_preprocess_is_interrupted_and_its_folding_resumes(tmp_path):
     args = ["preprocess", "--class", f"a={many}", "--class", f"b={few}", "--window", 40,
             "--branches", "seq,fold", "--jobs", 1, "--out", out, "--name", "p",
             "--json"]  # fmt: skip
-    process = start(*args, cwd=tmp_path)
+    process = start_gennie(*args, cwd=tmp_path)
     wait_for(lambda: fold_rows(out / "cache") >= 2000, process=process)  # a chunk committed
     process.kill()
     process.communicate(timeout=60)
@@ -244,7 +206,7 @@ def test_a_killed_preprocess_is_interrupted_and_its_folding_resumes(tmp_path):
     assert "the same --name" in error.value.hint
     # The same name again: the folder is replaced; only what is missing is folded.
     (out / "p" / "leftover.partial").write_text("half-written")
-    again = start(*args, cwd=tmp_path)
+    again = start_gennie(*args, cwd=tmp_path)
     answer, err = again.communicate(timeout=300)
     assert again.returncode == 0, err[-3000:]
     assert json.loads(answer)["run_dir"] == str(out / "p")
@@ -258,7 +220,7 @@ def test_a_killed_preprocess_is_interrupted_and_its_folding_resumes(tmp_path):
 
 def test_a_killed_training_is_interrupted_and_replaced_by_the_next(dataset, tmp_path):
     run_dir = tmp_path / "t"
-    process = start(*train_args(dataset, tmp_path, "t"), cwd=tmp_path)
+    process = start_gennie(*train_args(dataset, tmp_path, "t"), cwd=tmp_path)
     wait_for(lambda: epochs_done(run_dir) >= 1, process=process)
     process.kill()
     process.communicate(timeout=60)
@@ -266,7 +228,7 @@ def test_a_killed_training_is_interrupted_and_replaced_by_the_next(dataset, tmp_
     assert read_run(run_dir).status == "interrupted"
     args = [a for a in train_args(dataset, tmp_path, "t") if a != 100000]
     args[args.index("--epochs") + 1] = 2
-    again = start(*args, cwd=tmp_path)
+    again = start_gennie(*args, cwd=tmp_path)
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err[-3000:]
     assert read_run(run_dir).status == "complete" and epochs_done(run_dir) == 2
@@ -365,7 +327,7 @@ def test_a_read_only_output_folder_is_a_user_error(tmp_path):
         args = ["preprocess", "--class", f"a={config.classes['a']}", "--class",
                 f"b={config.classes['b']}", "--window", 20, "--out", out,
                 "--name", "p"]  # fmt: skip
-        process = start(*args, cwd=tmp_path)
+        process = start_gennie(*args, cwd=tmp_path)
         _, err = process.communicate(timeout=120)
         assert process.returncode == 2, err
         assert "cannot create the run folder (Permission denied)" in err

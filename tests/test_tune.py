@@ -10,7 +10,6 @@ import json
 import multiprocessing
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from cli_run import GENNIE
 from planted import planted_motif_dataset
 from typer.testing import CliRunner
 
@@ -30,9 +30,6 @@ from gennie.errors import UserError
 from gennie.search.space import grid_values, parameter_dimensions, trial_config
 from gennie.search.study import PruningCallback
 from gennie.search.tuning import tune, validation_metrics
-
-GENNIE = Path(sys.executable).parent / "gennie"
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -30,6 +29,7 @@ import optuna
 import pytest
 import torch
 import yaml
+from cli_run import GENNIE
 from planted import planted_motif_dataset
 
 from gennie.config import build_config
@@ -39,7 +39,6 @@ from gennie.search.study import with_driver
 from gennie.search.tuning import validation_metrics
 from gennie.training.stage import train
 
-GENNIE = Path(sys.executable).parent / "gennie"
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 

@@ -4,9 +4,10 @@ Every stage of :data:`gennie.config.STAGES` becomes a command (``interpret motif
 ``interpret ism`` under a group) whose flags are the fields of its configuration
 model, as :func:`gennie.config.options.options` describes them: help, choices and
 defaults come from the model, so a field added there is a flag here with no other
-edit. Each command takes ``--config FILE.yaml`` plus flags that override single
-fields, runs the stage, prints its run folder, and with ``--json`` prints exactly one
-JSON object on stdout. A user error prints one message and exits with code 2.
+edit; the options the model marks advanced are listed under "Advanced options". Each
+command takes ``--config FILE.yaml`` plus flags that override single fields, runs the
+stage, prints its run folder, and with ``--json`` prints exactly one JSON object on
+stdout. A user error prints one message and exits with code 2.
 
 Ctrl+C (SIGINT) and SIGTERM, what schedulers and the GUI's Cancel send, stop a run
 cleanly: its folder is marked ``cancelled``, helper processes are stopped, and the
@@ -29,7 +30,7 @@ from typing import Annotated, Any
 import typer
 
 from gennie.config import STAGES, Stage, build_config, class_name_from_file, load_run_config
-from gennie.config.options import Option, options
+from gennie.config.options import ADVANCED_PANEL, Option, options
 from gennie.errors import UserError
 from gennie.processes import Terminated, exit_code, stop_on_sigterm
 from gennie.version import VERSION
@@ -87,10 +88,11 @@ def flag_help(option: Option) -> str:
 
 
 def _flag_parameter(option: Option, flag: str) -> inspect.Parameter:
-    """The typer parameter of one option."""
+    """The typer parameter of one option (an advanced one under its own heading)."""
     decl = f"--{flag}/--no-{flag}" if option.kind == "bool" else f"--{flag}"
     kind = FLAG_TYPES.get(option.kind, list[str] | None if option.repeated else str | None)
-    annotation = Annotated[kind, typer.Option(decl, help=flag_help(option))]
+    panel = ADVANCED_PANEL if option.advanced else None
+    annotation = Annotated[kind, typer.Option(decl, help=flag_help(option), rich_help_panel=panel)]
     return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
 
 
@@ -238,6 +240,9 @@ def execute(stage: str, work: Callable[[], Any], as_json: bool) -> None:
         payload.update(summary)
         real_stdout.write(json.dumps(payload, default=str) + "\n")
         return
+    message = getattr(result, "message", "")
+    if message and sys.stderr.isatty():  # without a terminal it was logged already
+        typer.echo(message, err=True)
     metrics = summary.get("metrics")
     if metrics:
         typer.echo(

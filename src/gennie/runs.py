@@ -58,6 +58,7 @@ import pandas as pd
 from gennie.config import StageConfig, config_to_dict, dump_config, read_yaml
 from gennie.errors import UserError
 from gennie.processes import Terminated, limit_threads, process_alive, process_start
+from gennie.progress import PROGRESS_FILE, read_progress, report_to
 
 log = logging.getLogger("gennie")
 
@@ -642,7 +643,7 @@ def run_folder(
             write_status_file(run_dir, status)
         run = Run(dir=run_dir, config=config)
         ending = _ending(run, status, previous if resumed else None)
-        with _log_file(run_dir), limit_threads(config.threads), ending:
+        with _log_file(run_dir), report_to(run_dir), limit_threads(config.threads), ending:
             yield run
     finally:
         lock.release()
@@ -664,6 +665,8 @@ def _ending(run: Run, status: dict[str, Any], previous: dict[str, Any] | None) -
         status.update(status="complete", finished=_now(), seconds=seconds, summary=run.summary)
         write_status_file(run.dir, status)
         append_parameters_row(run)
+        with contextlib.suppress(OSError):
+            (run.dir / PROGRESS_FILE).unlink(missing_ok=True)
     except (UserError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno not in WRITE_ERRORS:
             _finished(run.dir, status, "failed", exc, traceback.format_exc())
@@ -737,11 +740,13 @@ def append_parameters_row(run: Run) -> Path:
 
 @dataclass
 class StageResult:
-    """What a stage returns: its run folder and the summary it reported."""
+    """What a stage returns: its run folder, the summary it reported and, for people,
+    a few lines saying what it made (printed by the CLI)."""
 
     run_dir: Path
     summary: dict[str, Any]
     stage: str = ""
+    message: str = ""
 
 
 # --------------------------------------------------------------------------- reading
@@ -843,13 +848,18 @@ class RunFolder:
         """How far a run is, from 0 to 1, or ``None`` when its files cannot tell.
 
         Training counts the rows of its epochs table against the maximum number of
-        epochs, a search the rows of its trials table against the number of trials.
+        epochs, a search the rows of its trials table against the number of trials;
+        the other stages report the step they are in (:mod:`gennie.progress`): its
+        share done.
         """
         if self.complete:
             return 1.0
         counted = {"train": (EPOCHS_FILE, "epochs"), "tune": (TRIALS_FILE, "n_trials")}
         if self.stage not in counted:
-            return None
+            step = read_progress(self.dir)
+            if step is None or not step.get("total"):
+                return None
+            return min(1.0, float(step["done"]) / float(step["total"]))
         table, parameter = counted[self.stage]
         total = self.parameters().get(parameter)
         if not total:

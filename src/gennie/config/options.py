@@ -15,7 +15,12 @@ to offer it:
 - ``{"when": {...}}`` — the values of other fields for which it matters (see
   :func:`shown_when`);
 - ``{"run_of": "train"}`` — a folder field that takes a run folder of that stage;
-- ``{"output": True}`` — a path that gennie writes (it need not exist).
+- ``{"output": True}`` — a path that gennie writes (it need not exist);
+- ``{"level": "advanced"}`` — an option a first-time user need not set (centre
+  networks, masking, weight averaging, schedulers, precision, …): the CLI's help lists
+  it under "Advanced options" and the GUI draws it in the "Advanced options" expander.
+  Options without the hint are ``basic`` (inputs, classes, branches, window, preset,
+  epochs, learning rate, batch size, output, threads, …); see :data:`LEVELS`.
 
 Flag names are the field names with dashes; the few that differ (``--class``) are
 declared with the stage in :data:`gennie.config.registry.STAGES`.
@@ -53,6 +58,12 @@ KINDS = (
     "yaml",
 )
 """Every kind of option: how its value is typed and shown."""
+
+LEVELS = ("basic", "advanced")
+"""The levels of an option: what a first-time user sets, and what only some need."""
+
+ADVANCED_PANEL = "Advanced options"
+"""The heading of the advanced options, in the CLI's help and the GUI's form."""
 
 REPEATED = {"paths", "lines", "classes", "numbers", "chromosomes"}
 """Kinds given as a repeated flag (one value per flag) on the command line."""
@@ -110,6 +121,7 @@ class Option:
         flag: The CLI flag's name by default, e.g. ``batch-size``.
         run_of: For a folder field that takes a run folder: the stage of that run.
         output: A path that gennie writes (it need not exist).
+        level: One of :data:`LEVELS` (the ``level`` hint; ``basic`` without one).
     """
 
     name: str
@@ -124,6 +136,12 @@ class Option:
     flag: str = ""
     run_of: str | None = None
     output: bool = False
+    level: str = "basic"
+
+    @property
+    def advanced(self) -> bool:
+        """Whether the option is listed under "Advanced options"."""
+        return self.level == "advanced"
 
     @property
     def label(self) -> str:
@@ -207,6 +225,9 @@ def option(name: str, info: FieldInfo) -> Option:
     inner = _strip_optional(info.annotation)
     kind, choices = _kind(inner, hints)
     low, high = _bounds(info)
+    level = hints.get("level", LEVELS[0])
+    if level not in LEVELS:
+        raise ValueError(f"field {name}: level '{level}' is not one of {', '.join(LEVELS)}")
     return Option(
         name=name,
         kind=kind,
@@ -220,6 +241,7 @@ def option(name: str, info: FieldInfo) -> Option:
         flag=name.replace("_", "-"),
         run_of=hints.get("run_of"),
         output=bool(hints.get("output")),
+        level=level,
     )
 
 

@@ -425,14 +425,26 @@ class TuneConfig(StageConfig):
         "are maximized, loss minimized).",
     )
     sampler: Literal["tpe", "random", "grid"] = Field(
-        "tpe", description="How trials are chosen (grid needs choices or stepped ranges)."
+        "tpe",
+        description="How trials are chosen (grid needs choices or stepped ranges).",
+        json_schema_extra={"level": "advanced"},
     )
     pruner: Literal["median", "hyperband", "none"] = Field(
-        "median", description="Stop trials whose per-epoch validation metric is hopeless."
+        "median",
+        description="Stop trials whose per-epoch validation metric is hopeless.",
+        json_schema_extra={"level": "advanced"},
     )
-    prune_warmup: int = Field(2, ge=0, description="Epochs every trial runs before pruning.")
+    prune_warmup: int = Field(
+        2,
+        ge=0,
+        description="Epochs every trial runs before pruning.",
+        json_schema_extra={"level": "advanced"},
+    )
     prune_startup: int = Field(
-        5, ge=0, description="Finished trials before the median pruner starts pruning."
+        5,
+        ge=0,
+        description="Finished trials before the median pruner starts pruning.",
+        json_schema_extra={"level": "advanced"},
     )
     n_trials: int | None = Field(
         None,
@@ -451,12 +463,14 @@ class TuneConfig(StageConfig):
         "saved: parameters.yaml and the runs table show it as ***, and a run from them "
         "takes it from the environment variable GENNIE_STORAGE_PASSWORD (for "
         "PostgreSQL also from PGPASSWORD or ~/.pgpass, so it need not be in the URL).",
+        json_schema_extra={"level": "advanced"},
     )
     study: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Study name; workers with the same storage and study share it "
         "(default: the run folder's name).",
+        json_schema_extra={"level": "advanced"},
     )
     jobs: int = Field(1, ge=1, le=256, description="Worker processes to start here.")
     heartbeat: int = Field(
@@ -464,15 +478,21 @@ class TuneConfig(StageConfig):
         ge=1,
         description="Seconds between a running trial's heartbeats; a trial whose worker "
         "died is marked failed once it misses them.",
+        json_schema_extra={"level": "advanced"},
     )
     grace_period: int | None = Field(
         None,
         ge=1,
         description="Seconds without heartbeat before a trial counts as dead "
         "(default: twice the heartbeat).",
+        json_schema_extra={"level": "advanced"},
     )
     retry_failed: int = Field(
-        1, ge=0, le=10, description="Times a trial whose worker died is run again."
+        1,
+        ge=0,
+        le=10,
+        description="Times a trial whose worker died is run again.",
+        json_schema_extra={"level": "advanced"},
     )
     retrain: bool = Field(
         False,
@@ -480,11 +500,14 @@ class TuneConfig(StageConfig):
         "evaluate it on the test split.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
-        "auto", description="auto picks CUDA, then Apple MPS, then CPU."
+        "auto",
+        description="auto picks CUDA, then Apple MPS, then CPU.",
+        json_schema_extra={"level": "advanced"},
     )
     precision: Precision = Field(
         TrainConfig.model_fields["precision"].default,
         description="Arithmetic of the trials' training (see train's precision).",
+        json_schema_extra={"level": "advanced"},
     )
 
     @field_validator("storage")

@@ -91,20 +91,35 @@ class LabelOptions(StrictModel):
         "(default: label, class, target or y).",
     )
     class_column: int = Field(
-        4, ge=4, description="1-based column of a labelled BED file holding the label."
+        4,
+        ge=4,
+        description="1-based column of a labelled BED file holding the label.",
+        json_schema_extra={"level": "advanced"},
     )
     sequence_column: str | None = Field(
-        None, description="Sequence column of a table (default: sequence or seq)."
+        None,
+        description="Sequence column of a table (default: sequence or seq).",
+        json_schema_extra={"level": "advanced"},
     )
     chrom_column: str | None = Field(
-        None, description="Chromosome column of a table (default: chrom, chr or chromosome)."
+        None,
+        description="Chromosome column of a table (default: chrom, chr or chromosome).",
+        json_schema_extra={"level": "advanced"},
     )
-    start_column: str | None = Field(None, description="Start column of a table (default: start).")
+    start_column: str | None = Field(
+        None,
+        description="Start column of a table (default: start).",
+        json_schema_extra={"level": "advanced"},
+    )
     end_column: str | None = Field(
-        None, description="End column of a table (default: end or stop)."
+        None,
+        description="End column of a table (default: end or stop).",
+        json_schema_extra={"level": "advanced"},
     )
     strand_column: str | None = Field(
-        None, description="Strand column of a table (default: strand, if there is one)."
+        None,
+        description="Strand column of a table (default: strand, if there is one).",
+        json_schema_extra={"level": "advanced"},
     )
     label_map: list[str] = Field(
         default_factory=list,
@@ -189,14 +204,29 @@ class PreprocessConfig(LabelOptions, StageConfig):
         "branch; several tracks become several channels, in the order given.",
     )
     fold_temperature: float = Field(
-        37.0, ge=-50.0, le=150.0, description="Folding temperature in °C for the fold branch."
+        37.0,
+        ge=-50.0,
+        le=150.0,
+        description="Folding temperature in °C for the fold branch.",
+        json_schema_extra={"level": "advanced"},
     )
-    window: int = Field(150, ge=4, le=100_000, description="Length of every sample in bases.")
+    window: int | None = Field(
+        None,
+        ge=4,
+        le=100_000,
+        description="Length of every sample in bases. When not given: from the lengths of "
+        "FASTA sequences (the longest, or the median when the longest is over 1.5 times the "
+        "median), 150 for intervals; the number chosen is recorded in parameters.yaml.",
+    )
     placement: Literal["center", "random"] = Field(
-        "center", description="Where the window sits on each interval or sequence."
+        "center",
+        description="Where the window sits on each interval or sequence.",
+        json_schema_extra={"level": "advanced"},
     )
     strand: bool = Field(
-        True, description="Reverse-complement minus-strand BED intervals (else ignore strand)."
+        True,
+        description="Reverse-complement minus-strand BED intervals (else ignore strand).",
+        json_schema_extra={"level": "advanced"},
     )
     alphabet: Literal["dna", "rna"] = Field(
         "dna", description="Letters of the sequences (U and T are read as the same base)."
@@ -204,11 +234,13 @@ class PreprocessConfig(LabelOptions, StageConfig):
     unknown_bases: Literal["zero", "uniform"] = Field(
         "zero",
         description="Encoding of N and other IUPAC codes: all-zero vector, or 0.25 per base.",
+        json_schema_extra={"level": "advanced"},
     )
     reduce: dict[str, float] = Field(
         default_factory=dict,
         description="Per-class size reduction: an absolute count (e.g. 5000) or a ratio "
         "in (0, 1) (e.g. 0.5). Random and seeded.",
+        json_schema_extra={"level": "advanced"},
     )
     split: Literal["random", "chromosome"] = Field(
         "random", description="Random stratified split by ratio, or by chromosome lists."
@@ -231,35 +263,43 @@ class PreprocessConfig(LabelOptions, StageConfig):
     negatives_from: str | None = Field(
         None,
         description="Class the negatives are made from / matched to (default: the first).",
-        json_schema_extra={"when": {"negatives": True}},
+        json_schema_extra={"when": {"negatives": True}, "level": "advanced"},
     )
     negatives_name: str = Field(
         "negative",
         description="Name of the added negative class.",
-        json_schema_extra={"when": {"negatives": True}},
+        json_schema_extra={"when": {"negatives": True}, "level": "advanced"},
     )
     negatives_ratio: float = Field(
         1.0,
         gt=0,
         le=100,
         description="Negatives per sample of the source class.",
-        json_schema_extra={"when": {"negatives": True}},
+        json_schema_extra={"when": {"negatives": True}, "level": "advanced"},
     )
-    jobs: int = Field(0, ge=0, le=1024, description="Processes for parallel work (0 = all cores).")
+    jobs: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="Processes for parallel work (0 = all cores).",
+        json_schema_extra={"level": "advanced"},
+    )
     cache: bool = Field(
         True,
         description="Reuse mapped/encoded windows from an earlier run, so that changing only "
         "reduction or split re-reads nothing.",
+        json_schema_extra={"level": "advanced"},
     )
     cache_dir: Path | None = Field(
         None,
         description="Cache folder (default: <out>/cache).",
-        json_schema_extra={"output": True, "when": {"cache": True}},
+        json_schema_extra={"output": True, "when": {"cache": True}, "level": "advanced"},
     )
     branch_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Options of plug-in branch types, by branch name, e.g. "
         "{gc: {width: 11}}; each branch type documents its own.",
+        json_schema_extra={"level": "advanced"},
     )
 
     @field_validator("classes", mode="before")
@@ -411,13 +451,14 @@ class TrainConfig(StageConfig):
         "'centre window' positions of each window (a second scale, as iDeepE's local and "
         "global networks); none are added when the dataset's window is not wider. 0 for "
         "none.",
+        json_schema_extra={"level": "advanced"},
     )
     centre_window: int = Field(
         150,
         ge=1,
         le=100_000,
         description="Positions the centre networks read, at the centre of each window.",
-        json_schema_extra={"when": {"centre_networks": True}},
+        json_schema_extra={"when": {"centre_networks": True}, "level": "advanced"},
     )
     shift: int = Field(
         10,
@@ -427,6 +468,7 @@ class TrainConfig(StageConfig):
         "bases, up to this many either way, anew each epoch and for each network of an "
         "ensemble (the bases moved in count as unknown, N); 0 for none. Validation and "
         "test windows are never moved.",
+        json_schema_extra={"level": "advanced"},
     )
     mask: float = Field(
         0.0,
@@ -435,6 +477,7 @@ class TrainConfig(StageConfig):
         description="Augmentation: read this share of the positions of every training "
         "window as unknown (N), chosen at random anew each epoch and for each network of "
         "an ensemble, e.g. 0.05; 0 for none. Validation and test windows are never masked.",
+        json_schema_extra={"level": "advanced"},
     )
     ema_decay: float = Field(
         0.0,
@@ -443,6 +486,7 @@ class TrainConfig(StageConfig):
         description="Validate, keep and save a moving average of the weights (Polyak "
         "averaging), updated after every training step with this decay, e.g. 0.99; 0 keeps "
         "the plain weights.",
+        json_schema_extra={"level": "advanced"},
     )
     label_smoothing: float = Field(
         0.0,
@@ -451,6 +495,7 @@ class TrainConfig(StageConfig):
         description="Regularisation: the training loss spreads this share of each target's "
         "probability evenly over all classes (label smoothing), e.g. 0.1; 0 for none. "
         "Validation, early stopping and test use the plain loss.",
+        json_schema_extra={"level": "advanced"},
     )
     class_weights: str = Field(
         "none",
@@ -464,33 +509,40 @@ class TrainConfig(StageConfig):
         "adam", description="sgd uses Nesterov momentum 0.9."
     )
     lr: float = Field(1e-3, gt=0, le=10, description="(Peak) learning rate.")
-    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 / decoupled weight decay.")
+    weight_decay: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="L2 / decoupled weight decay.",
+        json_schema_extra={"level": "advanced"},
+    )
     lr_schedule: Literal["fixed", "decay", "plateau", "one-cycle"] = Field(
         "fixed",
         description="fixed; decay (multiply by lr_decay every epoch); plateau (multiply by "
         "lr_factor when the monitored validation metric has not improved for lr_patience "
         "epochs); one-cycle (warm up to lr, then anneal, over the maximum number of epochs).",
+        json_schema_extra={"level": "advanced"},
     )
     lr_decay: float = Field(
         0.95,
         gt=0,
         le=1,
         description="Per-epoch factor for lr_schedule=decay.",
-        json_schema_extra={"when": {"lr_schedule": "decay"}},
+        json_schema_extra={"when": {"lr_schedule": "decay"}, "level": "advanced"},
     )
     lr_factor: float = Field(
         0.2,
         gt=0,
         lt=1,
         description="Factor on each plateau for lr_schedule=plateau.",
-        json_schema_extra={"when": {"lr_schedule": "plateau"}},
+        json_schema_extra={"when": {"lr_schedule": "plateau"}, "level": "advanced"},
     )
     lr_patience: int = Field(
         3,
         ge=1,
         description="Epochs in a row without any improvement of the monitored validation "
         "metric before lr_schedule=plateau lowers the learning rate.",
-        json_schema_extra={"when": {"lr_schedule": "plateau"}},
+        json_schema_extra={"when": {"lr_schedule": "plateau"}, "level": "advanced"},
     )
     batch_size: int = Field(64, ge=1, le=65536, description="Samples per training step.")
     epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of epochs.")
@@ -507,13 +559,17 @@ class TrainConfig(StageConfig):
         0.01,
         ge=0,
         description="Smallest change that counts as improvement.",
-        json_schema_extra={"when": {"early_stopping": True}},
+        json_schema_extra={"when": {"early_stopping": True}, "level": "advanced"},
     )
     monitor: Literal["val_loss", "val_auroc"] = Field(
-        "val_loss", description="Validation metric for early stopping and the best checkpoint."
+        "val_loss",
+        description="Validation metric for early stopping and the best checkpoint.",
+        json_schema_extra={"level": "advanced"},
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
-        "auto", description="auto picks CUDA, then Apple MPS, then CPU."
+        "auto",
+        description="auto picks CUDA, then Apple MPS, then CPU.",
+        json_schema_extra={"level": "advanced"},
     )
     precision: Precision = Field(
         "32",
@@ -521,6 +577,7 @@ class TrainConfig(StageConfig):
         "the weights stay float32, the layers compute in bfloat16; faster on CPUs with "
         "AVX-512 BF16 or AMX and on recent GPUs, slower on others). Evaluation and "
         "prediction compute in float32.",
+        json_schema_extra={"level": "advanced"},
     )
 
     def centre_networks_for(self, window: int) -> int:
@@ -601,9 +658,18 @@ class ModelInputConfig(StageConfig):
     conservation: list[Path] = Field(
         default_factory=list,
         description="Signal tracks for a cons branch (default: the ones used in training).",
+        json_schema_extra={"level": "advanced"},
     )
-    batch_size: int = Field(256, ge=1, le=65536, description="Samples per inference batch.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+    batch_size: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Samples per inference batch.",
+        json_schema_extra={"level": "advanced"},
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where to compute.", json_schema_extra={"level": "advanced"}
+    )
     custom_window: int | None = Field(
         None,
         ge=4,
@@ -651,14 +717,27 @@ class AttributionOptions(StrictModel):
         ge=1,
         le=10_000,
         description="Integration steps of Integrated Gradients.",
-        json_schema_extra={"when": {"attributions": True}},
+        json_schema_extra={"when": {"attributions": True}, "level": "advanced"},
     )
     baseline: Baseline = Field(
-        "zeros",
-        description="Reference input: all zeros, the input's own sequence "
-        "dinucleotide-shuffled, or the arrays in baseline_file (giving the NPZ file "
-        "itself here means 'file' with that file).",
+        "shuffle",
+        description="Reference input: the input's own sequence dinucleotide-shuffled "
+        "(averaged over 'shuffles' shuffles), all zeros, or the arrays in baseline_file "
+        "(giving the NPZ file itself here means 'file' with that file). Shuffles are the "
+        "default by measurement (benchmarks/baselines.py): all zeros is far from neutral "
+        "for trained models, so attributions often sum against the prediction.",
         json_schema_extra={"when": {"attributions": True}},
+    )
+    shuffles: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Shuffled baselines each input's attributions are averaged over "
+        "(each costs one Integrated Gradients run).",
+        json_schema_extra={
+            "when": {"attributions": True, "baseline": "shuffle"},
+            "level": "advanced",
+        },
     )
     baseline_file: Path | None = Field(
         None,
@@ -670,7 +749,7 @@ class AttributionOptions(StrictModel):
         ge=0,
         le=1000,
         description="Top predictions per class drawn in report.html and logos/.",
-        json_schema_extra={"when": {"attributions": True}},
+        json_schema_extra={"when": {"attributions": True}, "level": "advanced"},
     )
 
     @model_validator(mode="before")
@@ -716,7 +795,7 @@ class EvaluateConfig(AttributionOptions, LabelOptions, ModelInputConfig):
     blackbox_split: Literal["train", "validation", "test", "blackbox"] = Field(
         "blackbox",
         description="Which split of the --blackbox dataset to evaluate.",
-        json_schema_extra={"when": {"blackbox": True}},
+        json_schema_extra={"when": {"blackbox": True}, "level": "advanced"},
     )
     input: Path | None = Field(
         None,
@@ -781,10 +860,15 @@ class MotifsConfig(StageConfig):
         json_schema_extra={"run_of": "preprocess"},
     )
     split: Literal["all", "train", "validation", "test", "blackbox"] = Field(
-        "all", description="Which samples of the dataset to scan."
+        "all",
+        description="Which samples of the dataset to scan.",
+        json_schema_extra={"level": "advanced"},
     )
     max_samples: int = Field(
-        20_000, ge=1, description="Scan at most this many samples (a seeded random subset)."
+        20_000,
+        ge=1,
+        description="Scan at most this many samples (a seeded random subset).",
+        json_schema_extra={"level": "advanced"},
     )
     threshold: float = Field(
         0.5,
@@ -792,12 +876,21 @@ class MotifsConfig(StageConfig):
         lt=1,
         description="A window is a site of a filter when the filter's activation there "
         "exceeds threshold × its largest activation over the scanned samples.",
+        json_schema_extra={"level": "advanced"},
     )
     database: Path | None = Field(
         None, description="MEME motif file to compare the filters with (TOMTOM)."
     )
-    batch_size: int = Field(256, ge=1, le=65536, description="Samples per batch.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+    batch_size: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Samples per batch.",
+        json_schema_extra={"level": "advanced"},
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where to compute.", json_schema_extra={"level": "advanced"}
+    )
 
 
 class IsmConfig(StageConfig):
@@ -817,7 +910,19 @@ class IsmConfig(StageConfig):
         None, description="Class whose log-odds is scored (default: the highest-scoring class)."
     )
     steps: int = Field(
-        50, ge=1, le=10_000, description="Integration steps of the Integrated Gradients beside it."
+        50,
+        ge=1,
+        le=10_000,
+        description="Integration steps of the Integrated Gradients beside it.",
+        json_schema_extra={"level": "advanced"},
     )
-    batch_size: int = Field(256, ge=1, le=65536, description="Mutants per batch.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to compute.")
+    batch_size: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Mutants per batch.",
+        json_schema_extra={"level": "advanced"},
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where to compute.", json_schema_extra={"level": "advanced"}
+    )

@@ -542,3 +542,109 @@ def relocated(error: UserError, written: Path, sources: list[tuple]) -> UserErro
         field=error.field,
         hint=error.hint,
     )
+
+
+# --------------------------------------------------------------------------- preview
+
+
+@dataclass
+class LabelledPreview:
+    """What labelled files hold, to show before anything runs.
+
+    Attributes:
+        format: ``fasta`` (sequences) or ``bed`` (genomic intervals).
+        forms: How the labels were found in each file.
+        rows: The first records: ``file``, ``where`` (``line 3`` or ``record 2``),
+            ``record`` (a FASTA header, or ``chrom:start-end(strand)``), ``label`` and
+            ``class``.
+        counts: Records per class, in class order.
+        total: Records in all files.
+        unknown: Labels whose class is not among ``classes`` (with a model's classes).
+        chromosomes: Intervals per chromosome (empty for sequences).
+        lengths: Shortest, median and longest sequence or interval.
+    """
+
+    format: str
+    forms: dict[str, str]
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    total: int
+    unknown: list[str] = field(default_factory=list)
+    chromosomes: dict[str, int] = field(default_factory=dict)
+    lengths: tuple[int, int, int] = (0, 0, 0)
+
+
+def _record_text(fmt: str, row: tuple) -> str:
+    if fmt == "fasta":
+        return str(row[0])
+    strand = f"({row[5]})" if row[5] in ("+", "-") else ""
+    return f"{row[0]}:{row[1]}-{row[2]}{strand}"
+
+
+def preview_labelled(
+    paths: list[Path],
+    options: Any,
+    classes: list[str] | None = None,
+    rows: int = 8,
+    field: str = "input",
+) -> LabelledPreview:
+    """The first records of labelled files with their labels and classes, and the
+    records per class, read as :func:`read_labelled` reads them.
+
+    Args:
+        paths: The labelled files.
+        options: The label options (see :class:`~gennie.config.stages.LabelOptions`).
+        classes: A model's class names (evaluate): a label's class is then its
+            ``label_map`` name or the label itself, and labels that name no class of
+            the model are listed in ``unknown``; None to name classes as preprocess
+            does (:func:`class_names`).
+        rows: How many of the first records to return.
+        field: Configuration field named in errors.
+
+    Raises:
+        UserError: What :func:`read_labelled` or :func:`class_names` raise (a header
+            without a label, a missing column, a mapped label that no record has).
+    """
+    records = read_labelled(paths, options, known=classes, field=field)
+    if classes is None:
+        names = class_names(records.labels, options.label_names)
+        order = class_order(names)
+    else:
+        names = {label: options.label_names.get(label, label) for label in set(records.labels)}
+        order = [c for c in classes if c in names.values()]
+        order += sorted({n for n in names.values() if n not in classes})
+    counts = dict.fromkeys(order, 0)
+    for label in records.labels:
+        counts[names[label]] += 1
+    first = []
+    for i in range(min(rows, len(records.rows))):
+        file, number, kind = records.sources[i]
+        label = records.labels[i]
+        first.append(
+            {
+                "file": Path(file).name,
+                "where": f"{kind} {number}",
+                "record": _record_text(records.format, records.rows[i]),
+                "label": label,
+                "class": names[label],
+            }
+        )
+    if records.format == "fasta":
+        sizes = sorted(len(row[1]) for row in records.rows)
+        chromosomes: dict[str, int] = {}
+    else:
+        sizes = sorted(int(row[2]) - int(row[1]) for row in records.rows)
+        chromosomes = {}
+        for row in records.rows:
+            chromosomes[str(row[0])] = chromosomes.get(str(row[0]), 0) + 1
+    unknown = [] if classes is None else sorted(lb for lb, n in names.items() if n not in classes)
+    return LabelledPreview(
+        format=records.format,
+        forms=records.forms,
+        rows=first,
+        counts=counts,
+        total=len(records.labels),
+        unknown=unknown,
+        chromosomes=chromosomes,
+        lengths=(sizes[0], sizes[len(sizes) // 2], sizes[-1]) if sizes else (0, 0, 0),
+    )

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from gennie.config import PreprocessConfig
 from gennie.dataset.npyfiles import allocate_npy
@@ -43,6 +42,7 @@ from gennie.encode.alphabet import (
 from gennie.errors import UserError
 from gennie.io.bed import read_bed
 from gennie.io.fasta import Genome, read_fasta
+from gennie.progress import track
 
 log = logging.getLogger("gennie.preprocess")
 
@@ -234,13 +234,8 @@ def _fetch_codes(
         UserError: The genome returns fewer bases than its index promised.
     """
     chroms = kept["chrom"].to_numpy()
-    for lo in tqdm(
-        range(0, len(kept), CHUNK),
-        desc=label,
-        unit="chunk",
-        leave=False,
-        disable=len(kept) <= CHUNK,
-    ):
+    steps = range(0, len(kept), CHUNK)
+    for lo in track(steps, len(steps), label, unit="chunk", quiet=len(kept) <= CHUNK):
         hi = min(lo + CHUNK, len(kept))
         seqs = []
         for i in range(lo, hi):
@@ -308,6 +303,18 @@ def _map_bed(
     return table, counts, _dropped_rows(bed, fitted)
 
 
+DEFAULT_WINDOW = 150
+"""The window of interval (BED) input when none is given."""
+
+
+def choose_window(lengths: np.ndarray) -> int:
+    """The window for FASTA sequences of these lengths when none is given: the longest
+    (no sequence cut, the least padding), or the median when the longest is over 1.5
+    times the median (a few long records should not pad every other one)."""
+    longest, median = int(lengths.max()), int(np.median(lengths))
+    return max(4, longest if longest <= 1.5 * median else median)
+
+
 def padding_note(lengths: np.ndarray, window: int) -> str:
     """What the padding warning of a FASTA class says: how many sequences were shorter
     than the window, their length distribution and a window that would fit them.
@@ -355,13 +362,8 @@ def _map_fasta(
         """Write the base codes of a batch of windows from row ``lo`` on."""
         codes[lo : lo + len(batch)] = base_codes("".join(batch)).reshape(len(batch), config.window)
 
-    for record in tqdm(
-        read_fasta(path, field=field_name),
-        total=n,
-        desc=f"read {path.name}",
-        unit="record",
-        leave=False,
-        disable=n <= CHUNK,
+    for record in track(
+        read_fasta(path, field=field_name), n, f"read {path.name}", "record", quiet=n <= CHUNK
     ):
         if not record.sequence:
             raise UserError(
@@ -477,7 +479,8 @@ def _encode_branch(
     tmp = temporary_name(path)
     try:
         out = allocate_npy(tmp, encoder.stored_dtype, (n, *encoder.stored_shape(window)))
-        for lo in tqdm(range(0, n, CHUNK), desc=f"encode {name}", leave=False):
+        steps = range(0, n, CHUNK)
+        for lo in track(steps, len(steps), f"encode {name}", "chunk", quiet=n <= CHUNK):
             hi = min(lo + CHUNK, n)
             rows = table.iloc[lo:hi]
             has_coords = bool(rows["chrom"].astype(str).str.len().gt(0).all())

@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import RNA
-from tqdm.auto import tqdm
 
 from gennie.encode.alphabet import UNKNOWN, base_codes
 from gennie.encode.base import BranchEncoder, WindowBatch
 from gennie.processes import restore_signals
+from gennie.progress import Progress
 
 if TYPE_CHECKING:
     from gennie.config import PreprocessConfig
@@ -314,12 +314,8 @@ class FoldEncoder(BranchEncoder):
         if not sequences:
             return
         jobs = min(self.jobs, max(1, len(sequences) // 8))
-        progress = tqdm(
-            total=len(sequences),
-            desc="fold",
-            unit="seq",
-            leave=False,
-            disable=len(sequences) < _SMALL_BATCH,
+        progress = Progress(
+            len(sequences), "fold", unit="sequence", quiet=len(sequences) < _SMALL_BATCH
         )
         try:
             if jobs == 1 or len(sequences) < _SMALL_BATCH:

@@ -27,7 +27,7 @@ import torch
 
 from gennie.attribution.explain import (
     attribution_problems,
-    check_attribution_options,
+    open_model,
     write_attribution_outputs,
 )
 from gennie.config import EvaluateConfig
@@ -46,10 +46,9 @@ from gennie.io.files import require_file
 from gennie.model.bundle import BundleSpec
 from gennie.model.inference import (
     index_batches,
-    pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import LoadedModel, check_dataset_fits, load_model, model_problems
+from gennie.model.loading import LoadedModel, check_dataset_fits, model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import headline_metrics, probability_table
 from gennie.scoring.score import score
@@ -277,7 +276,9 @@ def score_model(
     """
     classes = model.spec.classes
     forward = model.network.to(device) if model.network is not None else model.forward
-    probs = predict_probabilities(forward, data.batches, device, model.outputs_are_probabilities)
+    probs = predict_probabilities(
+        forward, data.batches, device, model.outputs_are_probabilities, total=len(data.labels)
+    )
     metrics = score(probs, data.labels, classes, run_dir)
     table = probability_table(data.identity, probs, classes)
     table.to_csv(run_dir / PREDICTIONS_FILE, sep="\t", index=False)
@@ -323,18 +324,14 @@ def evaluate(config: EvaluateConfig) -> StageResult:
         UserError: The first problem :func:`check` finds, or one that shows when the
             model is loaded or the data is read.
     """
-    problems = check(config)
-    if problems:
-        raise problems[0]
-    model = load_model(config)
-    device = pick_device(config.device)
-    if config.attributions:
-        check_attribution_options(config, model)
-    with InputMapper(model.spec, config.genome, config.conservation) as mapper:
+    model, device = open_model(config, check(config))
+    with (
+        run_folder(config) as run,
+        InputMapper(model.spec, config.genome, config.conservation) as mapper,
+    ):
         if config.blackbox:
             data = blackbox_data(config, model.spec)
         else:
             data = file_data(config, mapper, model.spec.classes)
-        with run_folder(config) as run:
-            run.summary.update(score_model(run.dir, config, model, data, device))
-            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+        run.summary.update(score_model(run.dir, config, model, data, device))
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)

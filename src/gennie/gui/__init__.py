@@ -12,6 +12,10 @@ from pathlib import Path
 APP = Path(__file__).parent / "app.py"
 """The Streamlit script of the GUI."""
 
+PRIMARY_COLOUR = "#1f6f8b"
+"""The theme's accent (buttons, focus outlines, sliders). Streamlit's default is red
+(#ff4b4b), which made every focused field look like a field with an error."""
+
 
 def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
     """The command line that serves the GUI.
@@ -41,6 +45,8 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "none",
         "--client.toolbarMode",
         "minimal",
+        "--theme.primaryColor",
+        PRIMARY_COLOUR,
         # the forms give every widget its value both as its own default and, after a
         # button fills a field, through the session state (see gennie.gui.form)
         "--global.disableWidgetStateDuplicationWarning",

@@ -15,6 +15,7 @@ an explicit default would then silently become its minimum (patience 1, seed 0).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ import streamlit as st
 from pydantic import BaseModel
 
 from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_name_from_file
-from gennie.config.options import Option, options
+from gennie.config.options import ADVANCED_PANEL, Option, options
 from gennie.config.presets import preset_architecture
 from gennie.config.search import mask_storage_url
+from gennie.config.stages import LabelOptions
 from gennie.dataset.store import Dataset
 from gennie.encode.registry import branch_names
 from gennie.errors import UserError
@@ -40,6 +42,8 @@ from gennie.gui.fields import (
     stage_options,
     visible,
 )
+from gennie.gui.layers import draw_layer_editor
+from gennie.gui.preview import has_preview
 from gennie.gui.runinfo import to_yaml, workspace_files
 from gennie.jobs import STATE_DIR
 from gennie.runs import find_runs
@@ -48,13 +52,18 @@ NONE = "(none)"
 """The choice that stands for "not set" in a list of options."""
 
 BASE_FIELDS = tuple(StageConfig.model_fields)
-"""Fields every stage has (``out``, ``name``, ``seed``); drawn last, under "Output"."""
+"""Fields every stage has (``out``, ``name``, ``seed``, ``threads``); drawn last, under
+"Output"."""
 
 CLASS_ROWS = 2
 """Class rows a page shows at least (more are added with "Number of classes")."""
 
 ARCHITECTURE = "architecture"
-"""The layers field: edited as YAML only on request, else the preset's layers apply."""
+"""The layers field: edited only on request (layer by layer, or as YAML), else the
+preset's layers apply."""
+
+LAYER_VIEWS = ("Layer editor", "YAML")
+"""The two ways to edit the layers (see :mod:`gennie.gui.layers`)."""
 
 
 # --------------------------------------------------------------------------- kept state
@@ -335,6 +344,22 @@ def _architecture_tools(stage: str, values: dict[str, Any]) -> None:
     )
 
 
+def _layer_view(stage: str) -> str:
+    """The choice between the layer editor and the YAML text of the architecture."""
+    key = f"{stage}.{ARCHITECTURE}.view"
+    view = kept_value(key, LAYER_VIEWS[0])
+    st.radio(
+        "Edit the layers",
+        LAYER_VIEWS,
+        index=LAYER_VIEWS.index(view) if view in LAYER_VIEWS else 0,
+        key=key,
+        horizontal=True,
+        help="Layer by layer, or as the YAML text of the architecture (the same value).",
+    )
+    remember(key)
+    return st.session_state.get(key, LAYER_VIEWS[0])
+
+
 def _number(value: Any, cast: type, minimum: Any = None, maximum: Any = None) -> Any:
     """A number field's value as its widget's own default: of the widget's type and
     within its bounds (Streamlit refuses others), ``None`` for empty."""
@@ -369,6 +394,15 @@ def field_widget(stage: str, ff: Option, values: dict[str, Any], slot_of: dict) 
         if not custom:
             return None
         _architecture_tools(stage, values)
+        if _layer_view(stage) == LAYER_VIEWS[0]:
+            draw_layer_editor(
+                key,
+                kept_value(key, "") or "",
+                _layer_branches(values),
+                functools.partial(set_widget, key),
+            )
+            slot_of[ff.name] = st.empty()
+            return _from_raw(ff, kept_value(key, ""))
     default = to_raw(ff, ff.default)
     value = kept_value(key, default)
     text = ff.label
@@ -444,8 +478,34 @@ def field_widget(stage: str, ff: Option, values: dict[str, Any], slot_of: dict) 
     return _from_raw(ff, st.session_state.get(key))
 
 
+def _draw_fields(
+    stage: str, fields: list[Option], values: dict[str, Any], slots: dict[str, Any]
+) -> None:
+    """Draw the visible ones of ``fields`` in order (a hidden field's value is dropped)."""
+    for ff in fields:
+        if not visible(stage, ff.name, values):
+            values.pop(ff.name, None)
+            continue
+        values[ff.name] = field_widget(stage, ff, values, slots)
+
+
+def _in_page_order(stage: str, fields: list[Option]) -> list[Option]:
+    """The fields in model order, except that the options of how labels are read
+    (inherited first from :class:`~gennie.config.stages.LabelOptions`) come right after
+    the labelled input files they are about."""
+    names = [f.name for f in fields]
+    if not has_preview(stage) or "input" not in names:
+        return fields
+    label = [f for f in fields if f.name in LabelOptions.model_fields]
+    rest = [f for f in fields if f.name not in LabelOptions.model_fields]
+    at = next(i for i, f in enumerate(rest) if f.name == "input") + 1
+    return rest[:at] + label + rest[at:]
+
+
 def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Draw every visible field of a stage (base fields last).
+    """Draw every visible field of a stage: the basic ones, then the advanced ones in a
+    closed "Advanced options" expander (the ``level`` the model declares, see
+    :mod:`gennie.config.options`), then the fields every stage has under "Output".
 
     Returns:
         The values by field (hidden fields left out) and the message slots by field.
@@ -460,18 +520,27 @@ def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
         if ff.kind not in ("classes", "chromosomes"):
             raw = st.session_state.get(key, _keep().get(key, to_raw(ff, ff.default)))
             values[ff.name] = _from_raw(ff, raw)
-    ordered = [f for f in fields if f.name not in BASE_FIELDS] + [
-        f for f in fields if f.name in BASE_FIELDS
-    ]
-    for ff in ordered:
-        if ff.name == BASE_FIELDS[0]:
-            st.subheader("Output")
-        if not visible(stage, ff.name, values):
-            values.pop(ff.name, None)
-            continue
-        values[ff.name] = field_widget(stage, ff, values, slots)
+    own = _in_page_order(stage, [f for f in fields if f.name not in BASE_FIELDS])
+    _draw_fields(stage, [f for f in own if not f.advanced], values, slots)
+    advanced = [f for f in own if f.advanced]
+    if any(visible(stage, f.name, values) for f in advanced):
+        # keyed, so that it stays open when fields above it appear or disappear
+        with st.expander(
+            ADVANCED_PANEL, expanded=False, icon=":material/tune:", key=f"{stage}.advanced"
+        ):
+            st.caption("Options most runs leave at their defaults.")
+            _draw_fields(stage, advanced, values, slots)
+    else:
+        _draw_fields(stage, advanced, values, slots)  # drops their values
+    st.subheader("Output")
+    _draw_fields(stage, [f for f in fields if f.name in BASE_FIELDS], values, slots)
     save_draft(stage)
     return values, slots
+
+
+def advanced_fields(stage: str, names: set[str] | list[str]) -> list[str]:
+    """The fields among ``names`` that the form shows under "Advanced options"."""
+    return [o.name for o in stage_options(stage) if o.advanced and o.name in names]
 
 
 # --------------------------------------------------------------------------- drafts

@@ -165,13 +165,40 @@ def show_predictions(path: Path) -> None:
     )
 
 
+FIT_SCRIPT = """<style>html{overflow-x:auto}</style><script>
+(function(){function fit(){var b=document.body;if(!b)return;b.style.zoom=1;
+var wide=document.documentElement.scrollWidth,frame=window.innerWidth;
+if(wide>frame){b.style.zoom=Math.max(frame/wide,MIN_ZOOM);}}
+window.addEventListener("load",fit);window.addEventListener("resize",fit);})();
+</script>"""
+"""Scales a page down to the width of its frame (CSS zoom, at most to MIN_ZOOM, then
+it scrolls), again when the frame is resized."""
+
+MIN_ZOOM = 0.45
+"""The smallest scale of an embedded report; a wider one scrolls sideways."""
+
+
+def fit_to_frame(page: str) -> str:
+    """An HTML page made to fit the width of the frame it is shown in: its rows of
+    bases are wider than the results column (60 bases × 1.15 rem), which cut them off
+    on the right; the page is scaled down to the frame instead (see :data:`FIT_SCRIPT`).
+    """
+    script = FIT_SCRIPT.replace("MIN_ZOOM", str(MIN_ZOOM))
+    head = page.lower().find("</head>")
+    if head >= 0:
+        return page[:head] + script + page[head:]
+    return script + page
+
+
 def show_attributions(folder: Path) -> None:
     """Attribution report (top ten per class, red/blue scale), tables and logos."""
     report = folder / REPORT_FILE
     if report.is_file():
         st.markdown("#### Attributions: top ten per class")
         st.caption("Red: the base raises the class score; blue: it lowers it.")
-        components.html(report.read_text(errors="replace"), height=700, scrolling=True)
+        components.html(
+            fit_to_frame(report.read_text(errors="replace")), height=700, scrolling=True
+        )
     table = read_table(folder / ATTRIBUTIONS_FILE)
     if table is not None:
         with st.expander(f"Attribution table ({len(table):,} rows)"):
@@ -269,7 +296,7 @@ def show_run(run_dir: Path) -> None:
     if run.has(PREDICTIONS_FILE):
         show_predictions(run.path(PREDICTIONS_FILE))
     if run.has(VARIANTS_FILE):
-        show_variants(run.dir)
+        show_variants(run.dir, fit_to_frame)
     elif not run.has(MOTIFS_FILE):  # a motifs run's logos are its filters'
         show_attributions(run.dir)
     splits = run.summary.get("class_splits")

@@ -13,11 +13,19 @@ from pathlib import Path
 import streamlit as st
 
 from gennie.config import STAGES, read_yaml
+from gennie.config.options import ADVANCED_PANEL
 from gennie.errors import UserError
 from gennie.gui.common import job_store, relative, sidebar, workspace
 from gennie.gui.fields import validate_page
-from gennie.gui.form import draw_form, load_into_form, reset_form, show_messages
+from gennie.gui.form import (
+    advanced_fields,
+    draw_form,
+    load_into_form,
+    reset_form,
+    show_messages,
+)
 from gennie.gui.jobview import jobs_panel
+from gennie.gui.preview import has_preview, show_preview
 from gennie.gui.variants_view import vcf_upload
 from gennie.runs import PARAMETERS_FILE, find_runs
 
@@ -105,18 +113,23 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
     values, slots = draw_form(stage)
     check = validate_page(stage, values, workspace())
     show_messages(stage, check, slots)
+    preview = show_preview(stage, values, workspace()) if has_preview(stage) else None
     st.divider()
+    if preview is not None and preview.problems and check.ok:
+        st.warning("Fix the input files (see the preview) to enable Run")
     for message in check.general:
         st.error(message, icon=":material/error:")
     problems = sorted(set(check.errors) - check.missing)
     if problems:
-        st.warning(f"Fix the marked field(s) to enable Run: {', '.join(problems)}")
+        hidden = advanced_fields(stage, problems)
+        where = f" ({', '.join(hidden)} under {ADVANCED_PANEL})" if hidden else ""
+        st.warning(f"Fix the marked field(s) to enable Run: {', '.join(problems)}{where}")
     elif check.missing:
         st.info(f"Fill in to enable Run: {', '.join(sorted(check.missing))}")
     clicked = st.button(
         f"Run {spec.title.lower()}",
         type="primary",
-        disabled=not check.ok,
+        disabled=not check.ok or bool(preview and preview.problems),
         key=f"{stage}.run",
     )
     if clicked and check.config is not None:

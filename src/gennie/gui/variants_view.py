@@ -4,6 +4,7 @@ report with REF and ALT attributions)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -46,8 +47,13 @@ def status_counts(table: pd.DataFrame) -> dict[str, int]:
     return {s: int((words == s).sum()) for s in _STATUS_ORDER}
 
 
-def show_variants(run_dir: Path) -> None:
-    """The results of a variants run."""
+def show_variants(run_dir: Path, fit: Callable[[str], str] = str) -> None:
+    """The results of a variants run.
+
+    Args:
+        run_dir: The run folder.
+        fit: Makes a report page fit the width of its frame (the results view's).
+    """
     table = read_table(run_dir / VARIANTS_FILE)
     if table is None:
         return
@@ -77,4 +83,4 @@ def show_variants(run_dir: Path) -> None:
     if report.is_file():
         st.markdown("#### Largest effects per class, with REF and ALT attributions")
         st.caption("Framed bases: changed by the variant. Red: raises the class score.")
-        components.html(report.read_text(errors="replace"), height=700, scrolling=True)
+        components.html(fit(report.read_text(errors="replace")), height=700, scrolling=True)

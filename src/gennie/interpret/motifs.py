@@ -24,10 +24,18 @@ Filters are ranked by **influence** (Basset's nullification): each filter's outp
 replaced by its mean activation over the scanned samples and the mean absolute change
 in each sample's highest-class log-odds is measured.
 
+Which class a filter speaks for: the same nullification gives, per class, the mean
+*signed* change of that class's log-odds (``effect_<class>``: how much the class's
+log-odds fall when the filter is silenced; positive means the filter supports the
+class), and the filter's mean highest activation over the scanned samples of each
+class (``activation_<class>``). ``supports`` names the class with the largest positive
+effect (empty when silencing the filter raises every class).
+
 Outputs of the ``motifs`` stage: ``motifs.meme`` (MEME format 4, one motif per filter
 with sites, ``nsites`` = its number of sites, background = the base frequencies of the
 scanned samples), ``motifs.tsv`` (rank, filter, consensus, sites, information content,
-influence, and the best database match when one is given), ``logos/filter_<k>.png``
+influence, the class it supports with the per-class effects and activations, and the
+best database match when one is given), ``logos/filter_<k>.png``
 and ``.svg`` (information-content logos), and with a database ``matches.tsv`` (the
 five best TOMTOM matches of each filter, memelite's implementation).
 """
@@ -37,7 +45,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import logomaker
@@ -47,7 +55,6 @@ import torch
 from matplotlib.figure import Figure
 from memelite import tomtom
 from memelite.io import read_meme
-from tqdm.auto import tqdm
 
 from gennie.attribution.attributions import log_odds, sequence_branch
 from gennie.config import MotifsConfig
@@ -59,6 +66,7 @@ from gennie.model.bundle import BundleSpec, load_bundle
 from gennie.model.inference import pick_device
 from gennie.model.loading import bundle_problems, check_dataset_fits, require_finished_model
 from gennie.model.network import first_member
+from gennie.progress import Progress, track
 from gennie.runs import LOGOS_DIR, MEME_FILE, MOTIFS_FILE, StageResult, run_folder
 
 log = logging.getLogger("gennie.interpret")
@@ -76,6 +84,9 @@ class FilterMotif:
         sites: Number of windows above the threshold.
         max_activation: The filter's largest activation.
         influence: Mean |change of the highest-class log-odds| when nullified.
+        effects: Per class, the mean fall of its log-odds when nullified (positive:
+            the filter supports the class).
+        activations: Per class, the filter's mean highest activation in its samples.
     """
 
     filter: int
@@ -83,6 +94,14 @@ class FilterMotif:
     sites: int
     max_activation: float
     influence: float = 0.0
+    effects: dict[str, float] = field(default_factory=dict)
+    activations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def supports(self) -> str:
+        """The class whose log-odds fall most without the filter ("" if none falls)."""
+        best = max(self.effects.items(), key=lambda item: item[1], default=("", 0.0))
+        return best[0] if best[1] > 0 else ""
 
     @property
     def pwm(self) -> np.ndarray:
@@ -197,7 +216,7 @@ def filter_motifs(
     block = first_convolution(network, branch)
     filters, kernel = block.conv.out_channels, block.conv.kernel_size[0]
     maxima = None
-    for x in tqdm(batches(), desc="filter maxima", total=None, leave=False):
+    for x in track(batches(), None, "filter maxima", unit="batch"):
         top = filter_activations(block, x).amax(dim=(0, 2))
         maxima = top if maxima is None else torch.maximum(maxima, top)
     if maxima is None:
@@ -206,7 +225,7 @@ def filter_motifs(
     cut = torch.where(maxima > 0, threshold * maxima, torch.full_like(maxima, float("inf")))
     counts = torch.zeros(filters, 4, kernel, dtype=torch.float64, device=maxima.device)
     sites = torch.zeros(filters, dtype=torch.int64, device=maxima.device)
-    progress = tqdm(total=total, desc="filter sites", unit="sample", leave=False)
+    progress = Progress(total, "filter sites", unit="sample")
     for x in batches():
         above = (filter_activations(block, x) > cut[None, :, None]).to(x.dtype)
         windows = _site_windows(block, x)
@@ -230,7 +249,7 @@ def filter_influence(
     network: torch.nn.Module,
     inputs: list[torch.Tensor],
     branch: str,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Basset-style nullification: the effect of replacing each filter by its mean.
 
     Args:
@@ -239,7 +258,9 @@ def filter_influence(
         branch: The branch whose first convolution is nullified.
 
     Returns:
-        shape=(filters,), mean |change of the highest-class log-odds| per filter.
+        shape=(filters,), mean |change of the highest-class log-odds| per filter; and
+        shape=(filters, classes), the mean fall of each class's log-odds (positive:
+        the filter raises that class).
     """
     network.eval()
     block = first_convolution(network, branch)
@@ -261,14 +282,49 @@ def filter_influence(
     handle = hooked.register_forward_hook(replace)
     try:
         network(*inputs)  # records the mean activations
-        effects = []
+        effects, per_class = [], []
         for f in range(block.conv.out_channels):
             state["filter"] = f
-            changed = log_odds(network(*inputs).float()).gather(1, chosen)
-            effects.append(float((changed - base).abs().mean()))
+            changed = log_odds(network(*inputs).float())
+            effects.append(float((changed.gather(1, chosen) - base).abs().mean()))
+            per_class.append((reference - changed).mean(dim=0).double().cpu().numpy())
     finally:
         handle.remove()
-    return np.asarray(effects)
+    return np.asarray(effects), np.asarray(per_class)
+
+
+@torch.no_grad()
+def class_activations(
+    network: torch.nn.Module,
+    batches: Callable[[], Iterable[torch.Tensor]],
+    labels: np.ndarray,
+    n_classes: int,
+    branch: str,
+) -> np.ndarray:
+    """Each filter's mean highest activation over the samples of each class.
+
+    Args:
+        network: The network (eval mode).
+        batches: Yields the one-hot batches of the scanned samples, in order.
+        labels: shape=(n,), the class index of each scanned sample, in the same order.
+        n_classes: Number of classes.
+        branch: The branch whose first convolution is read.
+
+    Returns:
+        shape=(filters, classes); NaN for a class without scanned samples.
+    """
+    block = first_convolution(network, branch)
+    sums = np.zeros((block.conv.out_channels, n_classes))
+    offset = 0
+    for x in batches():
+        top = filter_activations(block, x).amax(dim=2).double().cpu().numpy()  # (n, filters)
+        y = labels[offset : offset + len(top)]
+        for k in range(n_classes):
+            sums[:, k] += top[y == k].sum(axis=0)
+        offset += len(top)
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
 
 
 def write_meme(
@@ -418,9 +474,8 @@ def write_filter_logos(
     folder.mkdir(parents=True, exist_ok=True)
     letters = list(LETTERS[alphabet])
     written = []
-    for motif in motifs:
-        if not motif.sites:
-            continue
+    drawn = [m for m in motifs if m.sites]
+    for motif in track(drawn, len(drawn), "filter logos", unit="logo"):
         frame = pd.DataFrame(motif.pwm.T, columns=letters)
         info = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
         # A bare Figure, not pyplot: no global backend or figure list in the caller's process.
@@ -430,8 +485,9 @@ def write_filter_logos(
         ax.set_ylim(0, 2)
         ax.set_ylabel("bits")
         ax.set_xticks(range(len(frame)), [str(i + 1) for i in range(len(frame))])
+        supports = f", supports {motif.supports}" if motif.supports else ""
         ax.set_title(
-            f"filter {motif.filter}: {motif.consensus(alphabet)} ({motif.sites} sites)",
+            f"filter {motif.filter}: {motif.consensus(alphabet)} ({motif.sites} sites{supports})",
             fontsize=9,
         )
         ax.spines[["top", "right"]].set_visible(False)
@@ -455,9 +511,14 @@ def motifs_table(
             "information_bits": [round(m.information, 4) for m in motifs],
             "max_activation": [round(m.max_activation, 6) for m in motifs],
             "influence": [round(m.influence, 6) for m in motifs],
+            "supports": [m.supports for m in motifs],
             "logo": [f"{LOGOS_DIR}/filter_{m.filter}.png" if m.sites else "" for m in motifs],
         }
     )
+    for name in motifs[0].effects if motifs else []:
+        table[f"effect_{name}"] = [round(m.effects[name], 6) for m in motifs]
+    for name in motifs[0].activations if motifs else []:
+        table[f"activation_{name}"] = [round(m.activations[name], 6) for m in motifs]
     if matches is not None:
         best = matches[matches["rank"] == 1].set_index("filter")
         table["best_match"] = table["filter"].map(best["match"]).fillna("")
@@ -611,8 +672,16 @@ def motifs(config: MotifsConfig) -> StageResult:
         )
         subset = indices[:2000]
         xs = [torch.from_numpy(a).to(device) for a in dataset.inputs(subset, branches)]
-        for motif, effect in zip(found, filter_influence(network, xs, sequence), strict=True):
+        effects, per_class = filter_influence(network, xs, sequence)
+        labels = np.asarray(dataset.labels[indices], dtype=np.int64)
+        activations = class_activations(network, batches, labels, len(dataset.classes), sequence)
+        classes = list(dataset.classes)
+        for motif, effect, signed, active in zip(
+            found, effects, per_class, activations, strict=True
+        ):
             motif.influence = float(effect)
+            motif.effects = {spec.classes[k]: float(v) for k, v in enumerate(signed)}
+            motif.activations = {c: float(active[k]) for k, c in enumerate(classes)}
         counts = np.zeros(4)
         for x in batches():
             counts += x.sum(dim=(0, 2)).double().cpu().numpy()
@@ -631,11 +700,11 @@ def motifs(config: MotifsConfig) -> StageResult:
         )
         if database is not None:
             run.summary["top_match"] = str(top.get("best_match", ""))
-        log.info(
-            "%d filters, %d with sites; most influential: filter %d %s",
-            len(found),
-            run.summary["filters_with_sites"],
-            int(top["filter"]),
-            top["consensus"],
+        run.summary["top_supports"] = str(top["supports"])
+        message = (
+            f"{len(found)} filters, {run.summary['filters_with_sites']} with sites; most "
+            f"influential: filter {int(top['filter'])} {top['consensus']}"
+            + (f" (supports {top['supports']})" if top["supports"] else "")
         )
-        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+        log.info(message)
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage, message=message)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from gennie.errors import UserError
+from gennie.progress import Progress
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -59,6 +60,8 @@ def predict_probabilities(
     batches: Iterable[list[np.ndarray]],
     device: torch.device,
     outputs_are_probabilities: bool = False,
+    total: int | None = None,
+    step: str = "predict",
 ) -> np.ndarray:
     """Class probabilities for batches of branch inputs.
 
@@ -67,16 +70,20 @@ def predict_probabilities(
         batches: Each a list of float32 arrays, one per branch, shape=(m, c, length).
         device: Where to compute.
         outputs_are_probabilities: True if ``forward`` already returns probabilities.
+        total: Number of samples, for the progress (:class:`~gennie.progress.Progress`).
+        step: What the progress calls this step.
 
     Returns:
         shape=(n, classes), float64 probabilities (rows sum to 1).
     """
     parts = []
-    for arrays in batches:
-        xs = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
-        out = forward(*xs).float()
-        probs = out if outputs_are_probabilities else out.softmax(dim=1)
-        parts.append(probs.cpu().numpy().astype(np.float64))
+    with Progress(total, step, unit="sample") as progress:
+        for arrays in batches:
+            xs = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
+            out = forward(*xs).float()
+            probs = out if outputs_are_probabilities else out.softmax(dim=1)
+            parts.append(probs.cpu().numpy().astype(np.float64))
+            progress.update(len(parts[-1]))
     if not parts:
         return np.zeros((0, 0))
     return np.concatenate(parts)

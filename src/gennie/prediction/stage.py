@@ -18,7 +18,7 @@ import pandas as pd
 
 from gennie.attribution.explain import (
     attribution_problems,
-    check_attribution_options,
+    open_model,
     write_attribution_outputs,
 )
 from gennie.config import PredictConfig
@@ -28,10 +28,9 @@ from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import (
     index_batches,
-    pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import load_model, model_problems
+from gennie.model.loading import model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import probability_table
 
@@ -117,61 +116,59 @@ def predict(config: PredictConfig) -> StageResult:
         UserError: The first problem :func:`check` finds, or one that shows when the
             model is loaded or the inputs are read.
     """
-    problems = check(config)
-    if problems:
-        raise problems[0]
-    model = load_model(config)
-    device = pick_device(config.device)
-    if config.attributions:
-        check_attribution_options(config, model)
-    with InputMapper(model.spec, config.genome, config.conservation) as mapper:
+    model, device = open_model(config, check(config))
+    with (
+        run_folder(config) as run,
+        InputMapper(model.spec, config.genome, config.conservation) as mapper,
+    ):
         inputs = (
             mapper.from_file(Path(config.input))
             if config.input
             else mapper.from_sequences(list(config.sequences))
         )
-        with run_folder(config) as run:
-            forward = model.network.to(device) if model.network is not None else model.forward
-            order = np.arange(len(inputs.table))
-            probs = predict_probabilities(
-                forward,
-                index_batches(inputs.inputs, order, config.batch_size),
-                device,
-                model.outputs_are_probabilities,
-            )
-            table = probability_table(identity_columns(inputs), probs, model.spec.classes)
-            table["_sample"] = order  # finds each input's row after dropped rows are merged in
-            table = _with_dropped(table, inputs)
-            sample_rows = np.empty(len(order), dtype=np.int64)
-            predicted = table["_sample"].notna().to_numpy()
-            sample_rows[table.loc[predicted, "_sample"].astype(int)] = np.flatnonzero(predicted)
-            table = table.drop(columns="_sample")
-            table.to_csv(run.dir / PREDICTIONS_FILE, sep="\t", index=False)
-            if config.attributions:
-                run.summary.update(
-                    write_attribution_outputs(
-                        run.dir,
-                        forward,
-                        inputs.inputs,
-                        sample_rows,
-                        table,
-                        list(identity_columns(inputs).columns),
-                        model.spec,
-                        config,
-                        device,
-                        model.outputs_are_probabilities,
-                        seed=config.seed,
-                        batch_size=min(config.batch_size, 64),
-                        model_label=str(config.model),
-                    )
-                )
-            counts = table["highest"].value_counts().to_dict() if len(table) else {}
-            log.info(prediction_summary(len(probs), counts, len(inputs.dropped)))
+        forward = model.network.to(device) if model.network is not None else model.forward
+        order = np.arange(len(inputs.table))
+        probs = predict_probabilities(
+            forward,
+            index_batches(inputs.inputs, order, config.batch_size),
+            device,
+            model.outputs_are_probabilities,
+            total=len(order),
+        )
+        table = probability_table(identity_columns(inputs), probs, model.spec.classes)
+        table["_sample"] = order  # finds each input's row after dropped rows are merged in
+        table = _with_dropped(table, inputs)
+        sample_rows = np.empty(len(order), dtype=np.int64)
+        predicted = table["_sample"].notna().to_numpy()
+        sample_rows[table.loc[predicted, "_sample"].astype(int)] = np.flatnonzero(predicted)
+        table = table.drop(columns="_sample")
+        table.to_csv(run.dir / PREDICTIONS_FILE, sep="\t", index=False)
+        if config.attributions:
             run.summary.update(
-                {
-                    "predictions": int(len(probs)),
-                    "highest": {k: int(v) for k, v in counts.items() if isinstance(k, str)},
-                    "predictions_file": str(run.dir / PREDICTIONS_FILE),
-                }
+                write_attribution_outputs(
+                    run.dir,
+                    forward,
+                    inputs.inputs,
+                    sample_rows,
+                    table,
+                    list(identity_columns(inputs).columns),
+                    model.spec,
+                    config,
+                    device,
+                    model.outputs_are_probabilities,
+                    seed=config.seed,
+                    batch_size=min(config.batch_size, 64),
+                    model_label=str(config.model),
+                )
             )
-            return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+        counts = table["highest"].value_counts().to_dict() if len(table) else {}
+        message = prediction_summary(len(probs), counts, len(inputs.dropped))
+        log.info(message)
+        run.summary.update(
+            {
+                "predictions": int(len(probs)),
+                "highest": {k: int(v) for k, v in counts.items() if isinstance(k, str)},
+                "predictions_file": str(run.dir / PREDICTIONS_FILE),
+            }
+        )
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage, message=message)

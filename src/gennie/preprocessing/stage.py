@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from gennie.config import SPLITS, PreprocessConfig
 from gennie.dataset.labelled import (
@@ -39,10 +38,12 @@ from gennie.dataset.labelled import (
 )
 from gennie.dataset.mapping import (
     CHUNK,
+    DEFAULT_WINDOW,
     TABLE_COLUMNS,
     ClassWindows,
     GenomeHandle,
     WindowSettings,
+    choose_window,
     encode_branches,
     make_negatives,
     map_class,
@@ -62,7 +63,9 @@ from gennie.dataset.windows_cache import WindowCache
 from gennie.encode import BranchEncoder, branch_names, encoder_type
 from gennie.encode.registry import encoder_class
 from gennie.errors import UserError
+from gennie.io.fasta import read_fasta
 from gennie.io.files import require_file, sniff_format
+from gennie.progress import track
 from gennie.runs import StageResult, run_folder
 from gennie.version import VERSION
 
@@ -86,6 +89,43 @@ def check(config: PreprocessConfig) -> list[UserError]:
         (empty if the configuration can run).
     """
     return _inspect(config)[1]
+
+
+def with_window(config: PreprocessConfig, formats: dict[str, str]) -> PreprocessConfig:
+    """The configuration with its window: the one given, or one chosen from the FASTA
+    sequences' lengths (:func:`~gennie.dataset.mapping.choose_window`), or
+    :data:`~gennie.dataset.mapping.DEFAULT_WINDOW` for intervals; the choice is logged
+    and, as a number, saved in ``parameters.yaml``."""
+    if config.window is not None:
+        return config
+    lengths = np.array(_fasta_lengths(config, formats), dtype=np.int64)
+    if lengths.size == 0:
+        window = DEFAULT_WINDOW
+        log.info("window not given: %d bases (the default for intervals)", window)
+    else:
+        window = choose_window(lengths)
+        log.info(
+            "window not given: %d bases, from the lengths of %d sequences "
+            "(median %d, longest %d); give --window to choose another",
+            window,
+            lengths.size,
+            int(np.median(lengths)),
+            int(lengths.max()),
+        )
+    return config.model_copy(update={"window": window})
+
+
+def _fasta_lengths(config: PreprocessConfig, formats: dict[str, str]) -> list[int]:
+    """The length of every FASTA sequence of the inputs (none for intervals)."""
+    if config.input:
+        records = read_labelled(config.input, config)
+        return [len(row[1]) for row in records.rows] if records.format == "fasta" else []
+    return [
+        len(record.sequence)
+        for name, path in config.classes.items()
+        if formats.get(name) == "fasta"
+        for record in read_fasta(Path(path), field="classes")
+    ]
 
 
 def check_config(config: PreprocessConfig) -> dict[str, str]:
@@ -515,6 +555,7 @@ def preprocess(config: PreprocessConfig) -> StageResult:
         UserError: Any problem with the inputs; nothing is left half-written.
     """
     formats = check_config(config)
+    config = with_window(config, formats)
     encoders = make_encoders(config)
     settings = WindowSettings.of(config)
     with run_folder(config) as run:
@@ -533,11 +574,12 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             class_files, sources = labelled_class_files(config, Path(labelled.name))
         classes = [
             _map_class_file(name, Path(path), formats[name], settings, cache, genome, sources)
-            for name, path in tqdm(
+            for name, path in track(
                 class_files.items(),
-                desc="classes",
-                unit="class",
-                disable=len(class_files) < 2,
+                len(class_files),
+                "classes",
+                "class",
+                quiet=len(class_files) < 2,
             )
         ]
         if config.negatives:
@@ -570,5 +612,49 @@ def preprocess(config: PreprocessConfig) -> StageResult:
             }
         )
         for cls in classes:
-            log.info("class %s: %s", cls.name, json.dumps(cls.counts))
-        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage)
+            log.debug("class %s: %s", cls.name, json.dumps(cls.counts))
+        message = preprocess_summary(metadata)
+        for line in message.splitlines():
+            log.info(line)
+        return StageResult(run_dir=run.dir, summary=run.summary, stage=run.stage, message=message)
+
+
+DROPS = {
+    "dropped_short_chromosome": "on a chromosome shorter than the window",
+    "dropped_past_chromosome_end": "past the chromosome end",
+    "dropped_unlisted_chromosome": "on a chromosome of no split",
+}
+"""Why records were dropped, by their count's name in :class:`ClassCounts`."""
+
+
+def preprocess_summary(metadata: DatasetMetadata) -> str:
+    """What preprocess made, one line per class under a headline, e.g.::
+
+    dataset: 400 samples, window 101 (train 280, validation 60, test 60)
+      bound: 200 samples (train 140, ...) of 203 records; 3 dropped past the chromosome end
+      unbound: 200 samples (train 140, ...) of 200 records; 12 padded with N
+    """
+
+    def shares(splits: dict[str, int]) -> str:
+        return ", ".join(f"{split} {splits.get(split, 0)}" for split in SPLITS)
+
+    lines = [
+        f"dataset: {metadata.samples} samples, window {metadata.window} ({shares(metadata.splits)})"
+    ]
+    for name, counts in metadata.counts.items():
+        extra = counts.model_extra or {}
+        notes = [
+            f"{int(extra.get(key, getattr(counts, key, 0)) or 0)} dropped {why}"
+            for key, why in DROPS.items()
+            if int(extra.get(key, getattr(counts, key, 0)) or 0)
+        ]
+        if counts.shifted_at_chromosome_end:
+            notes.append(f"{counts.shifted_at_chromosome_end} shifted inside a chromosome end")
+        if counts.padded:
+            notes.append(f"{counts.padded} padded with N")
+        if extra.get("generated_from"):
+            notes.append(f"generated from {extra['generated_from']} ({extra.get('method')})")
+        kept = sum(counts.splits.values())
+        line = f"  {name}: {kept} samples ({shares(counts.splits)}) of {counts.records} records"
+        lines.append(line + ("; " + "; ".join(notes) if notes else ""))
+    return "\n".join(lines)

@@ -22,7 +22,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gennie.runs import CONFUSION_FILE, PR_FILE, ROC_FILE
 from gennie.scoring.metrics import classification_metrics, pr_curves, roc_curves
+
+ROC_STEM, PR_STEM, CONFUSION_STEM = (
+    Path(name).stem for name in (ROC_FILE, PR_FILE, CONFUSION_FILE)
+)
+"""File names (without suffix) of the curves and the confusion matrix, as the run
+layout (:mod:`gennie.runs`) names their tables."""
 
 PNG_DPI = 150
 
@@ -146,21 +153,21 @@ def write_curves(
     pr = pr_curves(probs, labels, class_names)
     colors = dict(zip(class_names, _class_colors(len(class_names)), strict=True))
 
-    roc_tsv = out_dir / f"{prefix}roc_curve.tsv"
+    roc_tsv = out_dir / f"{prefix}{ROC_FILE}"
     roc.to_csv(roc_tsv, sep="\t", index=False)
-    pr_tsv = out_dir / f"{prefix}pr_curve.tsv"
+    pr_tsv = out_dir / f"{prefix}{PR_FILE}"
     pr.to_csv(pr_tsv, sep="\t", index=False)
 
     with _style():
-        roc_png, roc_svg = _save(_plot_roc(roc, metrics, colors), out_dir, f"{prefix}roc_curve")
-        pr_png, pr_svg = _save(_plot_pr(pr, metrics, colors), out_dir, f"{prefix}pr_curve")
+        roc_png, roc_svg = _save(_plot_roc(roc, metrics, colors), out_dir, f"{prefix}{ROC_STEM}")
+        pr_png, pr_svg = _save(_plot_pr(pr, metrics, colors), out_dir, f"{prefix}{PR_STEM}")
     return {
-        "roc_curve.png": roc_png,
-        "roc_curve.svg": roc_svg,
-        "roc_curve.tsv": roc_tsv,
-        "pr_curve.png": pr_png,
-        "pr_curve.svg": pr_svg,
-        "pr_curve.tsv": pr_tsv,
+        f"{ROC_STEM}.png": roc_png,
+        f"{ROC_STEM}.svg": roc_svg,
+        ROC_FILE: roc_tsv,
+        f"{PR_STEM}.png": pr_png,
+        f"{PR_STEM}.svg": pr_svg,
+        PR_FILE: pr_tsv,
     }
 
 
@@ -284,7 +291,7 @@ def write_confusion_matrix(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    tsv = out_dir / f"{prefix}confusion_matrix.tsv"
+    tsv = out_dir / f"{prefix}{CONFUSION_FILE}"
     table = pd.DataFrame(counts, index=class_names, columns=class_names)
     table.index.name = "true\\predicted"
     table.to_csv(tsv, sep="\t")
@@ -330,8 +337,8 @@ def write_confusion_matrix(
         ax.set_title(f"Confusion matrix (n = {int(counts.sum()):,})")
         for spine in ax.spines.values():
             spine.set_visible(False)
-        png, svg = _save(fig, out_dir, f"{prefix}confusion_matrix")
-    return {"confusion_matrix.png": png, "confusion_matrix.svg": svg, "confusion_matrix.tsv": tsv}
+        png, svg = _save(fig, out_dir, f"{prefix}{CONFUSION_STEM}")
+    return {f"{CONFUSION_STEM}.png": png, f"{CONFUSION_STEM}.svg": svg, CONFUSION_FILE: tsv}
 
 
 def plot_training_curves(

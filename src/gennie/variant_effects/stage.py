@@ -19,14 +19,13 @@ import logging
 import os
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from gennie.config import VariantsConfig
 from gennie.dataset.inputs import InputMapper
 from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import pick_device
 from gennie.model.loading import LoadedModel, load_model, model_problems
+from gennie.progress import Progress
 from gennie.runs import (
     EFFECTS_PICTURE,
     REPORT_FILE,
@@ -107,8 +106,7 @@ def _score_vcf(
         rows.clear()
         tasks.clear()
 
-    progress = tqdm(desc="score variants", unit="record", mininterval=1.0)
-    try:
+    with Progress(None, "score variants", unit="record") as progress:
         for record in read_vcf(Path(config.vcf)):
             new_rows, new_tasks = alleles.rows(record, table.rows + len(rows))
             rows.extend(new_rows)
@@ -119,8 +117,6 @@ def _score_vcf(
                 flush()
         if rows:
             flush()
-    finally:
-        progress.close()
     return records
 
 
