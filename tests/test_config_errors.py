@@ -273,7 +273,7 @@ def test_a_run_file_without_a_known_stage(tmp_path, text, shown):
         "stage",
         path,
         hint="a parameters.yaml starts with 'stage: ' and one of "
-        "preprocess, train, evaluate, predict, tune, motifs, ism",
+        "preprocess, train, evaluate, predict, variants, tune, motifs, ism",
     )
 
 

@@ -221,6 +221,7 @@ def test_pipeline_in_the_browser(gui, tmp_path):
         user = Pilot(page, shots)
         try:
             _preprocess_train_evaluate_predict(user, url)
+            _variants(user, workspace)
         except Exception:
             user.shot("failure")
             print("errors in the page:", *user.errors or ["none"], sep="\n")
@@ -229,7 +230,7 @@ def test_pipeline_in_the_browser(gui, tmp_path):
             browser.close()
 
     runs = sorted(p.name.split("_")[0] for p in (workspace / "gennie-runs").glob("*_*-*"))
-    assert runs == ["evaluate", "predict", "preprocess", "train"]
+    assert runs == ["evaluate", "predict", "preprocess", "train", "variants"]
     for run in (workspace / "gennie-runs").glob("*_*-*"):
         assert (run / "parameters.yaml").is_file()
 
@@ -301,3 +302,143 @@ def _preprocess_train_evaluate_predict(user: Pilot, url: str) -> None:
     user.see("Predictions (300 rows)")
     expect(page.get_by_role("button", name="Download predictions.tsv")).to_be_visible()
     user.shot("06-predict-results")
+
+
+def _variants(user: Pilot, workspace: Path) -> None:
+    """Score a small VCF on the example genome with the model trained above."""
+    import pysam
+    from playwright.sync_api import expect
+
+    with pysam.FastaFile(str(workspace / "data" / "genome.fa.gz")) as fasta:
+        chrom = fasta.fetch("chr1", 0, 2000)
+    records = [  # in the motif of bound_002, an insertion, a symbolic allele
+        f"chr1\t549\tbreak\t{chrom[548:550]}\tCC",
+        f"chr1\t967\tins\t{chrom[966]}\t{chrom[966]}TTT",
+        f"chr1\t1500\tsv\t{chrom[1499]}\t<DEL>",
+    ]
+    (workspace / "data" / "calls.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join(f"{r}\t.\t.\t.\n" for r in records)
+    )
+    user.open_page("Variants")
+    user.use_from_browser(0, "✓ train run, complete")
+    user.fill("VCF file", "data/calls.vcf")
+    user.fill("Genome", "data/genome.fa.gz")
+    user.fill("Integration steps", "4")
+    user.click("Run variants")
+    user.wait_for_job(5, "variants")
+    user.show_results()
+    user.see("Variant effects (5 rows)")  # two alleles on both strands + the skipped one
+    user.see("Largest effects per class, with REF and ALT attributions")
+    expect(user.page.get_by_role("button", name="Download variants.vcf.gz")).to_be_visible()
+    user.shot("10-variants-results")
+
+
+WIDE_REPORT = (
+    "<html><head><style>body{margin:1.5em}.r{display:flex}.lab{width:3.6em;flex:none}"
+    ".c{flex:none;width:2.1rem}</style></head><body><h1>Attributions</h1><div class='r'>"
+    "<span class='lab'>fold</span>"
+    + "".join(f"<span class='c'>.{i % 10}</span>" for i in range(40))
+    + "<span id='last'>end</span></div></body></html>"
+)
+"""A report whose rows are wider than the results column, as a report's rows of numbers
+are (40 × 2.1 rem after a label)."""
+
+
+def _labelled_workspace(workspace: Path) -> None:
+    """A labelled FASTA (1 bound : 4 unbound) and a finished predict run with a wide
+    attribution report."""
+    lines = [f">s{i} class:{int(i % 5 == 0)}\nACGTACGTACGTACGTACGTACGT\n" for i in range(40)]
+    (workspace / "data" / "labelled.fa").write_text("".join(lines))
+    run = workspace / "gennie-runs" / "predict_report"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(
+        '{"stage": "predict", "status": "complete", "started": "2026-01-01T10:00:00"}'
+    )
+    (run / "predictions.tsv").write_text("name\tp_a\tp_b\thighest\ns1\t0.9\t0.1\ta\n")
+    (run / "report.html").write_text(WIDE_REPORT)
+
+
+def test_preview_advanced_options_layers_and_styling_in_the_browser(gui, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, workspace = gui
+    _labelled_workspace(workspace)
+    shots = Path(os.environ.get("GENNIE_TEST_ARTIFACTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        user = Pilot(page, shots)
+        try:
+            _preview_and_advanced(user, url)
+        except Exception:
+            user.shot("failure-preview")
+            print("errors in the page:", *user.errors or ["none"], sep="\n")
+            raise
+        finally:
+            browser.close()
+
+
+def _preview_and_advanced(user: Pilot, url: str) -> None:
+    from playwright.sync_api import expect
+
+    page = user.page
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Preprocess", exact=True)).to_be_visible()
+    # ------------------------------------------- the labelled file's preview, before Run
+    box = page.get_by_label("Input file", exact=True)
+    box.fill("data/labelled.fa")
+    box.press("Control+Enter")  # a text area takes its value on Ctrl+Enter
+    user.see("Input preview")
+    counts = page.locator("[data-testid='stTable']")
+    for row in ("0 32", "1 8"):  # class, records
+        expect(counts.get_by_role("row", name=row, exact=True)).to_be_visible()
+    user.see("40 sequences, lengths 24–24 (median 24).")
+    user.see(re.compile(r"The classes are imbalanced \(4\.0:1\)"))
+    box = page.get_by_label("Label map", exact=True)
+    box.fill("1=bound\n0=unbound")
+    box.press("Control+Enter")
+    for row in ("bound 8", "unbound 32"):
+        expect(counts.get_by_role("row", name=row, exact=True)).to_be_visible()
+    user.shot("07-preprocess-preview")
+    # ------------------------------------------- focus is not shown in the error red
+    window = page.get_by_label("Window", exact=True)
+    window.click()
+    # the focused field's border ends (after its transition) in the theme's accent
+    # #1f6f8b, not in Streamlit's default red rgb(255, 75, 75)
+    page.wait_for_function(
+        "() => getComputedStyle(document.activeElement.parentElement).borderTopColor"
+        " === 'rgb(31, 111, 139)'",
+        timeout=5_000,
+    )
+    # ------------------------------------------- advanced options: closed, then open
+    user.open_page("Train")
+    masking = page.get_by_label("Random masking (share of positions)", exact=True)
+    expect(page.get_by_label("Learning rate", exact=True)).to_be_visible()
+    expect(masking).to_be_hidden()
+    page.get_by_text("Advanced options", exact=True).click()
+    expect(masking).to_be_visible()
+    expect(page.get_by_label("Arithmetic (32-bit or bfloat16)", exact=True)).to_be_visible()
+    # ------------------------------------------- the layer editor
+    page.get_by_text("Edit the layers myself", exact=False).click()
+    user.click("Fill in the layers of preset 'gennie' (seq)")
+    user.see("Branch seq")
+    expect(page.get_by_label("Layer 1", exact=True).first).to_be_visible()
+    expect(masking).to_be_visible()  # the expander stays open while fields come above it
+    user.shot("08-train-advanced-and-layers")
+    # ------------------------------------------- the attribution report fits its frame
+    user.open_page("Runs")
+    user.see("Attributions: top ten per class")
+    embedded = page.locator("iframe").first
+    embedded.wait_for()
+    frame = embedded.element_handle().content_frame()
+    frame.wait_for_selector("#last", state="attached")
+    frame.wait_for_function(
+        "() => document.documentElement.scrollWidth <= window.innerWidth + 1", timeout=10_000
+    )
+    zoom = frame.evaluate("() => parseFloat(document.body.style.zoom)")
+    assert 0.45 <= zoom < 1, zoom  # it was wider than its frame, and is scaled down
+    user.shot("09-report-fits")

@@ -90,6 +90,7 @@ def test_pages_come_from_the_stage_registry():
         ("train", "Train", ("train",)),
         ("evaluate", "Evaluate", ("evaluate",)),
         ("predict", "Predict", ("predict",)),
+        ("variants", "Variants", ("variants",)),
         ("tune", STAGES["tune"].title, ("tune",)),
         ("interpret", "Interpret", ("motifs", "ism")),
         (RUNS, "Runs", ()),
@@ -359,6 +360,32 @@ def test_runs_page_shows_results(workspace):
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download predictions.tsv" in labels
     assert any(label.startswith("predictions.tsv") for label in labels)
+
+
+def test_runs_page_shows_variant_effects(workspace):
+    rows = (
+        "chrom\tpos\tid\tref\talt\tstrand\tstatus\tref_a\talt_a\tdelta_a\tlogodds_a\trecord\n"
+        "chr1\t10\trs1\tA\tG\t+\tscored\t0.9\t0.2\t-0.7\t-3.6\t1\n"
+        "chr1\t20\trs2\tA\t<DEL>\t.\tskipped: symbolic allele <DEL>\t\t\t\t\t2\n"
+        "chr1\t30\trs3\tC\tT\t.\tref_mismatch\t\t\t\t\t3\n"
+    )
+    _fake_run(
+        workspace / "runs" / "variants_1",
+        "variants",
+        **{"variants.tsv": rows, "report.html": "<html><body>top effects</body></html>"},
+    )
+    at = _open(RUNS).run()
+    assert not at.exception
+    assert [m.value for m in at.metric][-4:] == ["1", "1", "0", "1"]
+    (shown,) = [d.value for d in at.dataframe if "delta_a" in d.value.columns]
+    assert shown["id"].tolist() == ["rs1"]  # scored rows first; the others on request
+    at.multiselect(key="variants.status:" + str(workspace / "runs" / "variants_1")).select(
+        "skipped"
+    ).run()
+    (shown,) = [d.value for d in at.dataframe if "delta_a" in d.value.columns]
+    assert shown["id"].tolist() == ["rs1", "rs2"]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download variants.tsv" in labels
 
 
 def test_cancel_button_stops_a_running_job(workspace):
@@ -752,3 +779,15 @@ def test_an_embedded_report_is_scaled_to_its_frame():
     assert head.startswith("<html><head><style>x{}</style><style>html{overflow-x:auto}")
     assert f"Math.max(frame/wide,{MIN_ZOOM})" in head and "MIN_ZOOM" not in head
     assert fit_to_frame("<p>no head</p>").endswith("</script><p>no head</p>")
+
+
+def test_label_options_come_right_after_the_labelled_input(workspace):
+    def keys(at: AppTest) -> list[str]:
+        """The keys of the page's widgets, top to bottom."""
+        return [node.key for node in at.main if getattr(node, "key", None)]
+
+    preprocess = keys(_page("preprocess"))
+    assert preprocess.index("preprocess.input") < preprocess.index("preprocess.label_pattern")
+    assert preprocess.index("preprocess.label_map") < preprocess.index("preprocess.genome")
+    evaluate = keys(_page("evaluate"))
+    assert evaluate.index("evaluate.input") < evaluate.index("evaluate.label_pattern")

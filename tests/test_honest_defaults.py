@@ -24,7 +24,7 @@ from gennie.encode import make_encoder
 from gennie.errors import UserError
 from gennie.quickstart import _first_records
 from gennie.scoring.metrics import class_balance, classification_metrics, headline_metrics
-from gennie.scoring.score import score
+from gennie.scoring.score import imbalance_warned_once, score
 from gennie.training.module import Classifier, class_weight_vector
 
 CLASSES = ["positive", "negative"]
@@ -81,6 +81,16 @@ def test_score_warns_on_imbalance(caplog: pytest.LogCaptureFixture, tmp_path: Pa
         warning
     )
     assert '"minority"' in (tmp_path / "metrics.json").read_text()
+
+
+def test_a_search_warns_once_per_class_shares(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="gennie.scoring"):
+        with imbalance_warned_once():
+            for _ in range(3):  # three trials scoring the same validation split
+                score(PROBS, LABELS, CLASSES)
+        score(PROBS, LABELS, CLASSES)  # outside: every scoring warns again
+    warnings = [r for r in caplog.records if r.name == "gennie.scoring"]
+    assert len(warnings) == 2
 
 
 def test_score_is_quiet_below_three_to_one(caplog: pytest.LogCaptureFixture) -> None:

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "training": 8,
     "evaluation": 8,
     "prediction": 8,
+    "variant_effects": 8,
     "interpret": 8,
     "search": 9,
     "jobs": 10,

@@ -139,7 +139,10 @@ def _page(stage: str) -> AppTest:
 
 
 def _frames(at: AppTest) -> list:
-    return [d.value for d in at.dataframe]
+    """The records per class (a small table) and the first records (a data frame)."""
+    (counts,) = [t.value.reset_index() for t in at.table]
+    (rows,) = [d.value for d in at.dataframe]
+    return [counts, rows]
 
 
 def test_preprocess_page_previews_a_labelled_fasta(workspace: Path) -> None:
@@ -185,3 +188,20 @@ def test_evaluate_page_previews_its_input_file(workspace: Path) -> None:
     counts, rows = _frames(at)
     assert list(counts["records"]) == [2, 1]
     assert list(rows["label"]) == ["bound", "free thing", "bound"]
+
+
+def test_evaluate_preview_names_labels_that_are_no_class_of_the_model(tmp_path: Path) -> None:
+    model = Path(__file__).parent / "data" / "legacy" / "model"  # classes bound, unbound
+    (tmp_path / "test.fa").write_text(
+        ">a class:bound\nACGTACGTACGT\n>b class:free\nACGTACGTACGT\n>c class:free\nACGTAC\n"
+    )
+    values = {"model": str(model), "input": "test.fa"}
+    result = input_preview("evaluate", values, tmp_path)
+    assert result.preview.counts == {"bound": 1, "free": 2}
+    assert result.problems == [
+        "label(s) free are no class of the model; name the model's class of each label "
+        "under Label map (LABEL=CLASS)"
+    ]
+    mapped = input_preview("evaluate", {**values, "label_map": ["free=unbound"]}, tmp_path)
+    assert mapped.preview.counts == {"bound": 1, "unbound": 2} and mapped.problems == []
+    assert mapped.notes == []  # imbalance is a training matter

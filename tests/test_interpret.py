@@ -23,6 +23,7 @@ from cli_run import GENNIE
 from torch import nn
 
 from gennie.attribution.attributions import (
+    SHUFFLE_SEED_STEP,
     attribute,
     log_odds,
     make_baselines,
@@ -155,6 +156,29 @@ def test_ig_baselines_shuffle_and_file(linear: LinearTwoClass, tmp_path: Path) -
             baseline="file",
             baseline_file=tmp_path / "partial.npz",
         )
+
+
+def test_several_shuffles_average_the_attributions_of_each(linear: LinearTwoClass) -> None:
+    seq = encode(["AACAG"])
+    cons = np.ones((1, 1, 5), np.float32)
+    w = (linear.w[1] - linear.w[0]).detach().numpy()
+    settings = {"target": "b", "baseline": "shuffle", "sequence": "seq", "steps": 5}
+    averaged = attribute(linear, [[seq, cons]], ["seq", "cons"], ["a", "b"], shuffles=3, **settings)
+    bases = [
+        make_baselines([seq, cons], ["seq", "cons"], "shuffle", seed=k * SHUFFLE_SEED_STEP,
+                       sequence="seq")[0][0]
+        for k in range(3)
+    ]  # fmt: skip
+    assert len({one_hot_letters(b[None])[0] for b in bases}) > 1  # different shuffles
+    # Linear in the input: the mean attribution is (x - mean baseline) * w.
+    expected = (seq[0] - np.mean(bases, axis=0)) * w
+    np.testing.assert_allclose(averaged.values["seq"][0, 0], expected, atol=1e-5)
+    one = attribute(linear, [[seq, cons]], ["seq", "cons"], ["a", "b"], **settings)
+    np.testing.assert_allclose(one.values["seq"][0, 0], (seq[0] - bases[0]) * w, atol=1e-5)
+    # Completeness holds for the mean: the sum equals score - mean baseline score.
+    np.testing.assert_allclose(
+        averaged.totals()[:, 0], averaged.scores[:, 0] - averaged.baseline_scores[:, 0], atol=1e-4
+    )
 
 
 def test_shuffled_baseline_keeps_dinucleotide_counts() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from cli_run import run_gennie
 
 import gennie.progress as progress
 from gennie.config import PredictConfig
-from gennie.progress import PROGRESS_FILE, Progress, read_progress, report_to, track
+from gennie.progress import PROGRESS_FILE, Progress, plural, read_progress, report_to, track
 from gennie.runs import read_run
 
 
@@ -55,7 +56,8 @@ def test_quiet_and_unfinished_work_log_nothing(no_wait, caplog) -> None:
 def test_unknown_total_counts_without_a_share(no_wait) -> None:
     p = Progress(None, "filter maxima", unit="batch")
     p.update(3)
-    assert p.line().startswith("filter maxima: 3 done (3 batchs, ")
+    assert p.line().startswith("filter maxima: 3 done (3 batches, ")
+    assert [plural(u) for u in ("class", "sample", "batch")] == ["classes", "samples", "batches"]
 
 
 def test_the_run_folder_gets_the_step_and_its_count(no_wait, tmp_path: Path) -> None:
@@ -89,9 +91,11 @@ LEGACY = Path(__file__).parent / "data" / "legacy"
 
 
 def test_predict_without_a_terminal_logs_its_progress(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy"  # a copy: predicting indexes the genome beside it
+    shutil.copytree(LEGACY, legacy)
     done = run_gennie(
-        "predict", "--model", LEGACY / "model", "--input", LEGACY / "query.bed",
-        "--genome", LEGACY / "genome.fa", "--conservation", LEGACY / "track.wig",
+        "predict", "--model", legacy / "model", "--input", legacy / "query.bed",
+        "--genome", legacy / "genome.fa", "--conservation", legacy / "track.wig",
         "--out", tmp_path, "--threads", 1,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,17 @@ from typing import Any
 
 from gennie.version import VERSION as __version__
 
-__all__ = ["__version__", "evaluate", "ism", "motifs", "predict", "preprocess", "train", "tune"]
+__all__ = [
+    "__version__",
+    "evaluate",
+    "ism",
+    "motifs",
+    "predict",
+    "preprocess",
+    "train",
+    "tune",
+    "variants",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -76,6 +76,11 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         os.replace(partial, path)
 
 
+def plural(unit: str) -> str:
+    """``samples``, ``classes``, ``batches``."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
+
+
 class Progress:
     """Counts one step of work (see the module docstring).
 
@@ -118,7 +123,7 @@ class Progress:
             share = f"{self.done / self.total:.0%} ({self.done}/{self.total}"
         else:
             share = f"{self.done} done ({self.done}"
-        return f"{self.step}: {share} {self.unit}s, {seconds:.0f} s)"
+        return f"{self.step}: {share} {plural(self.unit)}, {seconds:.0f} s)"
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more units done."""

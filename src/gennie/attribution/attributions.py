@@ -99,6 +99,10 @@ class LogOddsModel(torch.nn.Module):
 
 # --------------------------------------------------------------------------- baselines
 
+SHUFFLE_SEED_STEP = 1_000_003
+"""Seed distance between the shuffles of one batch when several are averaged (the
+first shuffle's seed is the one a single shuffle has)."""
+
 
 def sequence_branch(encoders: Mapping[str, BranchEncoder]) -> str | None:
     """The branch whose network input is the one-hot sequence itself.
@@ -432,6 +436,7 @@ def attribute(
     sequence: str | None = None,
     internal_batch_size: int | None = None,
     total: int | None = None,
+    shuffles: int = 1,
 ) -> Attributions:
     """Integrated Gradients of the log-odds for batches of samples.
 
@@ -453,6 +458,8 @@ def attribute(
         internal_batch_size: Scaled inputs per forward/backward pass (default
             :func:`default_internal_batch_size`).
         total: Number of samples, for the progress bar.
+        shuffles: For ``shuffle``: how many shuffled baselines (seeded) each sample's
+            attributions are averaged over (see :data:`SHUFFLE_SEED_STEP`).
 
     Returns:
         The :class:`Attributions` of all samples, in batch order.
@@ -486,25 +493,45 @@ def attribute(
                 raise UserError("baseline 'file' needs a baseline file", field="baseline_file")
             shapes = {b: tuple(a.shape[1:]) for b, a in zip(branches, arrays, strict=True)}
             fixed = read_baseline_file(baseline_file, shapes)
-        base_arrays = make_baselines(arrays, branches, baseline, fixed, seed + offset, sequence)
         xs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays)
-        bs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in base_arrays)
         n = xs[0].shape[0]
         with torch.no_grad():
             score_x = model(*xs)
-            score_b = model(*bs)
         if fixed_targets is None:
             slots = score_x.argmax(dim=1, keepdim=True)
         else:
             slots = torch.tensor(fixed_targets, device=device).expand(n, -1)
-        per_slot_values: list[tuple[torch.Tensor, ...]] = []
-        per_slot_delta = []
-        for t in range(slots.shape[1]):
-            attrs, delta = integrated_gradients(
-                model, xs, bs, slots[:, t], steps, max(internal_batch_size, n)
+        draws = shuffles if baseline == "shuffle" else 1
+        per_slot_values, per_slot_delta, score_b = [], [], None
+        for draw in range(draws):
+            # Several shuffles: the attributions, completeness errors and baseline
+            # scores are averaged over the baselines (their mean keeps completeness).
+            base_arrays = make_baselines(
+                arrays,
+                branches,
+                baseline,
+                fixed,
+                seed + offset + draw * SHUFFLE_SEED_STEP,
+                sequence,
             )
-            per_slot_values.append(attrs)
-            per_slot_delta.append(delta.detach())
+            bs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in base_arrays)
+            with torch.no_grad():
+                drawn = model(*bs) / draws
+            score_b = drawn if score_b is None else score_b + drawn
+            for t in range(slots.shape[1]):
+                attrs, delta = integrated_gradients(
+                    model, xs, bs, slots[:, t], steps, max(internal_batch_size, n)
+                )
+                attrs = tuple(a.detach() / draws for a in attrs)
+                delta = delta.detach() / draws
+                if draw == 0:
+                    per_slot_values.append(attrs)
+                    per_slot_delta.append(delta)
+                else:
+                    per_slot_values[t] = tuple(
+                        a + b for a, b in zip(per_slot_values[t], attrs, strict=True)
+                    )
+                    per_slot_delta[t] = per_slot_delta[t] + delta
         for i, branch in enumerate(branches):
             stacked = torch.stack([a[i].detach() for a in per_slot_values], dim=1)
             values[branch].append(stacked.float().cpu().numpy())

@@ -34,7 +34,8 @@ from gennie.attribution.report import ReportSample, branch_views, write_logos, w
 from gennie.config import AttributionOptions
 from gennie.dataset.inputs import spec_encoders
 from gennie.errors import UserError
-from gennie.model.inference import index_batches
+from gennie.model.inference import index_batches, pick_device
+from gennie.model.loading import LoadedModel, load_model
 from gennie.runs import LOGOS_DIR, REPORT_FILE
 
 log = logging.getLogger("gennie.interpret")
@@ -75,6 +76,39 @@ def attribution_problems(options: AttributionOptions) -> list[UserError]:
     if not options.attributions or options.baseline != "file" or options.baseline_file is None:
         return []
     return baseline_file_problems(options.baseline_file)
+
+
+def baseline_label(options: AttributionOptions) -> str:
+    """The baseline in words: ``shuffle (mean of 10)``, ``zeros``, ``file (base.npz)``."""
+    if options.baseline == "file":
+        return f"file ({options.baseline_file})"
+    if options.baseline == "shuffle" and options.shuffles > 1:
+        return f"shuffle (mean of {options.shuffles})"
+    return options.baseline
+
+
+def open_model(config: Any, problems: list[UserError]) -> tuple[LoadedModel, torch.device]:
+    """The preamble of evaluate and predict: raise the first problem the stage's check
+    found, load the model, pick the device, and check the attribution settings against
+    the model when attributions are asked for.
+
+    Args:
+        config: The stage configuration (model inputs, ``device``, attribution options).
+        problems: What the stage's ``check`` found.
+
+    Returns:
+        The loaded model and the device to compute on.
+
+    Raises:
+        UserError: The first problem, or one that shows when the model is loaded.
+    """
+    if problems:
+        raise problems[0]
+    model = load_model(config)
+    device = pick_device(config.device)
+    if config.attributions:
+        check_attribution_options(config, model)
+    return model, device
 
 
 def check_attribution_options(options: AttributionOptions, model: Any) -> None:
@@ -183,6 +217,7 @@ def write_attribution_outputs(
         "steps": options.steps,
         "baseline": options.baseline,
         "baseline_file": options.baseline_file,
+        "shuffles": options.shuffles,
         "outputs_are_probabilities": outputs_are_probabilities,
         "device": device,
         "seed": seed,
@@ -220,6 +255,7 @@ def write_attribution_outputs(
     samples = _report_samples(attributions, extra, table, rows, sections, options.top)
     views = branch_views(encoders, alphabet)
     logos = write_logos(run_dir / LOGOS_DIR, samples, views)
+    baseline = baseline_label(options)
     write_report(
         run_dir / REPORT_FILE,
         samples,
@@ -228,8 +264,7 @@ def write_attribution_outputs(
             "model": model_label or "(see parameters.yaml)",
             "score": f"{SCORE_NAME} of the attributed class, log(p / (1 - p))",
             "target": options.target or "each input's highest-scoring class",
-            "baseline": options.baseline
-            + (f" ({options.baseline_file})" if options.baseline == "file" else ""),
+            "baseline": baseline,
             "steps": str(options.steps),
             "branches": ", ".join(branches),
             "inputs attributed": str(n),
@@ -241,7 +276,7 @@ def write_attribution_outputs(
         "attributed %d inputs (%d steps, baseline %s); completeness error median %.2g, max %.2g",
         n,
         options.steps,
-        options.baseline,
+        baseline,
         float(np.median(error)),
         float(error.max()),
     )

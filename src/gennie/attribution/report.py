@@ -241,7 +241,20 @@ def tracks(
     ]
 
 
-def _sample_html(sample: ReportSample, views: list[BranchView]) -> str:
+def sample_html(
+    sample: ReportSample, views: list[BranchView], highlight: np.ndarray | None = None
+) -> str:
+    """One sample's section of a report: its title, numbers and attribution tracks.
+
+    Args:
+        sample: The sample.
+        views: How each branch is drawn (see :func:`branch_views`).
+        highlight: shape=(L,), bool: positions drawn framed (e.g. the bases a variant
+            changed), or None.
+
+    Returns:
+        An HTML ``<section>``.
+    """
     rows = [
         row
         for view in views
@@ -280,6 +293,9 @@ def _sample_html(sample: ReportSample, views: list[BranchView]) -> str:
                 full = shown.strip() or "none" if raw is None else f"{float(raw[p]):.4g}"
                 title = f"{label} position {p + 1}: {full}; attribution {a:.4g}"
                 style = f"width:{width};background:{colour(a, scale)}"
+                if highlight is not None and highlight[p]:
+                    style += ";outline:2px solid #000;outline-offset:-2px;font-weight:bold"
+                    title += "; changed by the variant"
                 if scale > 0 and abs(a) / scale > 0.65:
                     style += ";color:#fff"
                 row_cells.append(
@@ -317,17 +333,8 @@ def write_report(
     Returns:
         ``path``.
     """
-    info = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
-    )
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>gennie attributions</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>Integrated Gradients attributions</h1>",
-        f'<table class="info">{info}</table>',
-        '<p class="legend"><span>negative</span><span class="bar"></span><span>positive</span></p>',
+        page_head("gennie attributions", "Integrated Gradients attributions", meta),
         f"<p class='meta'>Each position's colour is its attribution to the {SCORE_NAME} of "
         "the attributed class, summed over the branch's channels, on a scale centred on "
         "zero (red: evidence for the class, blue: against). The scale of each sample is "
@@ -347,12 +354,38 @@ def write_report(
             f'<h2 id="class-{html.escape(section)}">Top {len(members)} predictions of '
             f"{html.escape(section)}</h2>"
         )
-        parts.extend(_sample_html(s, views) for s in members)
+        parts.extend(sample_html(s, views) for s in members)
     if not sections:
         parts.append("<p>No samples to show.</p>")
     parts.append("</body></html>")
     Path(path).write_text("\n".join(parts), encoding="utf-8")
     return Path(path)
+
+
+def page_head(title: str, heading: str, meta: dict[str, str]) -> str:
+    """The start of a report page: its styles, heading, settings table and colour legend
+    (the caller adds the sections and ``</body></html>``).
+
+    Args:
+        title: The page's title.
+        heading: Its heading.
+        meta: Settings shown at the top.
+    """
+    info = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{_CSS}</style></head><body>",
+            f"<h1>{html.escape(heading)}</h1>",
+            f'<table class="info">{info}</table>',
+            '<p class="legend"><span>negative</span><span class="bar"></span>'
+            "<span>positive</span></p>",
+        ]
+    )
 
 
 def logo_figure(sample: ReportSample, views: list[BranchView]) -> Figure:

@@ -6,6 +6,7 @@
 - :mod:`gennie.config.presets` — named architectures, plain data;
 - :mod:`gennie.config.stages` — one model per stage;
 - :mod:`gennie.config.search` — the search-space language and the tune stage;
+- :mod:`gennie.config.variants` — the variants stage;
 - :mod:`gennie.config.registry` — the stage registry (:data:`STAGES`);
 - :mod:`gennie.config.options` — how each field is shown as a CLI flag or form field;
 - :mod:`gennie.config.loading` — YAML in and out, paths, validation errors.
@@ -61,6 +62,7 @@ from gennie.config.stages import (
     TrainConfig,
     class_name_from_file,
 )
+from gennie.config.variants import VariantsConfig
 
 __all__ = [
     "CUSTOM_ARCHITECTURE",
@@ -93,6 +95,7 @@ __all__ = [
     "StrictModel",
     "TrainConfig",
     "TuneConfig",
+    "VariantsConfig",
     "build_config",
     "class_name_from_file",
     "config_to_dict",

@@ -93,6 +93,9 @@ LABELS = {
     "database": "Motif database (MEME)",
     "top": "Top predictions drawn per class",
     "steps": "Integration steps",
+    "vcf": "VCF file",
+    "sites": "Sites (BED)",
+    "ref_mismatch": "REF differing from the genome",
 }
 """Labels that say more than the field name (others: ``batch_size`` → ``Batch size``)."""
 

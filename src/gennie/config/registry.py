@@ -25,6 +25,7 @@ from gennie.config.stages import (
     PreprocessConfig,
     TrainConfig,
 )
+from gennie.config.variants import VariantsConfig
 
 
 def resolve(target: str) -> Any:
@@ -114,6 +115,13 @@ STAGES: dict[str, Stage] = {
             "Predict",
             ("predict",),
             {"sequences": "sequence"},
+        ),
+        Stage(
+            VariantsConfig,
+            "gennie.variant_effects.stage:variants",
+            "gennie.variant_effects.stage:check",
+            "Variants",
+            ("variants",),
         ),
         Stage(
             TuneConfig,

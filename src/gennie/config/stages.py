@@ -819,11 +819,24 @@ class AttributionOptions(StrictModel):
         json_schema_extra={"when": {"attributions": True}, "level": "advanced"},
     )
     baseline: Baseline = Field(
-        "zeros",
-        description="Reference input: all zeros, the input's own sequence "
-        "dinucleotide-shuffled, or the arrays in baseline_file (giving the NPZ file "
-        "itself here means 'file' with that file).",
+        "shuffle",
+        description="Reference input: the input's own sequence dinucleotide-shuffled "
+        "(averaged over 'shuffles' shuffles), all zeros, or the arrays in baseline_file "
+        "(giving the NPZ file itself here means 'file' with that file). Shuffles are the "
+        "default by measurement (benchmarks/baselines.py): all zeros is far from neutral "
+        "for trained models, so attributions often sum against the prediction.",
         json_schema_extra={"when": {"attributions": True}},
+    )
+    shuffles: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Shuffled baselines each input's attributions are averaged over "
+        "(each costs one Integrated Gradients run).",
+        json_schema_extra={
+            "when": {"attributions": True, "baseline": "shuffle"},
+            "level": "advanced",
+        },
     )
     baseline_file: Path | None = Field(
         None,

@@ -307,6 +307,19 @@ class InputMapper:
                 pairs.append((key, entry["file"], reference))
         return pairs
 
+    def genome_for(self, file: Path) -> Genome:
+        """The reference genome for the coordinates of ``file`` (the genome given, or the
+        training one if it is still the file trained with), with the files each encoder
+        reads settled as for BED input.
+
+        Raises:
+            UserError: No genome given or recorded, or a reference file is missing or
+                has changed since training.
+        """
+        self._open_genome(Path(file))
+        self._resolve_references()
+        return self._genome.get()
+
     def close(self) -> None:
         """Remove the work folder."""
         self._work.cleanup()

@@ -51,6 +51,12 @@ class WindowBatch:
         chroms, starts, ends, strands: genomic coordinates (0-based, half-open) of each
             window, or None for FASTA input.
         labels: a description of each window for error messages (e.g. "file, record 3").
+        positions: shape=(n, length), int64, the genome position each base of a window
+            comes from, in genome order (before the strand is applied), -1 for a base
+            the genome does not have there (an inserted allele's); None when every
+            window is the genome's ``chrom:start-end`` itself. Windows of a variant's
+            ALT allele have them, so that encoders reading tracks read the positions
+            the ALT window keeps.
     """
 
     sequences: list[str]
@@ -59,6 +65,7 @@ class WindowBatch:
     ends: np.ndarray | None = None
     strands: list[str] | None = None
     labels: list[str] | None = None
+    positions: np.ndarray | None = None
 
 
 class BranchEncoder(ABC):

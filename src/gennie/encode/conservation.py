@@ -11,7 +11,8 @@ minus-strand window (when strand is applied) the values are reversed, so that th
 line up with the reverse-complemented sequence. A base without a value (outside the
 track's intervals, on a chromosome the track lacks, past the track's end) gets 0;
 such bases are counted (``missing_values``, ``windows_with_missing``) in the
-dataset's metadata.
+dataset's metadata. A window of a variant's ALT allele keeps the values of the genome
+positions it keeps; its inserted bases get 0 and are counted (``inserted_bases``).
 
 Chromosome names must match between the windows (BED and genome) and the track. A
 chromosome the track names differently (``chr1`` vs ``1``, ``chrM`` vs ``MT``) is an
@@ -257,6 +258,9 @@ class ConservationEncoder(BranchEncoder):
         ends = np.asarray(batch.ends, dtype=np.int64).tolist()
         for number, (handle, sizes) in enumerate(handles):
             self._check_chromosomes(set(chroms), sizes, number)
+            if batch.positions is not None:
+                self._read_positions(handle.values, sizes, chroms, batch.positions, out[:, number])
+                continue
             values = handle.values
             for i, (chrom, start, end) in enumerate(zip(chroms, starts, ends, strict=True)):
                 size = sizes.get(chrom)
@@ -266,6 +270,14 @@ class ConservationEncoder(BranchEncoder):
                     out[i, number] = values(chrom, start, end, numpy=True)
                 elif start < size:  # the track ends inside the window
                     out[i, number, : size - start] = values(chrom, start, size, numpy=True)
+        if batch.positions is not None:
+            # Bases the genome does not have (inserted ones) get 0, counted apart from
+            # the bases the track has no value for.
+            inserted = np.broadcast_to((batch.positions < 0)[:, None, :], out.shape)
+            out[inserted] = 0.0
+            self.counts["inserted_bases"] = self.counts.get("inserted_bases", 0) + int(
+                (batch.positions < 0).sum()
+            )
         missing = np.isnan(out)
         self.counts["missing_values"] = self.counts.get("missing_values", 0) + int(missing.sum())
         self.counts["windows_with_missing"] = self.counts.get("windows_with_missing", 0) + int(
@@ -277,6 +289,27 @@ class ConservationEncoder(BranchEncoder):
             minus = np.asarray(batch.strands) == "-"
             out[minus] = out[minus][:, :, ::-1]
         return out
+
+    @staticmethod
+    def _read_positions(
+        values: Callable[..., np.ndarray],
+        sizes: dict[str, int],
+        chroms: list[str],
+        positions: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """Track values at given genome positions (see
+        :attr:`~gennie.encode.base.WindowBatch.positions`) into ``out``, shape=(n,
+        length); positions below 0 or past the track's end are left as they are."""
+        for i, chrom in enumerate(chroms):
+            size = sizes.get(chrom)
+            row = positions[i]
+            kept = (row >= 0) & (row < (size or 0))
+            if size is None or not kept.any():
+                continue
+            low, high = int(row[kept].min()), int(row[kept].max()) + 1
+            span = values(chrom, low, high, numpy=True)
+            out[i, kept] = span[row[kept] - low]
 
     def stored_shape(self, window: int) -> tuple[int, ...]:
         """(tracks, window)."""

@@ -27,7 +27,7 @@ import torch
 
 from gennie.attribution.explain import (
     attribution_problems,
-    check_attribution_options,
+    open_model,
     write_attribution_outputs,
 )
 from gennie.config import EvaluateConfig
@@ -46,10 +46,9 @@ from gennie.io.files import require_file
 from gennie.model.bundle import BundleSpec
 from gennie.model.inference import (
     index_batches,
-    pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import LoadedModel, check_dataset_fits, load_model, model_problems
+from gennie.model.loading import LoadedModel, check_dataset_fits, model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import headline_metrics, probability_table
 from gennie.scoring.score import score
@@ -325,13 +324,7 @@ def evaluate(config: EvaluateConfig) -> StageResult:
         UserError: The first problem :func:`check` finds, or one that shows when the
             model is loaded or the data is read.
     """
-    problems = check(config)
-    if problems:
-        raise problems[0]
-    model = load_model(config)
-    device = pick_device(config.device)
-    if config.attributions:
-        check_attribution_options(config, model)
+    model, device = open_model(config, check(config))
     with (
         run_folder(config) as run,
         InputMapper(model.spec, config.genome, config.conservation) as mapper,

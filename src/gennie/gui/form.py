@@ -27,6 +27,7 @@ from gennie.config import SPLITS, STAGES, PreprocessConfig, StageConfig, class_n
 from gennie.config.options import ADVANCED_PANEL, Option, options
 from gennie.config.presets import preset_architecture
 from gennie.config.search import mask_storage_url
+from gennie.config.stages import LabelOptions
 from gennie.dataset.store import Dataset
 from gennie.encode.registry import branch_names
 from gennie.errors import UserError
@@ -42,6 +43,7 @@ from gennie.gui.fields import (
     visible,
 )
 from gennie.gui.layers import draw_layer_editor
+from gennie.gui.preview import has_preview
 from gennie.gui.runinfo import to_yaml, workspace_files
 from gennie.jobs import STATE_DIR
 from gennie.runs import find_runs
@@ -487,6 +489,19 @@ def _draw_fields(
         values[ff.name] = field_widget(stage, ff, values, slots)
 
 
+def _in_page_order(stage: str, fields: list[Option]) -> list[Option]:
+    """The fields in model order, except that the options of how labels are read
+    (inherited first from :class:`~gennie.config.stages.LabelOptions`) come right after
+    the labelled input files they are about."""
+    names = [f.name for f in fields]
+    if not has_preview(stage) or "input" not in names:
+        return fields
+    label = [f for f in fields if f.name in LabelOptions.model_fields]
+    rest = [f for f in fields if f.name not in LabelOptions.model_fields]
+    at = next(i for i, f in enumerate(rest) if f.name == "input") + 1
+    return rest[:at] + label + rest[at:]
+
+
 def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Draw every visible field of a stage: the basic ones, then the advanced ones in a
     closed "Advanced options" expander (the ``level`` the model declares, see
@@ -505,11 +520,14 @@ def draw_form(stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
         if ff.kind not in ("classes", "chromosomes"):
             raw = st.session_state.get(key, _keep().get(key, to_raw(ff, ff.default)))
             values[ff.name] = _from_raw(ff, raw)
-    own = [f for f in fields if f.name not in BASE_FIELDS]
+    own = _in_page_order(stage, [f for f in fields if f.name not in BASE_FIELDS])
     _draw_fields(stage, [f for f in own if not f.advanced], values, slots)
     advanced = [f for f in own if f.advanced]
     if any(visible(stage, f.name, values) for f in advanced):
-        with st.expander(ADVANCED_PANEL, expanded=False, icon=":material/tune:"):
+        # keyed, so that it stays open when fields above it appear or disappear
+        with st.expander(
+            ADVANCED_PANEL, expanded=False, icon=":material/tune:", key=f"{stage}.advanced"
+        ):
             st.caption("Options most runs leave at their defaults.")
             _draw_fields(stage, advanced, values, slots)
     else:

@@ -226,7 +226,7 @@ def show_preview(stage: str, values: dict[str, Any], workspace: Path) -> InputPr
         left, right = st.columns([1, 3])
         with left:
             st.markdown("**Records per class**")
-            st.dataframe(counts, hide_index=True)
+            st.table(counts.set_index("class"))
         with right:
             st.markdown(f"**First {len(preview.rows)} records**")
             st.dataframe(pd.DataFrame(preview.rows), hide_index=True)

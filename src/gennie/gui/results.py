@@ -4,8 +4,8 @@ Each view reads only the files a stage exported (named in :mod:`gennie.runs`), s
 the GUI shows is exactly what the command line wrote. Sections appear when their files
 exist: evaluation metrics, interactive ROC / precision-recall curves and the confusion
 matrix, training curves and the architecture, predictions with attribution reports and
-logos, filter motifs and their logos, in-silico mutagenesis, the trials of a search,
-and every file for download.
+logos, variant effects, filter motifs and their logos, in-silico mutagenesis, the
+trials of a search, and every file for download.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from gennie.gui.common import relative, status_badge
 from gennie.gui.form import load_into_form
 from gennie.gui.pages import go_to, page_of
 from gennie.gui.runinfo import log_tail, read_table, to_yaml
+from gennie.gui.variants_view import show_variants
 from gennie.runs import (
     ARCHITECTURE_FILE,
     ARCHITECTURE_PICTURE,
@@ -47,6 +48,7 @@ from gennie.runs import (
     REPORT_FILE,
     ROC_FILE,
     TRIALS_FILE,
+    VARIANTS_FILE,
     RunFolder,
     read_run,
 )
@@ -293,7 +295,9 @@ def show_run(run_dir: Path) -> None:
         show_evaluation(run.dir)
     if run.has(PREDICTIONS_FILE):
         show_predictions(run.path(PREDICTIONS_FILE))
-    if not run.has(MOTIFS_FILE):  # a motifs run's logos are its filters'
+    if run.has(VARIANTS_FILE):
+        show_variants(run.dir, fit_to_frame)
+    elif not run.has(MOTIFS_FILE):  # a motifs run's logos are its filters'
         show_attributions(run.dir)
     splits = run.summary.get("class_splits")
     if splits:

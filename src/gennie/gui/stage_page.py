@@ -26,6 +26,7 @@ from gennie.gui.form import (
 )
 from gennie.gui.jobview import jobs_panel
 from gennie.gui.preview import has_preview, show_preview
+from gennie.gui.variants_view import vcf_upload
 from gennie.runs import PARAMETERS_FILE, find_runs
 
 
@@ -100,6 +101,8 @@ def render_stage_page(stage: str, embedded: bool = False) -> None:
         st.title(spec.title)
     st.write(spec.summary)
     _load_section(stage)
+    if stage == "variants":  # a VCF is often on the user's machine, not the server's
+        vcf_upload(stage)
     st.button(
         "Reset all fields to the defaults",
         key=f"{stage}.load.reset",

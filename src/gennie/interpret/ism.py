@@ -8,10 +8,11 @@ go through the model's own preprocessing, so a ``fold`` branch is re-folded for 
 mutant; branches that need genomic coordinates (``cons``) cannot be mutated in
 sequence and are refused.
 
-As a cross-check of IG, the run also computes IG (zeros baseline) for the unchanged
-window and reports the Pearson correlation between the IG attribution of each position
-(summed over the seq channels) and the ISM importance of the reference base there (the
-mean drop in score over its three substitutions).
+As a cross-check of IG, the run also computes IG (with the default baseline of
+evaluate and predict, :data:`IG_BASELINE`) for the unchanged window and reports the
+Pearson correlation between the IG attribution of each position (summed over the seq
+channels) and the ISM importance of the reference base there (the mean drop in score
+over its three substitutions).
 
 Outputs of the ``ism`` stage: ``ism.tsv`` (one line per position: ``position``,
 ``reference``, one column per base with the change in score when that base is put
@@ -38,7 +39,7 @@ from gennie.attribution.attributions import (
     resolve_target,
     sequence_branch,
 )
-from gennie.config import IsmConfig, PredictConfig
+from gennie.config import AttributionOptions, IsmConfig, PredictConfig
 from gennie.dataset.inputs import InputMapper
 from gennie.encode.alphabet import LETTERS, decode
 from gennie.errors import UserError
@@ -46,6 +47,11 @@ from gennie.model.bundle import BundleSpec
 from gennie.model.inference import pick_device
 from gennie.model.loading import LoadedModel, load_model, model_problems
 from gennie.runs import ISM_FILE, ISM_PICTURE, StageResult, run_folder
+
+IG_BASELINE = {
+    name: AttributionOptions.model_fields[name].default for name in ("baseline", "shuffles")
+}
+"""The Integrated Gradients baseline of the cross-check: evaluate's and predict's default."""
 
 log = logging.getLogger("gennie.interpret")
 
@@ -368,6 +374,8 @@ def ism(config: IsmConfig) -> StageResult:
                 steps=config.steps,
                 outputs_are_probabilities=model.outputs_are_probabilities,
                 device=device,
+                sequence=sequence_branch(mapper.encoders),
+                **IG_BASELINE,
             )
             sequence = sequence_branch(mapper.encoders)
             ig = attributions.values[sequence][0, 0] if sequence is not None else None

@@ -18,7 +18,7 @@ import pandas as pd
 
 from gennie.attribution.explain import (
     attribution_problems,
-    check_attribution_options,
+    open_model,
     write_attribution_outputs,
 )
 from gennie.config import PredictConfig
@@ -28,10 +28,9 @@ from gennie.errors import UserError
 from gennie.io.files import require_file
 from gennie.model.inference import (
     index_batches,
-    pick_device,
     predict_probabilities,
 )
-from gennie.model.loading import load_model, model_problems
+from gennie.model.loading import model_problems
 from gennie.runs import PREDICTIONS_FILE, StageResult, run_folder
 from gennie.scoring.metrics import probability_table
 
@@ -117,13 +116,7 @@ def predict(config: PredictConfig) -> StageResult:
         UserError: The first problem :func:`check` finds, or one that shows when the
             model is loaded or the inputs are read.
     """
-    problems = check(config)
-    if problems:
-        raise problems[0]
-    model = load_model(config)
-    device = pick_device(config.device)
-    if config.attributions:
-        check_attribution_options(config, model)
+    model, device = open_model(config, check(config))
     with (
         run_folder(config) as run,
         InputMapper(model.spec, config.genome, config.conservation) as mapper,

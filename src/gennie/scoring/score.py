@@ -10,8 +10,11 @@ and, given a folder, writes what an evaluation folder holds:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,20 @@ def score(
     return metrics
 
 
+_warned: ContextVar[set[str] | None] = ContextVar("gennie_imbalance_warned", default=None)
+
+
+@contextlib.contextmanager
+def imbalance_warned_once() -> Iterator[None]:
+    """Inside, the imbalance warning of one set of class shares is logged once (a search
+    scores the same split in every trial)."""
+    token = _warned.set(set())
+    try:
+        yield
+    finally:
+        _warned.reset(token)
+
+
 def warn_imbalance(metrics: dict[str, Any]) -> bool:
     """Warn (in the log) when the scored classes are imbalanced; the macro averages then
     read better than the smallest class is predicted.
@@ -65,13 +82,19 @@ def warn_imbalance(metrics: dict[str, Any]) -> bool:
         metrics: From :func:`~gennie.scoring.metrics.classification_metrics`.
 
     Returns:
-        Whether the warning was given.
+        Whether the warning was given (inside :func:`imbalance_warned_once`, only the
+        first time for these class shares).
     """
     ratio = metrics["imbalance"]
     if ratio is None or ratio < IMBALANCE_RATIO:
         return False
     minority = metrics["minority"]
     shares = ", ".join(f"{name} {share:.1%}" for name, share in metrics["class_shares"].items())
+    warned = _warned.get()
+    if warned is not None:
+        if shares in warned:
+            return False
+        warned.add(shares)
     log.warning(
         "imbalanced classes (%s; largest %.1f× the smallest): the macro AUPRC %s hides "
         "the smallest class %s, whose own AUPRC is %s (AUROC %s); consider "

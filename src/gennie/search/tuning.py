@@ -95,7 +95,9 @@ def validation_metrics(run_dir: Path, dataset: Any, device: str = "cpu") -> dict
     def load(idx: Any) -> list[Any]:
         return dataset.inputs(idx, spec.branches)
 
-    probs = predict_probabilities(network, index_batches(load, indices, 512), where)
+    probs = predict_probabilities(
+        network, index_batches(load, indices, 512), where, total=len(indices), step="validation"
+    )
     return headline_metrics(score(probs, dataset.labels[indices], spec.classes))
 
 
@@ -290,7 +292,9 @@ class Worker:
         """
         # Each trial's run folder limits its training to these threads; this limit
         # covers the rest of the worker (scoring the validation split).
-        with limit_threads(self.threads):
+        from gennie.scoring.score import imbalance_warned_once
+
+        with limit_threads(self.threads), imbalance_warned_once():
             while not self.finished():
                 self.study.optimize(self.objective, n_trials=1, callbacks=[self.after_trial])
                 if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:

@@ -549,7 +549,9 @@ def score_test(
     """
     dataset = data.dataset
     test_idx = dataset.indices("test")
-    probs = predict_probabilities(network, index_batches(data.load, test_idx, 512), device)
+    probs = predict_probabilities(
+        network, index_batches(data.load, test_idx, 512), device, total=len(test_idx), step="test"
+    )
     return score(probs, dataset.labels[test_idx], dataset.classes, folder)
 
 
