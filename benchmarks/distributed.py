@@ -204,10 +204,10 @@ def main() -> None:
         f"{result['load_average'][0]:.1f})"
     )
     text = json.dumps(result, indent=2)
-    print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":
